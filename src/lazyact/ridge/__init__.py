@@ -1,0 +1,11 @@
+"""The SecAct method: ridge projection, permutation tables and block statistics.
+
+Nothing here knows about indexing or laziness: a block is (protein rows,
+expression columns) in, four statistics out.
+"""
+from .model import STATISTICS, RidgeModel
+from .permutations import forward_table, invert_table, permutation_table
+from .projection import DEFAULT_LAMBDA, Projection, projection
+
+__all__ = ["DEFAULT_LAMBDA", "Projection", "RidgeModel", "STATISTICS", "forward_table", "invert_table",
+           "permutation_table", "projection"]

@@ -1,0 +1,172 @@
+"""SecAct's ridge regression with permutation test, for any block of (proteins, samples).
+
+Every statistic of (protein k, sample s) depends only on row k of the
+projection, column s of the expression matrix and the shared permutation
+table, so any block is computed exactly by itself.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from . import kernels
+from .kernels import numpy as numpy_kernel
+from .backends import resolve_backend
+from .permutations import RNG_NAMES, forward_table, invert_table, permutation_table
+from .projection import Projection
+from .statistics import finalize_permutation, ttest_statistics
+
+__all__ = ["RidgeModel", "STATISTICS"]
+
+STATISTICS = ("beta", "se", "zscore", "pvalue")
+
+
+def _check_table(table, n_rand: int | None, n_genes: int) -> np.ndarray:
+    table = np.asarray(table)
+    if table.ndim != 2 or table.shape[1] != n_genes:
+        raise ValueError(
+            f"permutation table must be (n_rand, n_genes={n_genes}), got shape {table.shape}"
+        )
+    if n_rand is not None and table.shape[0] != n_rand:
+        raise ValueError(f"permutation table has {table.shape[0]} rows but n_rand={n_rand}")
+    if not np.issubdtype(table.dtype, np.integer):
+        raise ValueError(f"permutation table must be integer, got dtype {table.dtype}")
+    srt = np.sort(table, axis=1)
+    if table.size and not (srt == np.arange(n_genes)).all():
+        bad = int(np.nonzero(~(srt == np.arange(n_genes)).all(axis=1))[0][0])
+        raise ValueError(f"permutation table row {bad} is not a permutation of 0..{n_genes - 1}")
+    from .permutations import index_dtype
+
+    out = np.ascontiguousarray(table.astype(index_dtype(n_genes)))
+    out.setflags(write=False)
+    return out
+
+
+class RidgeModel:
+    """Projection, permutation table and backend: computes blocks of statistics.
+
+    Parameters
+    ----------
+    projection : Projection
+        From :func:`lazyact.ridge.projection`.
+    n_rand : int or None, default 1000
+        Number of permutations; 0 selects SecActPy's t-test.  ``None`` takes it
+        from ``table``.
+    seed : int, default 0
+    rng : {"srand", "gsl", "numpy"}, default "srand"
+    table : array_like, optional
+        An explicit *inverse* permutation table ``(n_rand, n_genes)``; overrides
+        ``seed``/``rng``.
+    backend : {"auto", "numpy", "cupy"}, default "numpy"
+    batch_bytes : int
+        Memory for one batch of permutations (gathered operand + GEMM result).
+
+    Examples
+    --------
+    >>> from lazyact.ridge import projection
+    >>> rng = np.random.default_rng(1)
+    >>> X, Y = rng.standard_normal((200, 4)), rng.standard_normal((200, 3))
+    >>> model = RidgeModel(projection(X, 1.0), n_rand=50)
+    >>> out = model.compute(np.arange(4), Y)
+    >>> sorted(out), out["zscore"].shape
+    (['beta', 'pvalue', 'se', 'zscore'], (4, 3))
+    """
+
+    def __init__(self, projection: Projection, n_rand: int = 1000, seed: int = 0, rng: str = "srand",
+                 table=None, backend: str = "numpy", batch_bytes: int = kernels.DEFAULT_BATCH_BYTES):
+        if n_rand is not None and int(n_rand) < 0:
+            raise ValueError(f"n_rand must be >= 0, got {n_rand}")
+        if rng not in RNG_NAMES:
+            raise ValueError(f"unknown rng {rng!r}: choose one of {', '.join(map(repr, RNG_NAMES))}")
+        self.projection = projection
+        self.seed = int(seed)
+        self.rng = rng
+        self.backend = resolve_backend(backend)
+        self.batch_bytes = int(batch_bytes)
+        n = projection.n_genes
+        if table is not None:
+            self._inv = _check_table(table, None if n_rand is None else int(n_rand), n)
+            self.n_rand = self._inv.shape[0]
+            self._fwd = invert_table(self._inv)
+            self._fwd.setflags(write=False)
+            self.explicit_table = True
+        else:
+            if n_rand is None:
+                raise ValueError("n_rand=None needs an explicit permutation table")
+            self.n_rand = int(n_rand)
+            self._inv = self._fwd = None
+            self.explicit_table = False
+        self._device_cache = None
+
+    # -- tables are built on first use (cached process-wide) --------------------
+    @property
+    def inverse_table(self) -> np.ndarray:
+        if self._inv is None:
+            self._inv = permutation_table(self.projection.n_genes, self.n_rand, self.seed, self.rng)
+        return self._inv
+
+    @property
+    def forward_table(self) -> np.ndarray:
+        if self._fwd is None:
+            self._fwd = forward_table(self.projection.n_genes, self.n_rand, self.seed, self.rng)
+        return self._fwd
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.projection.T.shape
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_device_cache"] = None
+        if not self.explicit_table:  # rebuilt deterministically on the other side
+            state["_inv"] = state["_fwd"] = None
+        return state
+
+    def compute(self, rows: np.ndarray, Y: np.ndarray) -> Mapping[str, np.ndarray]:
+        """Statistics for protein ``rows`` over the expression columns ``Y``.
+
+        Parameters
+        ----------
+        rows : int array
+            Protein (projection row) indices.
+        Y : (n_genes, m) array
+            Expression columns, aligned to the projection's genes.
+
+        Returns
+        -------
+        dict
+            ``beta, se, zscore, pvalue``, each ``(len(rows), m)`` float64.
+        """
+        rows = np.asarray(rows, dtype=np.intp)
+        Y = np.asarray(Y, dtype=np.float64)
+        n = self.projection.n_genes
+        if Y.ndim != 2 or Y.shape[0] != n:
+            raise ValueError(f"expression block must be (n_genes={n}, m), got shape {Y.shape}")
+        if self.n_rand == 0:
+            beta_all = self.projection.T @ Y
+            beta, se, z, p, _ = ttest_statistics(beta_all, Y, self.projection.X,
+                                                 self.projection.xtx_inv_diag, rows)
+            return {"beta": beta, "se": se, "zscore": z, "pvalue": p}
+        T_rows = np.ascontiguousarray(self.projection.T[rows])
+        if self.backend == "cupy":
+            return self._compute_cupy(T_rows, Y)
+        beta = T_rows @ Y
+        count, s1, s2 = numpy_kernel.permutation_moments(
+            T_rows, Y, beta, self.forward_table, self.inverse_table, self.batch_bytes)
+        se, z, p = finalize_permutation(beta, count, s1, s2, self.n_rand)
+        return {"beta": beta, "se": se, "zscore": z, "pvalue": p}
+
+    def _compute_cupy(self, T_rows, Y):  # pragma: no cover - needs a GPU
+        import cupy as cp
+
+        from .kernels import xp as xp_kernel
+
+        if self._device_cache is None:
+            self._device_cache = (cp.asarray(self.forward_table), cp.asarray(self.inverse_table))
+        fwd, inv = self._device_cache
+        T_d, Y_d = cp.asarray(T_rows), cp.asarray(Y)
+        beta = T_d @ Y_d
+        count, s1, s2 = xp_kernel.permutation_moments(cp, T_d, Y_d, beta, fwd, inv, self.batch_bytes)
+        se, z, p = finalize_permutation(beta, count, s1, s2, self.n_rand, xp=cp)
+        return {k: cp.asnumpy(v) for k, v in zip(STATISTICS, (beta, se, z, p))}

@@ -1,0 +1,67 @@
+"""Finalisation of SecAct's statistics from the permutation accumulators.
+
+The formulas and their order of floating-point operations are SecAct's::
+
+    mean   = s1 / n_rand
+    se     = sqrt(max(s2 / n_rand - mean**2, 0))
+    zscore = (beta - mean) / se   where se > 1e-12, else 0
+    pvalue = (count + 1) / (n_rand + 1)
+
+and, for ``n_rand = 0``, the t-test of SecActPy (residual variance with
+``df = n_genes - n_proteins``, two-sided Student t p-value).
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy import stats
+
+__all__ = ["EPS", "finalize_permutation", "ttest_statistics"]
+
+EPS = 1e-12
+
+
+def finalize_permutation(beta, count, s1, s2, n_rand: int, xp=np):
+    """Turn accumulators into ``(se, zscore, pvalue)``.
+
+    >>> beta = np.array([[2.0]]); s1 = np.array([[0.0]]); s2 = np.array([[4.0]])
+    >>> se, z, p = finalize_permutation(beta, np.array([[0]]), s1, s2, n_rand=4)
+    >>> float(se[0, 0]), float(z[0, 0]), float(p[0, 0])
+    (1.0, 2.0, 0.2)
+    """
+    mean = s1 / n_rand
+    var = (s2 / n_rand) - (mean ** 2)
+    se = xp.sqrt(xp.maximum(var, 0.0))
+    safe = xp.where(se > EPS, se, 1.0)
+    zscore = xp.where(se > EPS, (beta - mean) / safe, 0.0)
+    pvalue = (count.astype(xp.float64) + 1.0) / (n_rand + 1.0)
+    return se, zscore, pvalue
+
+
+def ttest_statistics(beta_all: np.ndarray, Y: np.ndarray, X: np.ndarray, xtx_inv_diag: np.ndarray,
+                     rows: np.ndarray):
+    """SecActPy's ``n_rand = 0`` path for the given protein rows.
+
+    The residual variance of each sample needs the fit of *all* proteins, so
+    ``beta_all`` is ``T @ Y`` for every protein; the returned arrays cover
+    ``rows`` only.
+    """
+    n_genes, n_proteins = X.shape
+    resid = Y - X @ beta_all
+    rss = np.sum(resid ** 2, axis=0)
+    df = n_genes - n_proteins
+    if df <= 0:
+        warnings.warn(
+            f"t-test degrees of freedom n_genes - n_proteins = {df} <= 0; results may be unreliable, "
+            "use the permutation test (n_rand > 0)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        df = max(df, 1)
+    sigma2 = rss / df
+    se = np.sqrt(np.outer(xtx_inv_diag[rows], sigma2))
+    beta = beta_all[rows]
+    zscore = np.where(se > EPS, beta / np.where(se > EPS, se, 1.0), 0.0)
+    pvalue = np.clip(2.0 * stats.t.sf(np.abs(zscore), df=df), 0.0, 1.0)
+    return beta, se, zscore, pvalue, float(df)

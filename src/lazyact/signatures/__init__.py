@@ -1,0 +1,122 @@
+"""Signature matrices (genes x signalling proteins): bundled CytoSig, located SecAct.
+
+``CytoSig`` (4,881 genes x 43 proteins, 1.9 MB) ships with lazyact.  ``SecAct``
+(7,919 genes x 1,170 proteins, 80 MB) does not; :func:`load_signature` finds
+it, in this order, from
+
+1. the ``LAZYACT_SECACT_PATH`` environment variable (the file or its folder);
+2. an installed ``secactpy`` package's ``data/`` folder, located with
+   ``importlib.util.find_spec`` (secactpy is *not* imported);
+3. ``~/.cache/lazyact/SecAct.tsv.gz``.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import warnings
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["load_signature", "signature_path", "BUNDLED", "KNOWN"]
+
+_DATA = Path(__file__).with_name("data")
+BUNDLED = {"cytosig": _DATA / "CytoSig.tsv.gz"}
+KNOWN = {"cytosig": "CytoSig.tsv.gz", "secact": "SecAct.tsv.gz"}
+ENV_VAR = "LAZYACT_SECACT_PATH"
+
+_HOW_TO_GET = (
+    "The SecAct signature (SecAct.tsv.gz, 80 MB) is not bundled with lazyact. Get it with\n"
+    "    pip download --no-deps secactpy==0.3.1 && unzip -j secactpy-0.3.1-py3-none-any.whl "
+    "'secactpy/data/SecAct.tsv.gz'\n"
+    f"then set {ENV_VAR}=/path/to/SecAct.tsv.gz, pass the path as signature=..., "
+    "or `pip install secactpy` (its data folder is found automatically)."
+)
+
+
+def _candidates(filename: str) -> list[Path]:
+    out = []
+    env = os.environ.get(ENV_VAR)
+    if env:
+        p = Path(env).expanduser()
+        out.append(p / filename if p.is_dir() else p)
+    spec = importlib.util.find_spec("secactpy")
+    if spec is not None and spec.submodule_search_locations:
+        for loc in spec.submodule_search_locations:
+            out.append(Path(loc) / "data" / filename)
+    out.append(Path.home() / ".cache" / "lazyact" / filename)
+    return out
+
+
+def signature_path(name_or_path: str | os.PathLike) -> Path:
+    """Resolve a signature name (``"CytoSig"``, ``"SecAct"``, any case) or a path to a file.
+
+    >>> signature_path("CytoSig").name
+    'CytoSig.tsv.gz'
+    """
+    key = str(name_or_path).lower()
+    if key in BUNDLED:
+        return BUNDLED[key]
+    if key in KNOWN:
+        tried = _candidates(KNOWN[key])
+        for p in tried:
+            if p.is_file():
+                return p
+        raise FileNotFoundError(
+            f"signature {name_or_path!r} not found; looked in:\n  "
+            + "\n  ".join(str(p) for p in tried) + "\n" + _HOW_TO_GET
+        )
+    p = Path(name_or_path).expanduser()
+    if p.is_file():
+        return p
+    raise FileNotFoundError(
+        f"signature {name_or_path!r} is neither a known name ({', '.join(['CytoSig', 'SecAct'])}) "
+        "nor an existing file"
+    )
+
+
+@lru_cache(maxsize=4)
+def _read(path: Path, mtime: float) -> pd.DataFrame:
+    df = pd.read_csv(path, sep="\t", index_col=0)
+    df.index = df.index.astype(str)
+    df.index.name = "gene"
+    try:
+        df = df.astype(np.float64)
+    except ValueError as exc:
+        raise ValueError(f"signature file {path} has non-numeric values: {exc}") from None
+    n_nan = int(df.isna().to_numpy().sum())
+    if n_nan:
+        warnings.warn(f"signature {path.name} contains {n_nan} NaN values; filling with 0 (as SecActPy)",
+                      RuntimeWarning, stacklevel=3)
+        df = df.fillna(0.0)
+    return df
+
+
+def load_signature(name_or_path: str | os.PathLike = "SecAct") -> pd.DataFrame:
+    """Load a signature as a genes x proteins float64 DataFrame.
+
+    Parameters
+    ----------
+    name_or_path : str or path-like, default "SecAct"
+        ``"CytoSig"`` (bundled), ``"SecAct"`` (located, see the module doc) or
+        the path of a tab-separated file with genes in the first column
+        (optionally gzip-compressed).  NaN entries are filled with 0 with a
+        warning, as SecActPy does.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A fresh copy (genes x proteins).
+
+    Examples
+    --------
+    >>> sig = load_signature("CytoSig")
+    >>> sig.shape
+    (4881, 43)
+    >>> sig.columns[:3].tolist()
+    ['Activin A', 'BDNF', 'BMP2']
+    """
+    path = signature_path(name_or_path)
+    return _read(path, path.stat().st_mtime).copy()
