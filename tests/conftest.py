@@ -19,3 +19,18 @@ def load_golden(name: str) -> dict:
 @pytest.fixture
 def golden():
     return load_golden
+
+
+@pytest.fixture(scope="session")
+def secact_signature():
+    """Path of the 80 MB SecAct signature: found locally, else fetched from PyPI, else skip."""
+    from lazyact.signatures import fetch_secact, signature_path
+
+    try:
+        return signature_path("SecAct")
+    except FileNotFoundError:
+        pass
+    try:
+        return fetch_secact()
+    except Exception as exc:  # offline machine
+        pytest.skip(f"SecAct signature not available and could not be fetched: {exc}")

@@ -1,4 +1,23 @@
-"""lazyact: lazy, NumPy-like arrays of secreted-protein activity."""
-from ._version import __version__
+"""lazyact: lazy, NumPy-like arrays of secreted-protein activity.
 
-__all__ = ["__version__"]
+>>> import lazyact
+>>> act = lazyact.activity("atlas.h5ad", signature="SecAct", preprocess="scrnaseq")  # doctest: +SKIP
+>>> act.zscore.loc["IL6", :]                                                        # doctest: +SKIP
+"""
+from . import ridge
+from ._version import __version__
+from .activity import ActivityArray, LazyActivity
+from .pipeline import activity
+from .ridge import permutation_table, projection
+from .signatures import load_signature
+
+__all__ = [
+    "ActivityArray",
+    "LazyActivity",
+    "activity",
+    "__version__",
+    "load_signature",
+    "permutation_table",
+    "projection",
+    "ridge",
+]

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["load_signature", "signature_path", "BUNDLED", "KNOWN"]
+__all__ = ["load_signature", "signature_path", "fetch_secact", "BUNDLED", "KNOWN"]
 
 _DATA = Path(__file__).with_name("data")
 BUNDLED = {"cytosig": _DATA / "CytoSig.tsv.gz"}
@@ -75,6 +75,40 @@ def signature_path(name_or_path: str | os.PathLike) -> Path:
         f"signature {name_or_path!r} is neither a known name ({', '.join(['CytoSig', 'SecAct'])}) "
         "nor an existing file"
     )
+
+
+def fetch_secact(dest: str | os.PathLike | None = None, version: str = "0.3.1") -> Path:
+    """Download the SecAct signature from the secactpy wheel on PyPI (needs network and pip).
+
+    The wheel is fetched with ``pip download --no-deps`` (nothing is
+    installed) and only ``secactpy/data/SecAct.tsv.gz`` is kept, by default at
+    ``~/.cache/lazyact/SecAct.tsv.gz`` where :func:`load_signature` finds it.
+
+    Returns
+    -------
+    pathlib.Path
+        The signature file.
+    """
+    import subprocess
+    import sys
+    import tempfile
+    import zipfile
+
+    dest = Path(dest) if dest else Path.home() / ".cache" / "lazyact" / "SecAct.tsv.gz"
+    if dest.is_file():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
+                        "-d", tmp, f"secactpy=={version}"], check=True, capture_output=True, timeout=600)
+        wheel = next(Path(tmp).glob("secactpy-*.whl"))
+        with zipfile.ZipFile(wheel) as zf:
+            partial = dest.with_suffix(".partial")
+            with zf.open("secactpy/data/SecAct.tsv.gz") as src, open(partial, "wb") as out:
+                while chunk := src.read(1 << 20):
+                    out.write(chunk)
+            os.replace(partial, dest)
+    return dest
 
 
 @lru_cache(maxsize=4)

@@ -1,0 +1,310 @@
+"""``LazyActivity``: SecAct activity as four lazy proteins x samples arrays.
+
+This module composes the method (:mod:`lazyact.ridge`) with the generic lazy
+array (:mod:`lazyact.array`): a block function computes ``beta, se, zscore,
+pvalue`` for any (proteins, samples) block from the projection's rows and the
+expression source's columns, and a :class:`~lazyact.array.BlockStore` caches
+and schedules those blocks.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .array import BlockStore, LazyArray
+from .ridge import STATISTICS, Projection, RidgeModel
+
+__all__ = ["ActivityArray", "ActivityBlocks", "LazyActivity"]
+
+
+class ActivityArray(LazyArray):
+    """One statistic of a :class:`LazyActivity` (proteins x samples), read-only and lazy.
+
+    Indexing follows NumPy exactly and computes only the proteins (rows of the
+    projection) and samples (columns of the expression) the key touches.
+    ``.loc[proteins, samples]`` selects by name, ``.oindex[...]`` orthogonally.
+
+    Examples
+    --------
+    >>> import lazyact, numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> act = lazyact.LazyActivity(rng.standard_normal((3, 40)), 20, rng.standard_normal((40, 6)))
+    >>> act.zscore[0, :3].shape
+    (3,)
+    """
+
+    @property
+    def proteins(self) -> pd.Index:
+        """Row names (signalling proteins)."""
+        return self.row_labels
+
+    @property
+    def samples(self) -> pd.Index:
+        """Column names (samples, cells or spots)."""
+        return self.col_labels
+
+
+class ActivityBlocks:
+    """Block function: the four statistics for (protein rows, sample columns).
+
+    Parameters
+    ----------
+    model : RidgeModel
+        Projection, permutation table and backend.
+    expression : object
+        Anything with ``shape == (n_genes, n_samples)`` and a method
+        ``block(cols) -> (n_genes, len(cols)) float64`` giving the (normalised)
+        expression columns aligned to the model's genes; a NumPy array is
+        wrapped as such.
+    row_map : int array, optional
+        Output row -> model row (signature groups expanded back to their
+        member proteins); identity by default.
+    """
+
+    names = STATISTICS
+
+    def __init__(self, model: RidgeModel, expression: Any, row_map: np.ndarray | None = None):
+        self.model = model
+        self.expression = expression
+        n_model_rows = model.shape[0]
+        if row_map is None:
+            row_map = np.arange(n_model_rows, dtype=np.intp)
+        self.row_map = np.asarray(row_map, dtype=np.intp)
+        if self.row_map.size and (self.row_map.min() < 0 or self.row_map.max() >= n_model_rows):
+            raise ValueError("row_map points outside the projection's rows")
+        n_genes, n_samples = expression.shape
+        if n_genes != model.shape[1]:
+            raise ValueError(
+                f"expression has {n_genes} genes but the signature projection has {model.shape[1]}; "
+                "align both on their shared genes first (lazyact.activity does this)"
+            )
+        self.shape = (int(self.row_map.size), int(n_samples))
+        self.dtype = np.dtype(np.float64)
+
+    def __call__(self, rows: np.ndarray, cols: np.ndarray) -> Mapping[str, np.ndarray]:
+        model_rows, back = np.unique(self.row_map[rows], return_inverse=True)
+        Y = self.expression.block(cols)
+        out = self.model.compute(model_rows, Y)
+        if model_rows.size == len(rows) and (back == np.arange(len(rows))).all():
+            return out
+        return {k: v[back] for k, v in out.items()}
+
+
+class DenseExpression:
+    """A dense genes x samples matrix as an expression for :class:`ActivityBlocks`."""
+
+    def __init__(self, Y: np.ndarray):
+        Y = np.asarray(Y)
+        if Y.ndim != 2:
+            raise ValueError(f"expression must be 2-D (genes x samples), got shape {Y.shape}")
+        if not np.issubdtype(Y.dtype, np.number) or np.issubdtype(Y.dtype, np.complexfloating):
+            raise ValueError(f"expression must be real numbers, got dtype {Y.dtype}")
+        bad = ~np.isfinite(Y).all(axis=0) if Y.size else np.zeros(Y.shape[1], bool)
+        if bad.any():
+            raise ValueError(
+                f"expression has NaN/inf values in {int(bad.sum())} sample column(s), first at column "
+                f"{int(np.argmax(bad))}; remove or impute them before computing activity"
+            )
+        self.Y = Y
+        self.shape = Y.shape
+
+    def block(self, cols: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(self.Y[:, cols], dtype=np.float64)
+
+
+def _labels(values, n: int, what: str, prefix: str) -> pd.Index:
+    if values is None:
+        return pd.Index([f"{prefix}{i}" for i in range(n)], dtype=object)
+    idx = pd.Index(values)
+    if len(idx) != n:
+        raise ValueError(f"{what} has {len(idx)} names for {n} {what}")
+    return idx
+
+
+class LazyActivity:
+    """Secreted-protein activity, computed only where it is looked at.
+
+    ``beta``, ``se``, ``zscore`` and ``pvalue`` are :class:`ActivityArray`
+    views (proteins x samples).  Computing a block fills all four, and a
+    byte-bounded LRU cache makes re-reading a region or switching views free.
+
+    Parameters
+    ----------
+    T : Projection or array_like
+        The ridge projection ``(X'X + lambda I)^-1 X'`` (proteins x genes), or a
+        :class:`~lazyact.ridge.Projection` (needed for ``n_rand = 0``).
+    permutations : int, array_like or RidgeModel, default 1000
+        ``n_rand`` (tables from ``seed`` and ``rng``), an explicit inverse
+        permutation table ``(n_rand, n_genes)``, or a ready model.
+    Y : array_like or expression
+        Expression, genes x samples, aligned to T's genes (dense NumPy here;
+        :func:`lazyact.activity` handles sparse, HDF5, .h5ad and AnnData).
+    proteins, samples : sequence, optional
+        Names of T's rows and Y's columns.
+    seed, rng, backend : see :class:`~lazyact.ridge.RidgeModel`.
+    chunks : (int, int), optional
+        Block shape of the cache and of streaming work.
+    cache_bytes : int, optional
+        Cache bound (default ``lazyact.array.config.cache_bytes``).
+    row_map : int array, optional
+        Output row -> projection row (for grouped signatures).
+    params : dict, optional
+        Extra parameters recorded in :attr:`params` (preprocessing, ...).
+
+    Examples
+    --------
+    >>> import numpy as np, lazyact
+    >>> rng = np.random.default_rng(0)
+    >>> X, Y = rng.standard_normal((100, 4)), rng.standard_normal((100, 30))
+    >>> T = lazyact.ridge.projection(X, lambda_=10.0)
+    >>> act = lazyact.LazyActivity(T, 100, Y, proteins=list("ABCD"))
+    >>> act
+    LazyActivity: 4 proteins x 30 samples (n_rand=100, rng='srand', seed=0), 0% computed
+    >>> act.zscore.loc["B", :].shape
+    (30,)
+    """
+
+    def __init__(self, T, permutations=1000, Y=None, *, proteins=None, samples=None, seed: int = 0,
+                 rng: str = "srand", backend: str = "numpy", chunks=None, cache_bytes: int | None = None,
+                 threads: int | None = None, row_map=None, params: Mapping[str, Any] | None = None,
+                 spatial=None):
+        if Y is None:
+            raise ValueError("LazyActivity needs expression Y (genes x samples)")
+        if isinstance(permutations, RidgeModel):
+            model = permutations
+        else:
+            proj = T if isinstance(T, Projection) else _projection_from_T(T)
+            if isinstance(permutations, (int, np.integer)):
+                model = RidgeModel(proj, n_rand=int(permutations), seed=seed, rng=rng, backend=backend)
+            else:
+                model = RidgeModel(proj, n_rand=None, table=permutations, backend=backend)
+        if model.n_rand == 0 and model.projection.X is None:
+            raise ValueError("n_rand=0 (t-test) needs the signature X: pass a lazyact.ridge.Projection, "
+                             "not a bare T matrix")
+        expression = Y if hasattr(Y, "block") and hasattr(Y, "shape") else DenseExpression(Y)
+        self.blocks = ActivityBlocks(model, expression, row_map)
+        p, m = self.blocks.shape
+        if proteins is None and getattr(T, "proteins", None) is not None:
+            proteins = T.proteins
+        self.proteins = _labels(proteins, p, "proteins", "protein")
+        if samples is None:
+            samples = getattr(expression, "samples", None)
+        self.samples = _labels(samples, m, "samples", "sample")
+        kwargs = {} if cache_bytes is None else {"cache_bytes": int(cache_bytes)}
+        self.store = BlockStore(self.blocks, chunks=chunks or self._default_chunks(p, m),
+                                threads=threads, **kwargs)
+        self.params = {
+            "lambda_": model.projection.lambda_,
+            "n_rand": model.n_rand,
+            "seed": model.seed,
+            "rng": "explicit" if model.explicit_table else model.rng,
+            "backend": model.backend,
+            "lazyact_version": __version__,
+            **dict(params or {}),
+        }
+        self.spatial = None if spatial is None else np.asarray(spatial)
+        self.summary_stats = None
+        self._views: dict[str, ActivityArray] = {}
+
+    @staticmethod
+    def _default_chunks(p: int, m: int) -> tuple[int, int]:
+        # all proteins in one row chunk (a column's setup is shared by every
+        # protein); columns in blocks of ~256 samples
+        return (max(1, min(p, 2048)), max(1, min(m, 256)))
+
+    # -- views ---------------------------------------------------------------
+    def _view(self, name: str) -> ActivityArray:
+        view = self._views.get(name)
+        if view is None:
+            view = ActivityArray(self.store, name, row_labels=self.proteins, col_labels=self.samples,
+                                 attrs={"statistic": name, **self.params})
+            self._views[name] = view
+        return view
+
+    @property
+    def beta(self) -> ActivityArray:
+        """Ridge coefficients ``T @ Y`` (proteins x samples)."""
+        return self._view("beta")
+
+    @property
+    def se(self) -> ActivityArray:
+        """Standard error: standard deviation of the permutation null."""
+        return self._view("se")
+
+    @property
+    def zscore(self) -> ActivityArray:
+        """``(beta - mean of the null) / se``: the activity score."""
+        return self._view("zscore")
+
+    @property
+    def pvalue(self) -> ActivityArray:
+        """Permutation p-value ``(count(|beta_perm| >= |beta|) + 1) / (n_rand + 1)``."""
+        return self._view("pvalue")
+
+    def __getitem__(self, name: str) -> ActivityArray:
+        if name not in STATISTICS:
+            raise KeyError(f"{name!r}: choose one of {', '.join(STATISTICS)}")
+        return self._view(name)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.blocks.shape
+
+    @property
+    def model(self) -> RidgeModel:
+        return self.blocks.model
+
+    def __repr__(self) -> str:
+        p, m = self.shape
+        done = self.store.cached_fraction()
+        pct = f"{100 * done:.0f}%" if done == 0 or done >= 0.01 else "<1%"
+        return (f"LazyActivity: {p:,} proteins x {m:,} samples (n_rand={self.params['n_rand']}, "
+                f"rng={self.params['rng']!r}, seed={self.params['seed']}), {pct} computed")
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_views"] = {}
+        return state
+
+    # -- one-pass summaries ----------------------------------------------------
+    def summary(self, progress: bool | None = None) -> pd.DataFrame:
+        """Per-protein mean, std, min and max of all four statistics, in one pass.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index: proteins; columns: a (statistic, moment) MultiIndex.
+
+        Examples
+        --------
+        >>> import numpy as np, lazyact
+        >>> rng = np.random.default_rng(0)
+        >>> act = lazyact.LazyActivity(rng.standard_normal((2, 30)), 10, rng.standard_normal((30, 5)))
+        >>> act.summary().shape
+        (2, 16)
+        """
+        from .array.reduce import summary as _summary
+
+        res = _summary(self.store, STATISTICS, axis=1, progress=progress)
+        cols, data = [], []
+        for name in STATISTICS:
+            for moment in ("mean", "std", "min", "max"):
+                cols.append((name, moment))
+                data.append(np.asarray(res[name][moment]))
+        frame = pd.DataFrame(np.column_stack(data), index=self.proteins,
+                             columns=pd.MultiIndex.from_tuples(cols, names=["statistic", "moment"]))
+        self.summary_stats = frame
+        return frame
+
+
+def _projection_from_T(T) -> Projection:
+    T = np.ascontiguousarray(np.asarray(T, dtype=np.float64))
+    if T.ndim != 2:
+        raise ValueError(f"T must be 2-D (proteins x genes), got shape {T.shape}")
+    if not np.isfinite(T).all():
+        raise ValueError("T has non-finite values")
+    return Projection(T=T, X=None, xtx_inv_diag=None, lambda_=float("nan"))
+

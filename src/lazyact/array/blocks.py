@@ -1,0 +1,770 @@
+"""Block-wise computation of a 2-D array with several named outputs, with an LRU cache.
+
+A :class:`BlockFunction` computes any rectangle ``rows x cols`` of a 2-D array and
+returns several named outputs at once (e.g. four statistics of one model). A
+:class:`BlockStore` wraps it with a chunk grid, a byte-bounded thread-safe LRU
+:class:`BlockCache` of grid blocks, and a thread pool:
+
+* :meth:`BlockStore.read` -- any sorted set of rows x cols as dense arrays, computing
+  only the missing cells: for each column chunk, ONE call for (rows with a missing
+  cell) x (columns with a missing cell) over all the row chunks it touches (a
+  function's per-column setup is paid once per column chunk; rows nobody asked for are
+  never computed). Column chunks are computed in parallel.
+* :meth:`BlockStore.iter_blocks` -- stream the chunk grid in parallel with bounded
+  memory, for reductions and writers.
+
+The store knows nothing about what the outputs mean.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+import uuid
+from collections import OrderedDict, deque
+from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
+from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import config
+
+__all__ = ["BlockFunction", "BlockCache", "BlockStats", "BlockStore", "auto_chunks"]
+
+
+@runtime_checkable
+class BlockFunction(Protocol):
+    """A 2-D array computed rectangle by rectangle, with several named outputs.
+
+    Attributes
+    ----------
+    names : tuple of str
+        Names of the outputs; every call returns all of them.
+    shape : tuple of (int, int)
+        Shape of every output.
+    dtype : numpy.dtype
+        Common dtype of the outputs.
+    preferred_chunks : tuple of (int, int), optional
+        Chunk shape a :class:`BlockStore` uses when none is given.
+    token : str, optional
+        Deterministic identity (used to name dask graphs); a random one otherwise.
+
+    Notes
+    -----
+    ``function(rows, cols)`` receives sorted, unique ``intp`` arrays and returns a
+    mapping ``{name: array of shape (len(rows), len(cols))}`` for all ``names``. The
+    result must depend only on the cells (a rectangle computed in any split gives the
+    same values), and the function must be thread-safe: different column sets are
+    computed concurrently. To be used with dask distributed it must be picklable.
+    """
+
+    names: tuple[str, ...]
+    shape: tuple[int, int]
+    dtype: np.dtype
+
+    def __call__(self, rows: np.ndarray, cols: np.ndarray) -> Mapping[str, np.ndarray]:
+        ...
+
+
+# --------------------------------------------------------------------------- statistics
+class BlockStats:
+    """Thread-safe counters of a :class:`BlockStore`.
+
+    Attributes
+    ----------
+    calls : int
+        Calls of the block function.
+    cells : int
+        Cells computed (``len(rows) * len(cols)`` summed over calls).
+    hits, misses : int
+        Block accesses that found all needed cells cached / had to compute some.
+    """
+
+    _fields = ("calls", "cells", "hits", "misses")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        """Set all counters to zero."""
+        with self._lock:
+            self.calls = self.cells = self.hits = self.misses = 0
+
+    def add(self, **counts: int) -> None:
+        with self._lock:
+            for key, value in counts.items():
+                setattr(self, key, getattr(self, key) + int(value))
+
+    def as_dict(self) -> dict[str, int]:
+        """The counters as a dict."""
+        with self._lock:
+            return {f: getattr(self, f) for f in self._fields}
+
+    def __repr__(self) -> str:
+        return "BlockStats(" + ", ".join(f"{k}={v}" for k, v in self.as_dict().items()) + ")"
+
+
+# --------------------------------------------------------------------------- cache
+class _Block:
+    """One grid block: an array per output name plus a mask of computed cells."""
+
+    __slots__ = ("shape", "size", "nbytes", "lock", "arrays", "done", "ndone", "pins", "cached")
+
+    def __init__(self, shape: tuple[int, int], bytes_per_cell: int) -> None:
+        self.shape = shape
+        self.size = shape[0] * shape[1]
+        self.nbytes = self.size * bytes_per_cell
+        self.lock = threading.Lock()
+        self.arrays: dict[str, np.ndarray] | None = None
+        self.done: np.ndarray | None = None
+        self.ndone = 0
+        self.pins = 0
+        self.cached = False
+
+    @property
+    def complete(self) -> bool:
+        return self.arrays is not None and self.ndone == self.size
+
+    def allocate(self, names: Sequence[str], dtype: np.dtype) -> None:
+        if self.arrays is None:
+            self.arrays = {n: np.empty(self.shape, dtype) for n in names}
+            self.done = np.zeros(self.shape, dtype=bool)
+
+
+class BlockCache:
+    """Byte-bounded, thread-safe LRU cache of blocks.
+
+    Entries are pinned while a computation uses them and are never evicted while
+    pinned; the cache may exceed ``max_bytes`` by the pinned blocks until they are
+    released. ``max_bytes=0`` keeps nothing.
+
+    Parameters
+    ----------
+    max_bytes : int
+        Bound on the bytes allocated by the cached blocks.
+
+    Examples
+    --------
+    >>> cache = BlockCache(2**20)
+    >>> cache.max_bytes, len(cache), cache.nbytes
+    (1048576, 0, 0)
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self._max_bytes = max(0, int(max_bytes))
+        self._blocks: OrderedDict[Any, _Block] = OrderedDict()
+        self._lock = threading.Lock()
+        self.nbytes = 0
+        self.evictions = 0
+
+    @property
+    def max_bytes(self) -> int:
+        """Byte bound; setting it evicts down to the new bound."""
+        return self._max_bytes
+
+    @max_bytes.setter
+    def max_bytes(self, value: int) -> None:
+        with self._lock:
+            self._max_bytes = max(0, int(value))
+            self._evict_locked()
+
+    def __len__(self) -> int:
+        return len(self._blocks)
+
+    def __contains__(self, key: Any) -> bool:
+        return key in self._blocks
+
+    def keys(self) -> list:
+        """Cached keys, least recently used first."""
+        with self._lock:
+            return list(self._blocks)
+
+    def blocks(self) -> list[_Block]:
+        with self._lock:
+            return list(self._blocks.values())
+
+    def clear(self) -> None:
+        """Drop every entry (blocks in use stay valid for their users)."""
+        with self._lock:
+            for block in self._blocks.values():
+                block.cached = False
+            self._blocks.clear()
+            self.nbytes = 0
+
+    def get(self, key: Any) -> _Block | None:
+        """The block for ``key`` (marked recently used), or None; not pinned."""
+        with self._lock:
+            block = self._blocks.get(key)
+            if block is not None:
+                self._blocks.move_to_end(key)
+            return block
+
+    def acquire(self, key: Any, factory: Callable[[], _Block]) -> _Block:
+        """Pin and return the block for ``key``, creating it with ``factory`` if absent."""
+        with self._lock:
+            block = self._blocks.get(key)
+            if block is None:
+                block = factory()
+                if self._max_bytes > 0:
+                    self._blocks[key] = block
+                    block.cached = True
+                    self.nbytes += block.nbytes
+            else:
+                self._blocks.move_to_end(key)
+            block.pins += 1
+            self._evict_locked()
+            return block
+
+    def release(self, block: _Block) -> None:
+        """Unpin a block returned by :meth:`acquire`."""
+        with self._lock:
+            block.pins -= 1
+            self._evict_locked()
+
+    def _evict_locked(self) -> None:
+        if self.nbytes <= self._max_bytes:
+            return
+        for key in list(self._blocks):
+            if self.nbytes <= self._max_bytes:
+                break
+            block = self._blocks[key]
+            if block.pins == 0:
+                del self._blocks[key]
+                block.cached = False
+                self.nbytes -= block.nbytes
+                self.evictions += 1
+
+    def __repr__(self) -> str:
+        return f"BlockCache({len(self)} blocks, {_fmt_bytes(self.nbytes)} of {_fmt_bytes(self._max_bytes)})"
+
+
+# --------------------------------------------------------------------------- helpers
+def _fmt_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+def _compact(local: np.ndarray) -> np.ndarray | slice:
+    """A sorted unique index array as a slice when it is an arithmetic progression."""
+    n = local.size
+    if n == 0:
+        return local
+    first = int(local[0])
+    if n == 1 or int(local[-1]) - first == n - 1:
+        return slice(first, int(local[-1]) + 1)
+    step = int(local[1]) - first
+    if int(local[-1]) - first == step * (n - 1) and np.all(np.diff(local) == step):
+        return slice(first, int(local[-1]) + 1, step)
+    return local
+
+
+def _take(a: np.ndarray, r: np.ndarray | slice, c: np.ndarray | slice) -> np.ndarray:
+    if isinstance(r, np.ndarray) and isinstance(c, np.ndarray):
+        return a[np.ix_(r, c)]
+    return a[r, c]
+
+
+def _put(a: np.ndarray, r: np.ndarray | slice, c: np.ndarray | slice, value: Any) -> None:
+    if isinstance(r, np.ndarray) and isinstance(c, np.ndarray):
+        a[np.ix_(r, c)] = value
+    else:
+        a[r, c] = value
+
+
+def _groups(idx: np.ndarray, chunk: int) -> list[tuple[int, np.ndarray, np.ndarray | slice, slice]]:
+    """Split sorted unique ``idx`` by chunk: [(chunk id, global idx, local idx, positions)]."""
+    if idx.size == 0:
+        return []
+    ids = idx // chunk
+    cuts = np.flatnonzero(ids[1:] != ids[:-1]) + 1
+    starts = np.concatenate(([0], cuts)).tolist()
+    stops = np.concatenate((cuts, [idx.size])).tolist()
+    out = []
+    for s, e in zip(starts, stops):
+        c = int(ids[s])
+        glob = idx[s:e]
+        out.append((c, glob, _compact(glob - c * chunk), slice(s, e)))
+    return out
+
+
+def _full_groups(n: int, chunk: int) -> list[tuple[int, np.ndarray, slice, slice]]:
+    out = []
+    for c in range(-(-n // chunk) if n else 0):
+        lo, hi = c * chunk, min(n, (c + 1) * chunk)
+        out.append((c, np.arange(lo, hi, dtype=np.intp), slice(0, hi - lo), slice(lo, hi)))
+    return out
+
+
+def auto_chunks(shape: tuple[int, int], itemsize: int, n_outputs: int, target_bytes: int | None = None) -> tuple[int, int]:
+    """A chunk shape whose block (all outputs plus the done mask) is about ``target_bytes``.
+
+    Examples
+    --------
+    >>> auto_chunks((100, 50), 8, 2)
+    (100, 50)
+    """
+    target = config.block_bytes if target_bytes is None else target_bytes
+    cells = max(1, int(target) // (itemsize * n_outputs + 1))
+    n0, n1 = max(1, shape[0]), max(1, shape[1])
+    rc = min(n0, max(1, math.isqrt(cells)))
+    cc = min(n1, max(1, cells // rc))
+    rc = min(n0, max(1, cells // cc))
+    return rc, cc
+
+
+def _normalise_chunks(chunks: Any, shape: tuple[int, int]) -> tuple[int, int]:
+    if isinstance(chunks, (int, np.integer)):
+        chunks = (chunks, chunks)
+    chunks = tuple(chunks)
+    if len(chunks) != 2:
+        raise ValueError(f"chunks must have two entries, got {chunks!r}")
+    out = []
+    for c, n in zip(chunks, shape):
+        c = n if c is None or int(c) == -1 else int(c)
+        if c < 1 and n > 0:
+            raise ValueError(f"chunk sizes must be positive, got {chunks!r}")
+        out.append(max(1, min(c, n)))
+    return out[0], out[1]
+
+
+# --------------------------------------------------------------------------- store
+class BlockStore:
+    """A :class:`BlockFunction` with a chunk grid, an LRU block cache and a thread pool.
+
+    Parameters
+    ----------
+    function : BlockFunction
+        Computes any rows x cols rectangle of all outputs.
+    chunks : (int, int), optional
+        Chunk shape of the grid (cache granularity); ``-1`` means a whole axis. Default:
+        ``function.preferred_chunks`` if present, else about
+        :data:`lazyact.array.config.block_bytes` per block.
+    cache_bytes : int, optional
+        Cache bound (default :data:`lazyact.array.config.cache_bytes`, 512 MiB); ``0``
+        disables caching.
+    threads : int, optional
+        Worker threads (default :func:`lazyact.array.config.default_threads`).
+
+    Notes
+    -----
+    Pickling keeps the function, chunks, cache size, thread count and token, not the
+    cache contents: an unpickled store starts with an empty cache.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> class Grid:
+    ...     names, shape, dtype = ("x", "y"), (4, 6), np.dtype("f8")
+    ...     def __call__(self, rows, cols):
+    ...         x = rows[:, None] * 10.0 + cols[None, :]
+    ...         return {"x": x, "y": -x}
+    >>> store = BlockStore(Grid(), chunks=(2, 3))
+    >>> store.read(np.array([1, 3]), np.array([0, 5]))["y"]
+    array([[-10., -15.],
+           [-30., -35.]])
+    >>> store.read(np.array([1]), np.array([5]))["x"], store.stats.calls  # cached
+    (array([[15.]]), 2)
+    """
+
+    def __init__(
+        self,
+        function: BlockFunction,
+        chunks: tuple[int, int] | None = None,
+        cache_bytes: int | None = None,
+        threads: int | None = None,
+    ) -> None:
+        self.function = function
+        self.names: tuple[str, ...] = tuple(function.names)
+        if not self.names or len(set(self.names)) != len(self.names):
+            raise ValueError(f"function.names must be unique and non-empty, got {self.names!r}")
+        self.shape: tuple[int, int] = (int(function.shape[0]), int(function.shape[1]))
+        if len(function.shape) != 2 or min(self.shape) < 0:
+            raise ValueError(f"function.shape must be 2-D, got {function.shape!r}")
+        self.dtype = np.dtype(function.dtype)
+        if chunks is None:
+            chunks = getattr(function, "preferred_chunks", None)
+        if chunks is None:
+            chunks = auto_chunks(self.shape, self.dtype.itemsize, len(self.names))
+        self.chunks: tuple[int, int] = _normalise_chunks(chunks, self.shape)
+        self.cache_bytes = int(config.cache_bytes if cache_bytes is None else cache_bytes)
+        self.threads = threads
+        self.token: str = str(getattr(function, "token", None) or uuid.uuid4().hex)
+        self._init_runtime()
+
+    # -- runtime state (not pickled)
+    def _init_runtime(self) -> None:
+        self.cache = BlockCache(self.cache_bytes)
+        self.stats = BlockStats()
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_lock = threading.Lock()
+
+    def __getstate__(self) -> dict:
+        return {
+            "function": self.function,
+            "chunks": self.chunks,
+            "cache_bytes": self.cache_bytes,
+            "threads": self.threads,
+            "token": self.token,
+        }
+
+    def __setstate__(self, state: dict) -> None:
+        fn = state["function"]
+        self.function = fn
+        self.names = tuple(fn.names)
+        self.shape = (int(fn.shape[0]), int(fn.shape[1]))
+        self.dtype = np.dtype(fn.dtype)
+        self.chunks = tuple(state["chunks"])  # type: ignore[assignment]
+        self.cache_bytes = state["cache_bytes"]
+        self.threads = state["threads"]
+        self.token = state["token"]
+        self._init_runtime()
+
+    def __del__(self) -> None:
+        ex = getattr(self, "_executor", None)
+        if ex is not None:
+            ex.shutdown(wait=False, cancel_futures=True)
+
+    # -- properties
+    @property
+    def nthreads(self) -> int:
+        """Worker threads used."""
+        return max(1, int(self.threads)) if self.threads is not None else config.default_threads()
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        """Number of chunks along each axis."""
+        return tuple(-(-n // c) if n else 0 for n, c in zip(self.shape, self.chunks))  # type: ignore[return-value]
+
+    @property
+    def _bytes_per_cell(self) -> int:
+        return self.dtype.itemsize * len(self.names) + 1
+
+    @property
+    def _cacheable(self) -> bool:
+        full = self.chunks[0] * self.chunks[1] * self._bytes_per_cell
+        return 0 < full <= self.cache.max_bytes
+
+    def cached_fraction(self) -> float:
+        """Fraction of all cells currently held by the cache (no computation)."""
+        total = self.shape[0] * self.shape[1]
+        if total == 0:
+            return 0.0
+        return sum(b.ndone for b in self.cache.blocks()) / total
+
+    def clear_cache(self) -> None:
+        """Empty the cache."""
+        self.cache.clear()
+
+    def __repr__(self) -> str:
+        return (
+            f"BlockStore({type(self.function).__name__}, shape={self.shape}, chunks={self.chunks}, "
+            f"names={self.names}, dtype={self.dtype}, cache={self.cache.nbytes}/{self.cache.max_bytes} B)"
+        )
+
+    # -- executor
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._executor_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self.nthreads, thread_name_prefix="lazyact-block")
+            return self._executor
+
+    def _run_all(self, fn: Callable[[Any], None], tasks: Sequence[Any]) -> None:
+        if len(tasks) <= 1 or self.nthreads == 1:
+            for t in tasks:
+                fn(t)
+            return
+        for _ in self._pool().map(fn, tasks):
+            pass
+
+    # -- argument checks
+    def _check_names(self, names: str | Sequence[str] | None) -> tuple[str, ...]:
+        if names is None:
+            return self.names
+        if isinstance(names, str):
+            names = (names,)
+        names = tuple(names)
+        unknown = [n for n in names if n not in self.names]
+        if unknown:
+            raise KeyError(f"unknown output name(s) {unknown}; available: {list(self.names)}")
+        return names
+
+    def _check_index(self, idx: Any, axis: int) -> np.ndarray:
+        n = self.shape[axis]
+        if idx is None:
+            return np.arange(n, dtype=np.intp)
+        if isinstance(idx, slice):
+            start, stop, step = idx.indices(n)
+            r = np.arange(start, stop, step, dtype=np.intp)
+            return r[::-1].copy() if step < 0 else r
+        arr = np.asarray(idx)
+        if arr.ndim != 1 or (arr.size and not np.issubdtype(arr.dtype, np.integer)):
+            raise ValueError(f"axis {axis} index must be a 1-D integer array")
+        arr = arr.astype(np.intp, copy=False)
+        if arr.size:
+            if arr.size > 1 and not np.all(arr[1:] > arr[:-1]):
+                raise ValueError(f"axis {axis} index must be sorted and unique")
+            if arr[0] < 0 or arr[-1] >= n:
+                raise IndexError(f"axis {axis} index out of range [0, {n})")
+        return arr
+
+    # -- computing
+    def _call(self, rows: np.ndarray, cols: np.ndarray) -> dict[str, np.ndarray]:
+        res = self.function(rows, cols)
+        out = {}
+        shape = (rows.size, cols.size)
+        for n in self.names:
+            try:
+                a = res[n]
+            except KeyError:
+                raise KeyError(f"block function returned no output {n!r}") from None
+            a = np.asarray(a, dtype=self.dtype)
+            if a.shape != shape:
+                raise ValueError(f"block function returned {n!r} of shape {a.shape}, expected {shape}")
+            out[n] = a
+        self.stats.add(calls=1, cells=shape[0] * shape[1])
+        return out
+
+    def _new_block(self, i: int, j: int) -> _Block:
+        rc, cc = self.chunks
+        shape = (min(rc, self.shape[0] - i * rc), min(cc, self.shape[1] - j * cc))
+        return _Block(shape, self._bytes_per_cell)
+
+    def _fill(
+        self,
+        j: int,
+        cols_g: np.ndarray,
+        lcols: np.ndarray | slice,
+        cpos: slice,
+        rgroups: Sequence[tuple[int, np.ndarray, np.ndarray | slice, slice]],
+        out: dict[str, np.ndarray],
+        names: tuple[str, ...],
+    ) -> None:
+        """Fill ``out[name][rpos, cpos]`` for all row groups of column chunk ``j``."""
+        if not self._cacheable:
+            rows_g = np.concatenate([g[1] for g in rgroups]) if len(rgroups) > 1 else rgroups[0][1]
+            res = self._call(rows_g, cols_g)
+            self.stats.add(misses=len(rgroups))
+            start = 0
+            for _, rg, _, rpos in rgroups:
+                seg = slice(start, start + rg.size)
+                start += rg.size
+                for n in names:
+                    out[n][rpos, cpos] = res[n][seg]
+            return
+
+        lcols_arr = cols_g - j * self.chunks[1]
+        blocks = [self.cache.acquire((i, j), lambda i=i: self._new_block(i, j)) for i, _, _, _ in rgroups]
+        try:
+            with contextlib.ExitStack() as stack:
+                for b in blocks:  # ascending i: a consistent order, no deadlock
+                    stack.enter_context(b.lock)
+                miss_rows: list[np.ndarray] = []
+                miss_blocks: list[int] = []
+                miss_cols = np.zeros(cols_g.size, dtype=bool)
+                hits = 0
+                for k, (b, (i, rows_g, lrows, _)) in enumerate(zip(blocks, rgroups)):
+                    b.allocate(self.names, self.dtype)
+                    if b.ndone == b.size:
+                        hits += 1
+                        continue
+                    d = _take(b.done, lrows, lcols)
+                    if d.all():
+                        hits += 1
+                        continue
+                    miss_rows.append(rows_g[~d.all(axis=1)])
+                    miss_blocks.append(k)
+                    miss_cols |= ~d.all(axis=0)
+                self.stats.add(hits=hits, misses=len(miss_blocks))
+                if miss_blocks:
+                    mrows = np.concatenate(miss_rows)
+                    res = self._call(mrows, cols_g[miss_cols])
+                    lc = _compact(lcols_arr[miss_cols])
+                    start = 0
+                    for k, mr in zip(miss_blocks, miss_rows):
+                        b = blocks[k]
+                        seg = slice(start, start + mr.size)
+                        start += mr.size
+                        lr = _compact(mr - rgroups[k][0] * self.chunks[0])
+                        already = int(np.count_nonzero(_take(b.done, lr, lc)))
+                        for n in self.names:
+                            _put(b.arrays[n], lr, lc, res[n][seg])
+                        _put(b.done, lr, lc, True)
+                        b.ndone += mr.size * int(np.count_nonzero(miss_cols)) - already
+                for b, (_, _, lrows, rpos) in zip(blocks, rgroups):
+                    for n in names:
+                        out[n][rpos, cpos] = _take(b.arrays[n], lrows, lcols)
+        finally:
+            for b in blocks:
+                self.cache.release(b)
+
+    def read(
+        self,
+        rows: np.ndarray | slice | None,
+        cols: np.ndarray | slice | None,
+        names: str | Sequence[str] | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Dense values of ``rows x cols`` for each output in ``names`` (default all).
+
+        Parameters
+        ----------
+        rows, cols : numpy.ndarray, slice or None
+            Sorted unique integer indices (a slice or None for all is also accepted).
+        names : str or sequence of str, optional
+            Outputs to return (all outputs are computed and cached anyway).
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            Fresh arrays of shape ``(len(rows), len(cols))`` (not views of the cache).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> class Ones:
+        ...     names, shape, dtype = ("one",), (3, 3), np.dtype("f8")
+        ...     def __call__(self, rows, cols):
+        ...         return {"one": np.ones((rows.size, cols.size))}
+        >>> BlockStore(Ones()).read(np.array([0, 2]), None)["one"].shape
+        (2, 3)
+        """
+        names = self._check_names(names)
+        rows = self._check_index(rows, 0)
+        cols = self._check_index(cols, 1)
+        out = {n: np.empty((rows.size, cols.size), self.dtype) for n in names}
+        if rows.size == 0 or cols.size == 0:
+            return out
+        rgroups = _groups(rows, self.chunks[0])
+        tasks = _groups(cols, self.chunks[1])
+
+        def run(task: tuple) -> None:
+            j, cols_g, lcols, cpos = task
+            self._fill(j, cols_g, lcols, cpos, rgroups, out, names)
+
+        self._run_all(run, tasks)
+        return out
+
+    # -- streaming
+    def _selection_groups(self, sel: Any, axis: int) -> list:
+        if sel is None or (isinstance(sel, slice) and sel == slice(None)):
+            return _full_groups(self.shape[axis], self.chunks[axis])
+        idx = self._check_index(sel, axis)
+        # positions of each group within the selection
+        return _groups(idx, self.chunks[axis])
+
+    def _block_task(self, rg: tuple, cg: tuple, names: tuple[str, ...], cache: bool) -> dict[str, np.ndarray]:
+        i, rows_g, lrows, _ = rg
+        j, cols_g, lcols, _ = cg
+        if cache and self._cacheable:
+            out = {n: np.empty((rows_g.size, cols_g.size), self.dtype) for n in names}
+            self._fill(j, cols_g, lcols, slice(None), [(i, rows_g, lrows, slice(None))], out, names)
+            return out
+        block = self.cache.get((i, j)) if self._cacheable else None
+        if block is not None and block.complete:
+            self.stats.add(hits=1)
+            return {n: np.array(_take(block.arrays[n], lrows, lcols), copy=True) for n in names}
+        self.stats.add(misses=1)
+        res = self._call(rows_g, cols_g)
+        return {n: res[n] for n in names}
+
+    def progress_bar(self, total: int, progress: bool | None = None, desc: str | None = None) -> tqdm:
+        """A tqdm bar over ``total`` blocks, following the progress rules.
+
+        ``progress=None``: shown when :func:`~lazyact.array.config.progress_enabled`,
+        ``total > config.progress_min_blocks`` and the work lasts longer than
+        ``config.progress_delay`` seconds. ``True``/``False`` force it on/off.
+        """
+        if progress is None:
+            enabled = config.progress_enabled() and total > config.progress_min_blocks
+            delay = config.progress_delay
+        else:
+            enabled, delay = bool(progress), 0.0
+        return tqdm(total=total, disable=not enabled, delay=delay, desc=desc, unit="block", dynamic_ncols=True)
+
+    def iter_blocks(
+        self,
+        names: str | Sequence[str] | None = None,
+        rows: np.ndarray | slice | None = None,
+        cols: np.ndarray | slice | None = None,
+        cache: bool = False,
+        progress: bool | None = None,
+        transform: Callable[[dict[str, np.ndarray]], Any] | None = None,
+        desc: str | None = None,
+    ) -> Iterator[tuple[slice, slice, Any]]:
+        """Stream the chunk grid: yield ``(row_slice, col_slice, {name: array})`` per block.
+
+        Blocks are computed in parallel on the thread pool, at most ``2 * threads``
+        ahead of the consumer, and yielded in a deterministic row-major grid order.
+
+        Parameters
+        ----------
+        names : str or sequence of str, optional
+            Outputs to yield (default all).
+        rows, cols : numpy.ndarray or slice, optional
+            Restrict to these sorted unique indices (default all). The yielded slices
+            are positions within the selection (global indices when it is all).
+        cache : bool
+            ``True``: read through the cache and fill it. ``False`` (default): use
+            complete cached blocks but do not store new ones (a sweep over a large
+            array does not evict what the user is looking at).
+        progress : bool, optional
+            Progress bar: None = automatic (see :meth:`progress_bar`).
+        transform : callable, optional
+            Applied to each ``{name: array}`` in the worker thread; its result is
+            yielded instead (e.g. per-block partial reductions).
+        desc : str, optional
+            Progress bar label.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> class Ij:
+        ...     names, shape, dtype = ("v",), (5, 4), np.dtype("f8")
+        ...     def __call__(self, rows, cols):
+        ...         return {"v": rows[:, None] + 0.0 * cols[None, :]}
+        >>> store = BlockStore(Ij(), chunks=(2, 4))
+        >>> [(r, c, b["v"].shape) for r, c, b in store.iter_blocks()]
+        [(slice(0, 2, None), slice(0, 4, None), (2, 4)), (slice(2, 4, None), slice(0, 4, None), (2, 4)), (slice(4, 5, None), slice(0, 4, None), (1, 4))]
+        """
+        names = self._check_names(names)
+        rgroups = self._selection_groups(rows, 0)
+        cgroups = self._selection_groups(cols, 1)
+        tasks = [(rg, cg) for rg in rgroups for cg in cgroups]
+
+        def work(task: tuple) -> tuple[slice, slice, Any]:
+            rg, cg = task
+            arrays = self._block_task(rg, cg, names, cache)
+            return rg[3], cg[3], (transform(arrays) if transform is not None else arrays)
+
+        return self._stream(work, tasks, progress, desc)
+
+    def _stream(self, work: Callable, tasks: list, progress: bool | None, desc: str | None) -> Iterator:
+        bar = self.progress_bar(len(tasks), progress, desc)
+        pending: deque = deque()
+        try:
+            if self.nthreads == 1 or len(tasks) <= 1:
+                for t in tasks:
+                    result = work(t)
+                    bar.update(1)
+                    yield result
+                return
+            pool = self._pool()
+            it = iter(tasks)
+            for t in islice(it, 2 * self.nthreads):
+                pending.append(pool.submit(work, t))
+            while pending:
+                result = pending.popleft().result()
+                nxt = next(it, None)
+                if nxt is not None:
+                    pending.append(pool.submit(work, nxt))
+                bar.update(1)
+                yield result
+        finally:
+            for fut in pending:
+                fut.cancel()
+            bar.close()

@@ -1,0 +1,430 @@
+"""A read-only, NumPy-like 2-D view of one output of a :class:`BlockStore`."""
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import pandas as pd
+
+from . import config
+from .blocks import BlockStore, _fmt_bytes
+from .indexing import IndexPlan, plan_index, plan_oindex
+from .reduce import reduce as _reduce
+
+__all__ = ["LazyArray", "ArrayTooLargeError"]
+
+
+class ArrayTooLargeError(MemoryError):
+    """Materialising a lazy array would exceed the allowed size."""
+
+
+# --------------------------------------------------------------------------- helpers
+def _as_labels(labels: Any, n: int, what: str) -> pd.Index | None:
+    if labels is None:
+        return None
+    index = labels if isinstance(labels, pd.Index) else pd.Index(labels)
+    if len(index) != n:
+        raise ValueError(f"{what} has {len(index)} entries, expected {n}")
+    return index
+
+
+def _labels_to_positions(index: pd.Index, key: Any, axis: int) -> Any:
+    """A pandas ``.loc`` key for one axis as a positional (orthogonal) key."""
+    if isinstance(key, slice):
+        if key == slice(None):
+            return key
+        return index.slice_indexer(key.start, key.stop, key.step)
+    if pd.api.types.is_scalar(key) or (isinstance(key, tuple) and isinstance(index, pd.MultiIndex)):
+        loc = index.get_loc(key)  # KeyError for unknown labels
+        if isinstance(loc, (int, np.integer)):
+            return int(loc)
+        return loc  # slice or boolean mask for a repeated label: keeps the axis
+    if isinstance(key, (pd.Series, pd.Index)):
+        key = key.to_numpy()
+    arr = np.asarray(key)
+    if arr.dtype == np.bool_:
+        if arr.ndim != 1 or arr.shape[0] != len(index):
+            raise IndexError(
+                f"Boolean index has wrong length: {arr.shape[0] if arr.ndim else 0} instead of {len(index)}"
+            )
+        return arr
+    if arr.ndim != 1:
+        raise KeyError(f"labels for axis {axis} must be 1-D, got shape {arr.shape}")
+    if arr.size == 0:
+        return np.empty(0, dtype=np.intp)
+    if index.is_unique:
+        indexer = index.get_indexer(arr)
+        missing = indexer < 0
+    else:
+        indexer, missing_pos = index.get_indexer_non_unique(arr)
+        missing = np.zeros(arr.size, dtype=bool)
+        missing[missing_pos] = True
+        indexer = indexer[indexer >= 0]
+    if missing.any():
+        raise KeyError(f"{arr[missing].tolist()} not in index")
+    return indexer.astype(np.intp)
+
+
+def _materialise(obj: Any) -> Any:
+    if isinstance(obj, LazyArray):
+        return obj.as_numpy()
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_materialise(o) for o in obj)
+    if isinstance(obj, dict):
+        return {k: _materialise(v) for k, v in obj.items()}
+    return obj
+
+
+def _signature(func: Callable) -> inspect.Signature | None:
+    try:
+        return inspect.signature(func)
+    except (TypeError, ValueError):  # pragma: no cover
+        return None
+
+
+_REDUCTION_FUNCS: dict[Callable, str] = {
+    np.sum: "sum", np.mean: "mean", np.var: "var", np.std: "std",
+    np.min: "min", np.max: "max", np.amin: "min", np.amax: "max",
+    np.nansum: "nansum", np.nanmean: "nanmean", np.nanvar: "nanvar", np.nanstd: "nanstd",
+    np.nanmin: "nanmin", np.nanmax: "nanmax",
+}  # fmt: skip
+
+
+class _OIndexer:
+    def __init__(self, array: LazyArray) -> None:
+        self._array = array
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._array._compute(plan_oindex(key, self._array.shape))
+
+
+class _LocIndexer:
+    def __init__(self, array: LazyArray) -> None:
+        self._array = array
+
+    def __getitem__(self, key: Any) -> Any:
+        a = self._array
+        if not isinstance(key, tuple):
+            key = (key,)
+        if len(key) > 2:
+            raise IndexError(f"too many indexers: .loc takes (row_labels, col_labels), got {len(key)}")
+        key = key + (slice(None),) * (2 - len(key))
+        rows = a.row_labels if a.row_labels is not None else pd.RangeIndex(a.shape[0])
+        cols = a.col_labels if a.col_labels is not None else pd.RangeIndex(a.shape[1])
+        pos = (_labels_to_positions(rows, key[0], 0), _labels_to_positions(cols, key[1], 1))
+        return a._compute(plan_oindex(pos, a.shape))
+
+
+def _refuse_operator(name: str) -> Callable:
+    def op(self: LazyArray, *args: Any) -> Any:
+        raise TypeError(self._ufunc_message(name))
+
+    op.__name__ = name
+    return op
+
+
+# --------------------------------------------------------------------------- LazyArray
+class LazyArray:
+    """Read-only 2-D NumPy-like view of one output of a :class:`BlockStore`.
+
+    Nothing is computed until values are asked for; indexing computes only the rows
+    and columns the key touches (through the store's cache), reductions stream over
+    the blocks.
+
+    Parameters
+    ----------
+    store : BlockStore
+        Computes (and caches) the values.
+    name : str
+        Which output of the store this view shows.
+    row_labels, col_labels : pandas.Index or sequence, optional
+        Labels for ``.loc`` (positions when absent).
+    attrs : dict, optional
+        Free metadata.
+
+    Notes
+    -----
+    * ``view[key]`` follows NumPy's indexing semantics exactly (result shape, dtype,
+      NumPy scalars for full integer keys, ``IndexError`` where NumPy raises it) and
+      returns fresh ``numpy.ndarray`` objects. ``view.oindex[r, c]`` selects rows and
+      columns independently (``a[np.ix_(r, c)]``); ``view.loc[r, c]`` does the same
+      by label, with pandas' label rules (inclusive label slices, ``KeyError``).
+    * ``np.mean/std/var/min/max/sum`` (``amin``/``amax`` and the ``nan`` variants)
+      stream over the blocks; ``np.shape/ndim/size/result_type`` use metadata. Any
+      other NumPy function materialises its LazyArray arguments with
+      :meth:`as_numpy` (which refuses results above
+      :data:`lazyact.array.config.max_materialise_bytes`) and calls NumPy on them.
+    * ufuncs (``np.abs(view)``, ``view + 1``) raise ``TypeError``: slice first.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lazyact.array import BlockStore, LazyArray
+    >>> class Grid:
+    ...     names, shape, dtype = ("x", "y"), (4, 6), np.dtype("f8")
+    ...     def __call__(self, rows, cols):
+    ...         x = rows[:, None] * 10.0 + cols[None, :]
+    ...         return {"x": x, "y": -x}
+    >>> x = LazyArray(BlockStore(Grid(), chunks=(2, 3)), "x", row_labels=list("abcd"))
+    >>> x[1:3, ::2]
+    array([[10., 12., 14.],
+           [20., 22., 24.]])
+    >>> x[-1, -1], x.loc["b", 5], float(x.mean())
+    (np.float64(35.0), np.float64(15.0), 17.5)
+    """
+
+    def __init__(
+        self,
+        store: BlockStore,
+        name: str,
+        row_labels: pd.Index | None = None,
+        col_labels: pd.Index | None = None,
+        attrs: dict | None = None,
+    ) -> None:
+        if name not in store.names:
+            raise KeyError(f"{name!r} is not an output of the store; available: {list(store.names)}")
+        self.store = store
+        self.name = name
+        self.row_labels = _as_labels(row_labels, store.shape[0], "row_labels")
+        self.col_labels = _as_labels(col_labels, store.shape[1], "col_labels")
+        self.attrs: dict = dict(attrs or {})
+
+    # -- metadata
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.store.shape
+
+    @property
+    def ndim(self) -> int:
+        return 2
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.store.dtype
+
+    @property
+    def size(self) -> int:
+        return self.shape[0] * self.shape[1]
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * self.dtype.itemsize
+
+    @property
+    def chunks(self) -> tuple[int, int]:
+        """Chunk shape of the store's grid (like ``h5py.Dataset.chunks``)."""
+        return self.store.chunks
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def _repr_fields(self) -> list[str]:
+        n0, n1 = self.shape
+        return [
+            f"{n0:,} x {n1:,}",
+            str(self.dtype),
+            f"chunks {self.chunks}",
+            f"{self.store.cached_fraction():.1%} cached",
+        ]
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}: " + ", ".join(self._repr_fields()) + ">"
+
+    def __dask_tokenize__(self) -> tuple:
+        return (type(self).__module__, type(self).__qualname__, self.store.token, self.name)
+
+    # -- indexing
+    def _compute(self, plan: IndexPlan) -> Any:
+        if 0 in plan.shape:
+            return np.empty(plan.shape, dtype=self.dtype)
+        block = self.store.read(plan.rows, plan.cols, names=(self.name,))[self.name]
+        return plan.apply(block)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._compute(plan_index(key, self.shape))
+
+    @property
+    def oindex(self) -> _OIndexer:
+        """Orthogonal selection: ``view.oindex[rows, cols]`` == ``a[np.ix_(rows, cols)]``.
+
+        Each axis takes an int, a slice, a 1-D int array/list/range or a boolean mask.
+        """
+        return _OIndexer(self)
+
+    @property
+    def loc(self) -> _LocIndexer:
+        """Selection by label: ``view.loc[row_labels, col_labels]`` (pandas rules).
+
+        Scalar labels drop the axis; lists of labels, inclusive label slices and boolean
+        masks keep it; unknown labels raise ``KeyError``. Returns NumPy values.
+        """
+        return _LocIndexer(self)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        n0, n1 = self.shape
+        rc = self.chunks[0]
+        band = max(1, min(rc, config.iter_bytes // max(1, n1 * self.dtype.itemsize)))
+        for r0 in range(0, n0, rc):
+            r1 = min(n0, r0 + rc)
+            for s in range(r0, r1, band):
+                yield from self[s : min(r1, s + band)]
+
+    # -- materialisation
+    def as_numpy(self, max_bytes: int | None = None, force: bool = False, progress: bool | None = None) -> np.ndarray:
+        """Compute the whole array as a NumPy array, refusing oversized results.
+
+        Parameters
+        ----------
+        max_bytes : int, optional
+            Refuse results larger than this (default
+            :data:`lazyact.array.config.max_materialise_bytes`, 2 GiB).
+        force : bool
+            Materialise whatever the size.
+        progress : bool, optional
+            Progress bar (None: automatic).
+
+        Raises
+        ------
+        ArrayTooLargeError
+            (a ``MemoryError``) when the result would exceed ``max_bytes``.
+        """
+        limit = config.max_materialise_bytes if max_bytes is None else int(max_bytes)
+        if self.nbytes > limit and not force:
+            raise ArrayTooLargeError(
+                f"{type(self).__name__} {self.name!r} of shape {self.shape} ({self.dtype}) is "
+                f"{_fmt_bytes(self.nbytes)}, more than max_bytes={_fmt_bytes(limit)}. Select a part "
+                f"first (e.g. view[:, :1000] or view.loc[labels]), reduce it (e.g. view.mean(axis=1)), "
+                f"stream it to disk block by block (to_hdf5, where available), or materialise anyway "
+                f"with as_numpy(force=True) / as_numpy(max_bytes=...)."
+            )
+        out = np.empty(self.shape, dtype=self.dtype)
+        store = self.store
+        fits = store._cacheable and self.size * store._bytes_per_cell <= store.cache.max_bytes
+        for rsl, csl, arrays in store.iter_blocks(
+            names=(self.name,), cache=fits, progress=progress, desc=f"{self.name} as numpy"
+        ):
+            out[rsl, csl] = arrays[self.name]
+        return out
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        if copy is False:
+            raise ValueError(
+                f"a {type(self).__name__} is computed, so converting it to NumPy always makes a "
+                "copy; use np.asarray(view) or np.array(view) (copy=None/True)"
+            )
+        arr = self.as_numpy()
+        if dtype is not None:
+            arr = arr.astype(dtype, copy=False)
+        return arr
+
+    def to_dask(self, chunks: Any = None, name: str | None = None) -> Any:
+        """A dask array whose tasks compute blocks of this view (needs ``dask``).
+
+        ``chunks`` defaults to the store's chunks. The view pickles without its cache,
+        so the graph runs on a ``dask.distributed`` cluster when the block function is
+        picklable.
+        """
+        import dask.array as da
+
+        kwargs: dict[str, Any] = {} if name is None else {"name": name}
+        return da.from_array(
+            self, chunks=self.chunks if chunks is None else chunks, asarray=False,
+            meta=np.empty((0, 0), dtype=self.dtype), **kwargs,
+        )  # fmt: skip
+
+    # -- NumPy protocols
+    def _ufunc_message(self, name: str) -> str:
+        return (
+            f"refusing to apply {name} to a whole {type(self).__name__} {self.shape} "
+            f"({_fmt_bytes(self.nbytes)}, computed lazily): slice first, e.g. "
+            f"np.abs(view[:, :100]), use a streaming reduction (view.max(axis=1)), or "
+            f"materialise explicitly with view.as_numpy()"
+        )
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        name = f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+        raise TypeError(self._ufunc_message(name))
+
+    __add__ = __radd__ = _refuse_operator("+")
+    __sub__ = __rsub__ = _refuse_operator("-")
+    __mul__ = __rmul__ = _refuse_operator("*")
+    __truediv__ = __rtruediv__ = _refuse_operator("/")
+    __floordiv__ = __rfloordiv__ = _refuse_operator("//")
+    __pow__ = __rpow__ = _refuse_operator("**")
+    __matmul__ = __rmatmul__ = _refuse_operator("@")
+    __neg__ = _refuse_operator("unary -")
+    __abs__ = _refuse_operator("abs()")
+
+    def __array_function__(self, func: Callable, types: tuple, args: tuple, kwargs: dict) -> Any:
+        op = _REDUCTION_FUNCS.get(func)
+        if op is not None and args and args[0] is self:
+            result = self._dispatch_reduction(func, op, args, kwargs)
+            if result is not NotImplemented:
+                return result
+        if func is np.shape:
+            return self.shape
+        if func is np.ndim:
+            return self.ndim
+        if func is np.size:
+            axis = args[1] if len(args) > 1 else kwargs.get("axis")
+            return self.size if axis is None else self.shape[axis]
+        if func is np.result_type:
+            return np.result_type(*(a.dtype if isinstance(a, LazyArray) else a for a in args))
+        return func(*_materialise(args), **_materialise(kwargs))
+
+    def _dispatch_reduction(self, func: Callable, op: str, args: tuple, kwargs: dict) -> Any:
+        sig = _signature(func)
+        if sig is None:  # pragma: no cover
+            return NotImplemented
+        try:
+            bound = sig.bind(*args, **kwargs).arguments
+        except TypeError:
+            return NotImplemented
+        bound = dict(bound)
+        bound.pop(next(iter(sig.parameters)))  # the array
+        if "where" in bound and bound["where"] is not True:
+            return NotImplemented
+        bound.pop("where", None)
+        if "initial" in bound or "mean" in bound:
+            return NotImplemented
+        if "correction" in bound:
+            bound["ddof"] = bound.pop("correction")
+        bound = {k: v for k, v in bound.items() if v is not np._NoValue}
+        return self._reduce(op, **bound)
+
+    # -- reductions
+    def _reduce(self, op: str, axis: Any = None, **kwargs: Any) -> Any:
+        return _reduce(self.store, self.name, op, axis, **kwargs)
+
+
+def _make_reduction(op: str) -> Callable:
+    kind = op[3:] if op.startswith("nan") else op
+    has_ddof = kind in ("var", "std")
+    has_dtype = kind not in ("min", "max")
+    what = {"sum": "Sum", "mean": "Mean", "var": "Variance", "std": "Standard deviation",
+            "min": "Minimum", "max": "Maximum"}[kind]  # fmt: skip
+
+    def method(self: LazyArray, axis: Any = None, *, keepdims: bool = False, progress: bool | None = None, **kw: Any) -> Any:
+        allowed = {"out"} | ({"ddof"} if has_ddof else set()) | ({"dtype"} if has_dtype else set())
+        unknown = set(kw) - allowed
+        if unknown:
+            raise TypeError(f"{op}() got unexpected keyword argument(s) {sorted(unknown)}")
+        return self._reduce(op, axis, keepdims=keepdims, progress=progress, **kw)
+
+    extra = ", ddof=0" if has_ddof else ""
+    extra += ", dtype=None" if has_dtype else ""
+    method.__name__ = method.__qualname__ = op
+    method.__doc__ = (
+        f"{what} over ``axis`` ({'ignoring NaNs, ' if op.startswith('nan') else ''}"
+        f"like ``np.{op}``), streamed over the blocks.\n\n"
+        f"    Signature: ``{op}(axis=None, *, keepdims=False{extra}, out=None, progress=None)``;\n"
+        "    ``axis`` is None (all cells), 0 (per column) or 1 (per row); ``progress``\n"
+        "    controls the progress bar (None: automatic on long work).\n"
+    )
+    return method
+
+
+for _op in ("sum", "mean", "var", "std", "min", "max", "nansum", "nanmean", "nanvar", "nanstd", "nanmin", "nanmax"):
+    setattr(LazyArray, _op, _make_reduction(_op))
+del _op

@@ -1,0 +1,394 @@
+"""Mergeable streaming reductions over a :class:`~lazyact.array.blocks.BlockStore`.
+
+One pass over :meth:`BlockStore.iter_blocks`: each block is reduced in a worker thread
+to partial statistics per output position (count, sum, mean and M2, min, max), which
+are merged in grid order in the calling thread -- sums are added, moments combined with
+Chan et al.'s pairwise formula, extrema with ``minimum``/``fmin``. Memory is bounded by
+the blocks in flight plus the 1-D accumulators; the result equals NumPy on the
+materialised array to float64 rounding and is deterministic.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .blocks import BlockStore
+
+__all__ = ["REDUCTIONS", "reduce", "summary", "normalise_axis"]
+
+#: Supported reduction names.
+REDUCTIONS = (
+    "sum", "mean", "var", "std", "min", "max",
+    "nansum", "nanmean", "nanvar", "nanstd", "nanmin", "nanmax",
+)  # fmt: skip
+
+_KINDS = {
+    "sum": {"sum"},
+    "mean": {"sum"},
+    "var": {"moments"},
+    "std": {"moments"},
+    "min": {"min"},
+    "max": {"max"},
+}
+
+try:  # NumPy >= 2
+    from numpy.lib.array_utils import normalize_axis_tuple as _normalize_axis_tuple
+except ImportError:  # pragma: no cover - NumPy 1.x
+    from numpy.core.numeric import normalize_axis_tuple as _normalize_axis_tuple  # type: ignore
+
+
+def normalise_axis(axis: Any, ndim: int = 2) -> int | None:
+    """``None``, ``0`` or ``1`` for a NumPy ``axis`` argument of a 2-D array.
+
+    Negative axes and tuples are accepted; out-of-range axes raise NumPy's ``AxisError``.
+
+    Examples
+    --------
+    >>> normalise_axis(-1), normalise_axis((1, 0)), normalise_axis((0,))
+    (1, None, 0)
+    """
+    if axis is None:
+        return None
+    axes = _normalize_axis_tuple(axis, ndim)
+    if len(axes) == ndim:
+        return None
+    return axes[0]
+
+
+def _split(op: str) -> tuple[str, bool]:
+    if op not in REDUCTIONS:
+        raise ValueError(f"unknown reduction {op!r}; choose one of {REDUCTIONS}")
+    return (op[3:], True) if op.startswith("nan") else (op, False)
+
+
+def _result_dtype(op: str, dtype: np.dtype) -> np.dtype:
+    with np.errstate(all="ignore"):
+        return getattr(np, op)(np.ones((1, 1), dtype), axis=0).dtype
+
+
+# --------------------------------------------------------------------------- partials
+def _block_partials(
+    arrays: Mapping[str, np.ndarray],
+    spec: Mapping[str, set[str]],
+    axis: int | None,
+    skipna: bool,
+    sum_dtypes: Mapping[str, np.dtype],
+) -> dict[str, dict[str, np.ndarray]]:
+    """Reduce one block to partial statistics per output position (runs in a worker)."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for name, kinds in spec.items():
+        x = arrays[name]
+        if axis is None:
+            x, ax = x.reshape(1, -1), 1
+        else:
+            ax = axis
+        nan_aware = skipna and x.dtype.kind in "fc"
+        p: dict[str, np.ndarray] = {}
+        with np.errstate(all="ignore"):
+            if nan_aware:
+                valid = ~np.isnan(x)
+                count = valid.sum(axis=ax, dtype=np.int64)
+                xz = np.where(valid, x, 0)
+            else:
+                valid = None
+                count = np.full(x.shape[1 - ax], x.shape[ax], dtype=np.int64)
+                xz = x
+            p["count"] = count
+            if "sum" in kinds:
+                p["sum"] = xz.sum(axis=ax, dtype=sum_dtypes[name])
+            if "moments" in kinds:
+                xf = xz.astype(np.float64, copy=False)
+                s = xf.sum(axis=ax)
+                mean = np.divide(s, count, out=np.zeros_like(s), where=count > 0)
+                dev = xf - (mean[:, None] if ax == 1 else mean[None, :])
+                if valid is not None:
+                    dev = np.where(valid, dev, 0.0)
+                p["mean"] = mean
+                np.multiply(dev, dev, out=dev)
+                p["m2"] = dev.sum(axis=ax)
+            if "min" in kinds:
+                p["min"] = np.fmin.reduce(x, axis=ax) if nan_aware else np.min(x, axis=ax)
+            if "max" in kinds:
+                p["max"] = np.fmax.reduce(x, axis=ax) if nan_aware else np.max(x, axis=ax)
+        out[name] = p
+    return out
+
+
+class _Accumulator:
+    """Merged statistics of one output over the positions of the kept axis."""
+
+    def __init__(self, length: int, kinds: set[str], skipna: bool, dtype: np.dtype, sum_dtype: np.dtype) -> None:
+        self.kinds = kinds
+        self.skipna = skipna
+        self.count = np.zeros(length, dtype=np.int64)
+        if "sum" in kinds:
+            self.sum = np.zeros(length, dtype=sum_dtype)
+        if "moments" in kinds:
+            self.mean = np.zeros(length, dtype=np.float64)
+            self.m2 = np.zeros(length, dtype=np.float64)
+        if kinds & {"min", "max"}:
+            self.seen = np.zeros(length, dtype=bool)
+        if "min" in kinds:
+            self.min = np.zeros(length, dtype=dtype)
+        if "max" in kinds:
+            self.max = np.zeros(length, dtype=dtype)
+
+    def merge(self, sl: slice, p: Mapping[str, np.ndarray]) -> None:
+        na = self.count[sl]
+        nb = p["count"]
+        n = na + nb
+        with np.errstate(all="ignore"):
+            if "sum" in self.kinds:
+                self.sum[sl] += p["sum"]
+            if "moments" in self.kinds:
+                # Chan, Golub & LeVeque: combine (n, mean, M2) of two disjoint sets.
+                frac = np.divide(nb, n, out=np.zeros(n.shape), where=n > 0)
+                delta = p["mean"] - self.mean[sl]
+                self.mean[sl] += delta * frac
+                self.m2[sl] += p["m2"] + delta * delta * (na * frac)
+            if "min" in self.kinds or "max" in self.kinds:
+                first = ~self.seen[sl]
+                pick = np.fmin if self.skipna else np.minimum
+                if "min" in self.kinds:
+                    self.min[sl] = np.where(first, p["min"], pick(self.min[sl], p["min"]))
+                pick = np.fmax if self.skipna else np.maximum
+                if "max" in self.kinds:
+                    self.max[sl] = np.where(first, p["max"], pick(self.max[sl], p["max"]))
+                self.seen[sl] = True
+        self.count[sl] = n
+
+    # -- final statistics
+    def mean_(self) -> np.ndarray:
+        if np.any(self.count == 0):
+            warnings.warn("Mean of empty slice", RuntimeWarning, stacklevel=4)
+        with np.errstate(all="ignore"):
+            return self.sum / self.count
+
+    def var_(self, ddof: float) -> np.ndarray:
+        dof = self.count - ddof
+        if np.any(dof <= 0):
+            warnings.warn("Degrees of freedom <= 0 for slice.", RuntimeWarning, stacklevel=4)
+        with np.errstate(all="ignore"):
+            if self.skipna:
+                var = self.m2 / dof
+                var[dof <= 0] = np.nan
+            else:
+                var = self.m2 / np.maximum(dof, 0)
+        return var
+
+    def extreme(self, kind: str) -> np.ndarray:
+        values = getattr(self, kind)
+        if self.skipna and values.dtype.kind in "fc" and np.any(np.isnan(values)):
+            warnings.warn("All-NaN slice encountered", RuntimeWarning, stacklevel=4)
+        return values
+
+
+def _sum_dtype(dtype: np.dtype) -> np.dtype:
+    rd = _result_dtype("sum", dtype)
+    return np.result_type(rd, np.float64) if rd.kind in "fc" else rd
+
+
+def _run(
+    store: BlockStore,
+    spec: Mapping[str, set[str]],
+    axis: int | None,
+    skipna: bool,
+    rows: Any,
+    cols: Any,
+    progress: bool | None,
+    desc: str,
+    length: int,
+) -> dict[str, _Accumulator]:
+    sum_dtypes = {n: _sum_dtype(store.dtype) for n in spec}
+    accs = {n: _Accumulator(length, spec[n], skipna, store.dtype, sum_dtypes[n]) for n in spec}
+
+    def partials(arrays: Mapping[str, np.ndarray]) -> dict:
+        return _block_partials(arrays, spec, axis, skipna, sum_dtypes)
+
+    blocks = store.iter_blocks(
+        names=tuple(spec), rows=rows, cols=cols, cache=False, progress=progress, transform=partials, desc=desc
+    )
+    for rsl, csl, parts in blocks:
+        sl = slice(0, 1) if axis is None else (rsl if axis == 1 else csl)
+        for name, p in parts.items():
+            accs[name].merge(sl, p)
+    return accs
+
+
+def _selection_shape(store: BlockStore, rows: Any, cols: Any) -> tuple[int, int]:
+    return (
+        store._check_index(rows, 0).size if rows is not None else store.shape[0],
+        store._check_index(cols, 1).size if cols is not None else store.shape[1],
+    )
+
+
+# --------------------------------------------------------------------------- public
+def reduce(
+    store: BlockStore,
+    name: str,
+    op: str,
+    axis: Any = None,
+    *,
+    ddof: float = 0,
+    keepdims: bool = False,
+    dtype: Any = None,
+    out: np.ndarray | None = None,
+    progress: bool | None = None,
+    rows: Any = None,
+    cols: Any = None,
+) -> Any:
+    """Reduce output ``name`` of ``store`` in one streaming pass, like ``np.<op>``.
+
+    Parameters
+    ----------
+    store : BlockStore
+    name : str
+        Output to reduce.
+    op : str
+        One of :data:`REDUCTIONS` (``"sum"``, ``"mean"``, ``"var"``, ``"std"``,
+        ``"min"``, ``"max"`` and their ``"nan"`` variants).
+    axis : None, int or tuple of int
+        As in NumPy (``None``: all cells; ``0``: per column; ``1``: per row).
+    ddof : float
+        Delta degrees of freedom of ``var``/``std``.
+    keepdims : bool
+        Keep the reduced axes with length one.
+    dtype : dtype, optional
+        Result dtype (the computation is always done in float64 or int64).
+    out : numpy.ndarray, optional
+        Array to write the result into (returned).
+    progress : bool, optional
+        Progress bar (None: automatic on long work).
+    rows, cols : numpy.ndarray or slice, optional
+        Reduce only this sorted selection.
+
+    Returns
+    -------
+    numpy scalar or numpy.ndarray
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> class Lin:
+    ...     names, shape, dtype = ("v",), (6, 7), np.dtype("f8")
+    ...     def __call__(self, rows, cols):
+    ...         return {"v": rows[:, None] * 1.5 - cols[None, :] ** 2}
+    >>> store = BlockStore(Lin(), chunks=(4, 3))
+    >>> full = np.arange(6)[:, None] * 1.5 - np.arange(7)[None, :] ** 2
+    >>> bool(np.allclose(reduce(store, "v", "std", axis=1, ddof=1), full.std(axis=1, ddof=1)))
+    True
+    """
+    kind, skipna = _split(op)
+    ax = normalise_axis(axis)
+    shape = _selection_shape(store, rows, cols)
+    if shape[0] * shape[1] == 0:  # NumPy's own semantics (NaN, warnings, errors) on empties
+        kwargs: dict[str, Any] = {"axis": ax, "keepdims": keepdims, "out": out}
+        if kind in ("var", "std"):
+            kwargs["ddof"] = ddof
+        if kind not in ("min", "max"):
+            kwargs["dtype"] = dtype
+        return getattr(np, op)(np.empty(shape, store.dtype), **kwargs)
+
+    length = 1 if ax is None else shape[0] if ax == 1 else shape[1]
+    spec = {name: set(_KINDS[kind])}
+    desc = f"{op}({name}, axis={ax})"
+    acc = _run(store, spec, ax, skipna, rows, cols, progress, desc, length)[name]
+
+    if kind == "sum":
+        res = acc.sum
+    elif kind == "mean":
+        res = acc.mean_()
+    elif kind in ("var", "std"):
+        res = acc.var_(ddof)
+        if kind == "std":
+            res = np.sqrt(res)
+    else:
+        res = acc.extreme(kind)
+
+    res_dtype = np.dtype(dtype) if dtype is not None else _result_dtype(op, store.dtype)
+    res = res.astype(res_dtype, copy=False)
+    if keepdims:
+        res = res.reshape((1, 1) if ax is None else (1, -1) if ax == 0 else (-1, 1))
+    elif ax is None:
+        res = res[0]
+    if out is not None:
+        out[...] = res
+        return out
+    return res
+
+
+def summary(
+    store: BlockStore,
+    names: str | Sequence[str] | None = None,
+    axis: Any = 1,
+    *,
+    ddof: float = 0,
+    skipna: bool = False,
+    progress: bool | None = None,
+    rows: Any = None,
+    cols: Any = None,
+) -> dict[str, dict[str, Any]]:
+    """Mean, std, min and max of several outputs at once, in one pass over the blocks.
+
+    Parameters
+    ----------
+    store : BlockStore
+    names : str or sequence of str, optional
+        Outputs to summarise (default all).
+    axis : None, 0 or 1
+        ``1`` (default): one value per row; ``0``: per column; ``None``: scalars.
+    ddof : float
+        Delta degrees of freedom of the standard deviation.
+    skipna : bool
+        Ignore NaNs (``nanmean`` etc.).
+    progress : bool, optional
+        Progress bar (None: automatic).
+    rows, cols : numpy.ndarray or slice, optional
+        Summarise only this sorted selection.
+
+    Returns
+    -------
+    dict
+        ``{name: {"mean": ..., "std": ..., "min": ..., "max": ...}}``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> class Two:
+    ...     names, shape, dtype = ("a", "b"), (3, 5), np.dtype("f8")
+    ...     def __call__(self, rows, cols):
+    ...         a = rows[:, None] + cols[None, :] * 0.5
+    ...         return {"a": a, "b": 2 * a}
+    >>> s = summary(BlockStore(Two(), chunks=(2, 2)), axis=1)
+    >>> s["b"]["max"].tolist(), s["a"]["mean"].tolist()
+    ([4.0, 6.0, 8.0], [1.0, 2.0, 3.0])
+    """
+    names = store._check_names(names)
+    ax = normalise_axis(axis)
+    shape = _selection_shape(store, rows, cols)
+    prefix = "nan" if skipna else ""
+    if shape[0] * shape[1] == 0:
+        return {
+            n: {
+                s: reduce(store, n, prefix + s, ax, ddof=ddof, rows=rows, cols=cols)
+                for s in ("mean", "std", "min", "max")
+            }
+            for n in names
+        }
+    length = 1 if ax is None else shape[0] if ax == 1 else shape[1]
+    spec = {n: {"sum", "moments", "min", "max"} for n in names}
+    accs = _run(store, spec, ax, skipna, rows, cols, progress, f"summary(axis={ax})", length)
+    result: dict[str, dict[str, Any]] = {}
+    for n, acc in accs.items():
+        stats = {
+            "mean": acc.mean_(),
+            "std": np.sqrt(acc.var_(ddof)),
+            "min": acc.extreme("min"),
+            "max": acc.extreme("max"),
+        }
+        if ax is None:
+            stats = {k: v[0] for k, v in stats.items()}
+        result[n] = stats
+    return result

@@ -1,0 +1,538 @@
+"""What the viewer and the static plots read: named lazy 2-D views of one activity.
+
+:func:`resolve` turns anything the user hands to :func:`lazyact.view` or the static plots
+(a :class:`~lazyact.LazyActivity`, one :class:`~lazyact.ActivityArray`, an opened or
+unopened results file, a mapping of names to arrays, a plain 2-D array) into an
+:class:`ActivitySource`: a dict of named 2-D views, row (protein) and column (sample)
+labels, optional spatial coordinates and stored summaries. Reading goes through the
+views' own ``__getitem__``, so a lazy view computes only the cells asked for (through
+its block cache); nothing here scans a whole array.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "STATISTICS",
+    "VIEWS",
+    "ActivitySource",
+    "Cancelled",
+    "canonical_view",
+    "resolve",
+]
+
+#: The four statistics of an activity, in the order of :data:`lazyact.ridge.STATISTICS`.
+STATISTICS: tuple[str, ...] = ("beta", "se", "zscore", "pvalue")
+#: Views the viewer can show: the statistics plus ``-log10 p`` derived from ``pvalue``.
+VIEWS: tuple[str, ...] = ("beta", "se", "zscore", "pvalue", "-log10p")
+
+_ALIASES = {
+    "z": "zscore",
+    "z-score": "zscore",
+    "p": "pvalue",
+    "p-value": "pvalue",
+    "logp": "-log10p",
+    "log10p": "-log10p",
+    "neglog10p": "-log10p",
+    "mlog10p": "-log10p",
+    "-log10(p)": "-log10p",
+    "-log10 p": "-log10p",
+    "-log10pvalue": "-log10p",
+}
+
+
+class Cancelled(Exception):
+    """Raised inside a background read when its request was cancelled."""
+
+
+def canonical_view(name: str) -> str:
+    """The canonical spelling of a view name (``"logp"`` -> ``"-log10p"``, ``"z"`` -> ``"zscore"``).
+
+    Examples
+    --------
+    >>> canonical_view("logp"), canonical_view("Z"), canonical_view("beta")
+    ('-log10p', 'zscore', 'beta')
+    """
+    key = str(name).strip()
+    return _ALIASES.get(key.lower(), key)
+
+
+def _neglog10(p: np.ndarray) -> np.ndarray:
+    p = np.asarray(p, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = -np.log10(np.clip(p, np.finfo(np.float64).tiny, None))
+    return out
+
+
+def _col_chunk(arr: Any) -> int | None:
+    """Column chunk size of a lazy/stored array (``.chunks`` as (r, c) or dask-style)."""
+    chunks = getattr(arr, "chunks", None)
+    if chunks is None:
+        return None
+    try:
+        c = chunks[1]
+    except (TypeError, IndexError):
+        return None
+    if isinstance(c, (tuple, list)):
+        c = c[0] if len(c) else None
+    try:
+        c = int(c)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return c if c > 0 else None
+
+
+def _as_2d_view(obj: Any) -> bool:
+    shape = getattr(obj, "shape", None)
+    return shape is not None and len(shape) == 2 and hasattr(obj, "__getitem__")
+
+
+class ActivitySource:
+    """Named 2-D views (proteins x samples) of one activity, with labels and extras.
+
+    Parameters
+    ----------
+    arrays : mapping of str to 2-D array-like
+        Base views by name (``"beta"``, ``"se"``, ``"zscore"``, ``"pvalue"`` or any other
+        name); each supports NumPy ``__getitem__`` with an integer array and a slice.
+        ``"-log10p"`` is derived from ``"pvalue"`` when that is present.
+    proteins, samples : pandas.Index
+        Row and column labels.
+    spatial : numpy.ndarray, optional
+        ``(n_samples, 2)`` coordinates.
+    summary : pandas.DataFrame, optional
+        Stored per-protein summaries with ``(statistic, moment)`` columns.
+    params : dict, optional
+        Parameters of the activity (``n_rand`` sets the ``-log10 p`` limits).
+    store : object, optional
+        The block store (``.stats``, ``.cache``) when the views are lazy.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> src = ActivitySource({"zscore": np.arange(12.0).reshape(3, 4)})
+    >>> src.views, src.shape
+    (('zscore',), (3, 4))
+    >>> src.read("zscore", None, 1, 3).tolist()
+    [[1.0, 2.0], [5.0, 6.0], [9.0, 10.0]]
+    """
+
+    def __init__(
+        self,
+        arrays: Mapping[str, Any],
+        proteins: Iterable | None = None,
+        samples: Iterable | None = None,
+        spatial: np.ndarray | None = None,
+        summary: Any = None,
+        params: Mapping[str, Any] | None = None,
+        store: Any = None,
+    ) -> None:
+        if not arrays:
+            raise ValueError("nothing to show: no 2-D views found")
+        self.arrays: dict[str, Any] = {}
+        shape = None
+        for name, arr in arrays.items():
+            if not _as_2d_view(arr):
+                arr = np.asarray(arr)
+                if arr.ndim != 2:
+                    raise ValueError(f"view {name!r} must be 2-D (proteins x samples), got shape {arr.shape}")
+            s = tuple(int(n) for n in arr.shape)
+            if shape is None:
+                shape = s
+            elif s != shape:
+                raise ValueError(f"view {name!r} has shape {s}, others {shape}")
+            self.arrays[canonical_view(name)] = arr
+        self.shape: tuple[int, int] = shape  # type: ignore[assignment]
+        first = next(iter(self.arrays.values()))
+        if proteins is None:
+            proteins = getattr(first, "row_labels", None)
+        if samples is None:
+            samples = getattr(first, "col_labels", None)
+        self.proteins = pd.Index(proteins) if proteins is not None else pd.RangeIndex(self.shape[0])
+        self.samples = pd.Index(samples) if samples is not None else pd.RangeIndex(self.shape[1])
+        if len(self.proteins) != self.shape[0] or len(self.samples) != self.shape[1]:
+            raise ValueError("labels do not match the shape of the views")
+        self.spatial = spatial
+        self.summary = summary
+        self.params = dict(params or {})
+        if store is None:
+            store = getattr(first, "store", None)
+        self.store = store
+
+    # -- names ------------------------------------------------------------------------
+    @property
+    def views(self) -> tuple[str, ...]:
+        """Names of the views that can be shown, in :data:`VIEWS` order first."""
+        names = [v for v in VIEWS if v in self.arrays or (v == "-log10p" and "pvalue" in self.arrays)]
+        names += [n for n in self.arrays if n not in names]
+        return tuple(names)
+
+    def check_view(self, name: str) -> str:
+        """Canonical name of ``name``; ``ValueError`` listing the choices when unknown."""
+        canon = canonical_view(name)
+        if canon not in self.views:
+            raise ValueError(f"unknown view {name!r}; choose one of {', '.join(self.views)}")
+        return canon
+
+    @staticmethod
+    def base(name: str) -> str:
+        """The stored/computed view a shown view is read from (``-log10p`` -> ``pvalue``)."""
+        return "pvalue" if name == "-log10p" else name
+
+    def transform(self, name: str, values: np.ndarray) -> np.ndarray:
+        """Turn values of :meth:`base` ``(name)`` into the shown view, as float32."""
+        if name == "-log10p":
+            values = _neglog10(values)
+        return np.asarray(values, dtype=np.float32)
+
+    @property
+    def n_rand(self) -> int | None:
+        n = self.params.get("n_rand")
+        try:
+            return int(n) if n is not None else None
+        except (TypeError, ValueError):
+            return None
+
+    # -- rows -------------------------------------------------------------------------
+    def row_positions(self, proteins: Any) -> np.ndarray:
+        """Row positions of ``proteins`` (names, integer positions, a slice or a mask).
+
+        Examples
+        --------
+        >>> src = ActivitySource({"zscore": np.zeros((3, 2))}, proteins=["A", "B", "C"])
+        >>> src.row_positions(["C", "A"]).tolist(), src.row_positions(slice(1, None)).tolist()
+        ([2, 0], [1, 2])
+        """
+        n = self.shape[0]
+        if proteins is None:
+            return np.arange(n, dtype=np.intp)
+        if isinstance(proteins, slice):
+            return np.arange(n, dtype=np.intp)[proteins]
+        if isinstance(proteins, (str, bytes)) or np.isscalar(proteins):
+            proteins = [proteins]
+        items = list(proteins)
+        if len(items) and all(isinstance(x, (bool, np.bool_)) for x in items):
+            mask = np.asarray(items, dtype=bool)
+            if mask.size != n:
+                raise ValueError(f"boolean protein mask has {mask.size} entries for {n} proteins")
+            return np.flatnonzero(mask).astype(np.intp)
+        out = []
+        for x in items:
+            out.append(self.row_of(x))
+        if not out:
+            raise ValueError("proteins selects no rows")
+        return np.asarray(out, dtype=np.intp)
+
+    def row_of(self, protein: Any) -> int:
+        """Row position of one protein given by name (or by integer position)."""
+        n = self.shape[0]
+        if isinstance(protein, (int, np.integer)) and not isinstance(protein, (bool, np.bool_)):
+            if protein in self.proteins and not isinstance(self.proteins, pd.RangeIndex):
+                pass  # integer labels: fall through to the label lookup
+            else:
+                i = int(protein)
+                if not -n <= i < n:
+                    raise IndexError(f"protein position {i} out of range for {n} proteins")
+                return i % n
+        try:
+            loc = self.proteins.get_loc(protein)
+        except KeyError:
+            raise KeyError(f"unknown protein {protein!r} (first proteins: {list(self.proteins[:5])})") from None
+        if isinstance(loc, slice):
+            loc = loc.start
+        elif isinstance(loc, np.ndarray):
+            loc = int(np.flatnonzero(loc)[0])
+        return int(loc)
+
+    # -- reading ----------------------------------------------------------------------
+    def col_chunk(self, name: str) -> int | None:
+        return _col_chunk(self.arrays[self.base(name)])
+
+    def read_raw(
+        self,
+        base: str,
+        rows: np.ndarray | None,
+        start: int,
+        stop: int,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> np.ndarray:
+        """Values of view ``base`` for ``rows`` x ``start:stop`` (float64, unsorted rows ok).
+
+        When ``cancelled`` is given the columns are read chunk by chunk (aligned to the
+        array's column chunks) and :class:`Cancelled` is raised between chunks once it
+        returns True; what was computed so far stays in the block cache.
+        """
+        arr = self.arrays[base]
+        nrows = self.shape[0] if rows is None else len(rows)
+        if stop <= start:
+            return np.empty((nrows, 0))
+        all_rows = rows is None or (len(rows) == self.shape[0] and np.array_equal(rows, np.arange(nrows)))
+        if not all_rows:
+            order = np.argsort(rows, kind="stable")
+            srows = np.asarray(rows)[order]
+            uniq, inv = np.unique(srows, return_inverse=True)
+        pieces = [(start, stop)]
+        chunk = _col_chunk(arr)
+        if cancelled is not None and chunk:
+            # pieces of one column chunk per worker thread of the store: cancellable
+            # between pieces, still parallel within one
+            chunk *= max(1, int(getattr(getattr(arr, "store", None), "nthreads", 1) or 1))
+            cuts = list(range((start // chunk + 1) * chunk, stop, chunk))
+            edges = [start, *cuts, stop]
+            pieces = list(zip(edges[:-1], edges[1:]))
+        out = np.empty((nrows, stop - start), dtype=np.float64)
+        for lo, hi in pieces:
+            if cancelled is not None and cancelled():
+                raise Cancelled()
+            if all_rows:
+                block = arr[:, lo:hi]
+            else:
+                sub = np.asarray(arr[uniq, lo:hi])
+                block = np.empty((nrows, hi - lo), dtype=sub.dtype)
+                block[order] = sub[inv]
+            out[:, lo - start : hi - start] = block
+        return out
+
+    def read(
+        self,
+        name: str,
+        rows: np.ndarray | None,
+        start: int,
+        stop: int,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> np.ndarray:
+        """Shown values (float32) of view ``name`` for ``rows`` x ``start:stop``."""
+        return self.transform(name, self.read_raw(self.base(name), rows, start, stop, cancelled))
+
+    def read_row(self, name: str, row: int, cancelled: Callable[[], bool] | None = None) -> np.ndarray:
+        """One protein over all samples (float32), read chunk by chunk when cancellable."""
+        return self.read(name, np.array([row], dtype=np.intp), 0, self.shape[1], cancelled)[0]
+
+    def read_col(self, name: str, col: int) -> np.ndarray:
+        """All proteins of one sample (float32)."""
+        arr = self.arrays[self.base(name)]
+        return self.transform(name, np.asarray(arr[:, int(col)], dtype=np.float64))
+
+    @property
+    def stats(self) -> Any:
+        """The block store's counters (``calls``, ``cells``, ...) or None."""
+        return getattr(self.store, "stats", None)
+
+
+# --------------------------------------------------------------------------- resolving
+def _read_h5ad_spatial(path: str | os.PathLike, key: str = "spatial") -> np.ndarray | None:
+    """``obsm[key]`` of an .h5ad file read with h5py (no AnnData needed), or None."""
+    try:
+        import h5py
+    except ImportError:  # pragma: no cover - h5py is a dependency
+        return None
+    try:
+        with h5py.File(path, "r") as f:
+            obsm = f.get("obsm")
+            if obsm is None or key not in obsm:
+                return None
+            node = obsm[key]
+            if isinstance(node, h5py.Dataset):
+                return np.asarray(node[...])
+            # a dataframe-encoded obsm entry: stack its columns
+            cols = [np.asarray(node[c][...]) for c in node.attrs.get("column-order", list(node))]
+            return np.column_stack(cols) if cols else None
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _source_path(obj: Any) -> str | None:
+    for attr in ("path", "filename", "source_path"):
+        p = getattr(obj, attr, None)
+        if isinstance(p, (str, os.PathLike)):
+            return os.fspath(p)
+    for attr in ("expression", "source"):
+        inner = getattr(obj, attr, None)
+        if inner is not None and inner is not obj:
+            p = _source_path(inner) if attr == "source" else getattr(inner, "path", None)
+            if isinstance(p, (str, os.PathLike)):
+                return os.fspath(p)
+    blocks = getattr(obj, "blocks", None)
+    expr = getattr(blocks, "expression", None)
+    for attr in ("path", "filename"):
+        p = getattr(expr, attr, None)
+        if isinstance(p, (str, os.PathLike)):
+            return os.fspath(p)
+    return None
+
+
+def _resolve_spatial(spatial: Any, obj: Any, n_samples: int, path: str | None) -> np.ndarray | None:
+    if spatial is False:
+        return None
+    coords = None
+    if spatial is None or spatial is True:
+        coords = getattr(obj, "spatial", None)
+        if coords is None and path is not None and str(path).endswith(".h5ad"):
+            coords = _read_h5ad_spatial(path)
+        if coords is None and spatial is True:
+            raise ValueError("spatial=True but no spatial coordinates were found (obj.spatial or obsm['spatial'])")
+    elif isinstance(spatial, (str, os.PathLike)):
+        coords = _read_h5ad_spatial(spatial)
+        if coords is None:
+            raise ValueError(f"no obsm['spatial'] in {os.fspath(spatial)!r}")
+    else:
+        coords = spatial
+    if coords is None:
+        return None
+    coords = np.asarray(coords, dtype=np.float64)
+    if coords.ndim != 2 or coords.shape[0] != n_samples or coords.shape[1] < 2:
+        raise ValueError(
+            f"spatial coordinates must have shape (n_samples={n_samples}, 2), got {coords.shape}"
+        )
+    return np.ascontiguousarray(coords[:, :2])
+
+
+def _open_path(path: str | os.PathLike) -> Any:
+    import lazyact
+
+    opener = getattr(lazyact, "open", None)
+    if opener is None:  # pragma: no cover - lazyact.open is part of the public API
+        raise TypeError("lazyact.open is not available to open results files")
+    return opener(os.fspath(path))
+
+
+_lock = threading.Lock()
+
+
+def resolve(obj: Any, spatial: Any = None) -> ActivitySource:
+    """An :class:`ActivitySource` for anything the viewer or the static plots accept.
+
+    Parameters
+    ----------
+    obj : LazyActivity, ActivityArray, str or path, mapping, or 2-D array
+        * an activity (anything with ``beta``/``se``/``zscore``/``pvalue`` views, e.g.
+          :class:`~lazyact.LazyActivity` or what :func:`lazyact.open` returns);
+        * one view (e.g. ``act.zscore``); its sibling statistics are offered too when
+          it is a view of a block store that computes them;
+        * a results file path (opened with :func:`lazyact.open`);
+        * a mapping ``{name: 2-D array}`` or one 2-D array-like.
+    spatial : None, False, True, array-like or str
+        ``None``: use ``obj.spatial`` (or ``obsm["spatial"]`` of an .h5ad source) when
+        present; ``False``: none; ``True``: required; an ``(n_samples, 2)`` array; or
+        the path of an .h5ad file whose ``obsm["spatial"]`` to use.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> src = resolve({"zscore": np.zeros((2, 3)), "pvalue": np.ones((2, 3))})
+    >>> src.views
+    ('zscore', 'pvalue', '-log10p')
+    """
+    if isinstance(obj, ActivitySource):
+        if spatial is not None:
+            obj.spatial = _resolve_spatial(spatial, None, obj.shape[1], None)
+        return obj
+    path = None
+    if isinstance(obj, (str, os.PathLike)):
+        path = os.fspath(obj)
+        obj = _open_path(path)
+    else:
+        path = _source_path(obj)
+
+    arrays: dict[str, Any] = {}
+    proteins = samples = None
+    store = None
+    if isinstance(obj, Mapping):
+        arrays = dict(obj)
+    elif not isinstance(obj, np.ndarray) and any(_as_2d_view(getattr(obj, n, None)) for n in STATISTICS):
+        for n in STATISTICS:
+            try:
+                arr = getattr(obj, n)
+            except (AttributeError, KeyError):
+                continue
+            if arr is not None and _as_2d_view(arr):
+                arrays[n] = arr
+        proteins = getattr(obj, "proteins", None)
+        samples = getattr(obj, "samples", None)
+        store = getattr(obj, "store", None)
+    elif _as_2d_view(obj):
+        name = getattr(obj, "name", None)
+        attrs = getattr(obj, "attrs", None) or {}
+        name = attrs.get("statistic", name) if isinstance(attrs, Mapping) else name
+        if not isinstance(name, str) or not name:
+            name = "values"
+        arrays[name] = obj
+        # siblings computed by the same block store (switching views is free there)
+        st = getattr(obj, "store", None)
+        names = getattr(st, "names", ())
+        if st is not None and canonical_view(name) in STATISTICS and hasattr(obj, "row_labels"):
+            for other in names:
+                if other != name and other in STATISTICS:
+                    try:
+                        arrays[other] = type(obj)(
+                            st, other, row_labels=obj.row_labels, col_labels=obj.col_labels, attrs=dict(attrs)
+                        )
+                    except Exception:  # pragma: no cover - unusual subclasses
+                        pass
+            # keep the given view first
+            arrays = {name: arrays[name], **{k: v for k, v in arrays.items() if k != name}}
+        proteins = getattr(obj, "row_labels", None)
+        samples = getattr(obj, "col_labels", None)
+        store = st
+    else:
+        arr = np.asarray(obj)
+        if arr.ndim != 2:
+            raise TypeError(
+                f"cannot show {type(obj).__name__}: expected a LazyActivity, an ActivityArray, a results "
+                "file, a mapping of views or a 2-D array"
+            )
+        arrays["values"] = arr
+    if not arrays:
+        raise TypeError(f"{type(obj).__name__} exposes no 2-D views (beta, se, zscore, pvalue)")
+
+    # order the statistics canonically
+    ordered = {n: arrays[n] for n in STATISTICS if n in arrays}
+    ordered.update({n: a for n, a in arrays.items() if n not in ordered})
+    first = next(iter(ordered.values()))
+    n_samples = int(first.shape[1])
+    params = getattr(obj, "params", None) or getattr(first, "attrs", None) or {}
+    summary = getattr(obj, "summary_stats", None)
+    coords = _resolve_spatial(spatial, obj, n_samples, path)
+    return ActivitySource(ordered, proteins, samples, coords, summary, params, store)
+
+
+def sample_positions(source: ActivitySource, samples: Any) -> np.ndarray | slice:
+    """Column positions for a sample selection (names, ints, a slice, a mask)."""
+    m = source.shape[1]
+    if samples is None:
+        return slice(0, m)
+    if isinstance(samples, slice):
+        return samples
+    if isinstance(samples, range):
+        return np.asarray(samples, dtype=np.intp)
+    if isinstance(samples, (str, bytes)) or np.isscalar(samples):
+        samples = [samples]
+    items = list(samples)
+    if items and all(isinstance(x, (bool, np.bool_)) for x in items):
+        return np.flatnonzero(np.asarray(items, dtype=bool)).astype(np.intp)
+    out = []
+    for x in items:
+        if isinstance(x, (int, np.integer)) and (isinstance(source.samples, pd.RangeIndex) or x not in source.samples):
+            out.append(int(x) % m if -m <= int(x) < m else _raise_index(int(x), m))
+        else:
+            try:
+                loc = source.samples.get_loc(x)
+            except KeyError:
+                raise KeyError(f"unknown sample {x!r}") from None
+            out.append(int(loc if not isinstance(loc, slice) else loc.start))
+    return np.asarray(out, dtype=np.intp)
+
+
+def _raise_index(i: int, m: int) -> int:
+    raise IndexError(f"sample position {i} out of range for {m} samples")
+
+
+def unique_sorted(idx: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted unique positions and the inverse that restores ``idx``'s order."""
+    uniq, inv = np.unique(np.asarray(idx, dtype=np.intp), return_inverse=True)
+    return uniq, inv
