@@ -66,7 +66,11 @@ class ActivityBlocks:
 
     names = STATISTICS
 
-    def __init__(self, model: RidgeModel, expression: Any, row_map: np.ndarray | None = None):
+    def __init__(self, model: RidgeModel, expression: Any, row_map: np.ndarray | None = None,
+                 kernel: str = "auto"):
+        if kernel not in ("auto", "dense", "sparse"):
+            raise ValueError(f"kernel must be 'auto', 'dense' or 'sparse', got {kernel!r}")
+        self.kernel = kernel
         self.model = model
         self.expression = expression
         n_model_rows = model.shape[0]
@@ -82,12 +86,29 @@ class ActivityBlocks:
                 "align both on their shared genes first (lazyact.activity does this)"
             )
         self.shape = (int(self.row_map.size), int(n_samples))
+        self.shape_genes = int(n_genes)
         self.dtype = np.dtype(np.float64)
+
+    def _use_sparse(self) -> bool:
+        """Sparse in-flight kernel: sparse expression with a permutation test (kernel='auto'/'sparse')."""
+        if self.kernel == "dense" or not getattr(self.expression, "is_sparse", False):
+            return False
+        if not hasattr(self.expression, "sparse_block") or self.model.n_rand == 0:
+            return False
+        return hasattr(self.model, "compute_sparse")
 
     def __call__(self, rows: np.ndarray, cols: np.ndarray) -> Mapping[str, np.ndarray]:
         model_rows, back = np.unique(self.row_map[rows], return_inverse=True)
-        Y = self.expression.block(cols)
-        out = self.model.compute(model_rows, Y)
+        if self._use_sparse():
+            L, mu, sigma = self.expression.sparse_block(cols)
+            out = self.model.compute_sparse(model_rows, L, self.expression.row_offsets, mu, sigma)
+            bad = ~(sigma > 0)
+            if bad.any():  # a constant column: SecActPy's z-scoring gives zeros (0/0 -> 0)
+                dense = self.model.compute(model_rows, np.zeros((self.shape_genes, int(bad.sum()))))
+                for k in out:
+                    out[k][:, bad] = dense[k]
+        else:
+            out = self.model.compute(model_rows, self.expression.block(cols))
         if model_rows.size == len(rows) and (back == np.arange(len(rows))).all():
             return out
         return {k: v[back] for k, v in out.items()}
@@ -153,6 +174,9 @@ class LazyActivity:
         Output row -> projection row (for grouped signatures).
     params : dict, optional
         Extra parameters recorded in :attr:`params` (preprocessing, ...).
+    kernel : {"auto", "dense", "sparse"}
+        For sparse expression, ``"auto"``/``"sparse"`` keep it sparse (in-flight
+        normalisation, numba kernel); ``"dense"`` densifies one block at a time.
 
     Examples
     --------
@@ -170,7 +194,7 @@ class LazyActivity:
     def __init__(self, T, permutations=1000, Y=None, *, proteins=None, samples=None, seed: int = 0,
                  rng: str = "srand", backend: str = "numpy", chunks=None, cache_bytes: int | None = None,
                  threads: int | None = None, row_map=None, params: Mapping[str, Any] | None = None,
-                 spatial=None):
+                 spatial=None, kernel: str = "auto"):
         if Y is None:
             raise ValueError("LazyActivity needs expression Y (genes x samples)")
         if isinstance(permutations, RidgeModel):
@@ -185,7 +209,7 @@ class LazyActivity:
             raise ValueError("n_rand=0 (t-test) needs the signature X: pass a lazyact.ridge.Projection, "
                              "not a bare T matrix")
         expression = Y if hasattr(Y, "block") and hasattr(Y, "shape") else DenseExpression(Y)
-        self.blocks = ActivityBlocks(model, expression, row_map)
+        self.blocks = ActivityBlocks(model, expression, row_map, kernel=kernel)
         p, m = self.blocks.shape
         if proteins is None and getattr(T, "proteins", None) is not None:
             proteins = T.proteins

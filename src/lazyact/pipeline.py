@@ -98,7 +98,7 @@ def activity(expression, signature: Any = "SecAct", *, lambda_: float = DEFAULT_
              seed: int = 0, rng: str = "srand", preprocess: str = "none", group: bool | float | None = None,
              gene_order: str = "expression", groupby=None, backend: str = "auto", genes=None, samples=None,
              layer: str | None = None, gene_column: str | None = None, table=None, chunks=None,
-             cache_bytes: int | None = None, threads: int | None = None) -> LazyActivity:
+             cache_bytes: int | None = None, threads: int | None = None, kernel: str = "auto") -> LazyActivity:
     """Secreted-protein activity of an expression profile, computed lazily.
 
     Parameters
@@ -126,6 +126,9 @@ def activity(expression, signature: Any = "SecAct", *, lambda_: float = DEFAULT_
     layer, gene_column : which matrix / gene-name column of an AnnData or .h5ad.
     table : an explicit inverse permutation table (overrides seed/rng).
     chunks, cache_bytes, threads : block shape, cache bound and threads.
+    kernel : {"auto", "dense", "sparse"}
+        Sparse expression stays sparse (``"auto"``); ``"dense"`` densifies one
+        block of columns at a time (exact to the dense path's rounding).
 
     Returns
     -------
@@ -185,7 +188,7 @@ def activity(expression, signature: Any = "SecAct", *, lambda_: float = DEFAULT_
         "n_groups": len(members),
     }
     act = LazyActivity(proj, model, expr, proteins=proteins, samples=sample_names, row_map=row_map,
-                       chunks=chunks, cache_bytes=cache_bytes, threads=threads, params=params)
+                       chunks=chunks, cache_bytes=cache_bytes, threads=threads, params=params, kernel=kernel)
     act.genes = overlap.genes
     act.source = src
     return act

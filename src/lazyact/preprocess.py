@@ -225,6 +225,41 @@ class PreparedExpression:
             Y = zscore_columns(Y)
         return np.ascontiguousarray(Y)
 
+    @property
+    def is_sparse(self) -> bool:
+        return bool(getattr(self.source, "is_sparse", False))
+
+    def sparse_block(self, cols: np.ndarray):
+        """Sparse raw block for the in-flight path: ``(L, mu, sigma)``.
+
+        ``L`` holds the shared-gene columns after the elementwise log scaling
+        (zeros stay zeros, so it stays sparse); ``mu`` and ``sigma`` are each
+        column's mean and standard deviation (ddof 1) after subtracting the
+        row offsets, computed from the nonzeros and the offsets' moments, so
+        that ``(L - offsets - mu) / sigma`` is the z-scored column.
+        """
+        cols = np.asarray(cols, dtype=np.intp)
+        L = self.raw(cols).tocsc(copy=True)
+        if self.log_scale is not None:
+            scale = np.repeat(self.log_scale / self.totals[cols], np.diff(L.indptr))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                L.data = np.log2(L.data * scale + 1.0)
+            L.data[~np.isfinite(L.data)] = 0.0
+        n = self.shape[0]
+        col_sum = np.asarray(L.sum(axis=0)).ravel()
+        col_sq = np.asarray(L.multiply(L).sum(axis=0)).ravel()
+        if self.row_offsets is not None:
+            r = self.row_offsets
+            cross = np.asarray(L.T @ r).ravel()
+            total = col_sum - r.sum()
+            sq = col_sq - 2.0 * cross + (r * r).sum()
+        else:
+            total, sq = col_sum, col_sq
+        mu = total / n
+        with np.errstate(invalid="ignore"):
+            sigma = np.sqrt(np.maximum(sq - n * mu * mu, 0.0) / (n - 1))
+        return L, mu, sigma
+
     def block(self, cols: np.ndarray) -> np.ndarray:
         cols = np.asarray(cols, dtype=np.intp)
         raw = self.raw(cols)

@@ -11,6 +11,7 @@ from typing import Mapping
 import numpy as np
 
 from . import kernels
+from .kernels import numba as sparse_kernel
 from .kernels import numpy as numpy_kernel
 from .backends import resolve_backend
 from .permutations import RNG_NAMES, forward_table, invert_table, permutation_table
@@ -98,6 +99,7 @@ class RidgeModel:
             self._inv = self._fwd = None
             self.explicit_table = False
         self._device_cache = None
+        self._offset_cache = None
 
     # -- tables are built on first use (cached process-wide) --------------------
     @property
@@ -119,6 +121,7 @@ class RidgeModel:
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_device_cache"] = None
+        state["_offset_cache"] = None
         if not self.explicit_table:  # rebuilt deterministically on the other side
             state["_inv"] = state["_fwd"] = None
         return state
@@ -154,6 +157,37 @@ class RidgeModel:
         beta = T_rows @ Y
         count, s1, s2 = numpy_kernel.permutation_moments(
             T_rows, Y, beta, self.forward_table, self.inverse_table, self.batch_bytes)
+        se, z, p = finalize_permutation(beta, count, s1, s2, self.n_rand)
+        return {"beta": beta, "se": se, "zscore": z, "pvalue": p}
+
+    def offset_projections(self, offsets: np.ndarray) -> np.ndarray:
+        """``T @ r`` and ``T[:, inv_i] @ r`` for all permutations, all proteins (cached per ``r``)."""
+        cache = self._offset_cache
+        if cache is not None and cache[0] is offsets:
+            return cache[1]
+        Tr = sparse_kernel.offset_projections(self.projection.T, self.inverse_table, offsets)
+        self._offset_cache = (offsets, Tr)
+        return Tr
+
+    def compute_sparse(self, rows: np.ndarray, Y_csc, offsets: np.ndarray | None, mu: np.ndarray,
+                       sigma: np.ndarray) -> Mapping[str, np.ndarray]:
+        """Statistics for sparse raw columns normalised in flight.
+
+        The expression used is ``(Y - offsets 1' - 1 mu') / sigma`` but ``Y`` stays
+        sparse: the kernel walks each column's nonzeros once per permutation and
+        applies the centring and scaling as exact rank-1 corrections.
+        """
+        rows = np.asarray(rows, dtype=np.intp)
+        if self.n_rand == 0:
+            raise ValueError("the sparse in-flight path needs n_rand > 0 (the t-test needs dense residuals)")
+        T_rows = np.ascontiguousarray(self.projection.T[rows])
+        Tr = None
+        if offsets is not None:
+            Tr = np.ascontiguousarray(self.offset_projections(offsets)[:, rows])
+        else:
+            Tr = np.zeros((self.n_rand + 1, rows.size))
+        beta, count, s1, s2 = sparse_kernel.sparse_permutation_statistics(
+            T_rows, self.inverse_table, Y_csc, offsets, mu, sigma, Tr=Tr)
         se, z, p = finalize_permutation(beta, count, s1, s2, self.n_rand)
         return {"beta": beta, "se": se, "zscore": z, "pvalue": p}
 
