@@ -109,3 +109,39 @@ def test_duplicate_genes_keep_first():
     a = lazyact.activity(dup, "CytoSig", n_rand=10)
     b = lazyact.activity(df, "CytoSig", n_rand=10)
     np.testing.assert_array_equal(np.asarray(a.zscore), np.asarray(b.zscore))
+
+
+@pytest.fixture(scope="module")
+def sparse_ly86():
+    df = pd.read_csv(LY86, sep=r"\s+", engine="python")
+    D = df.to_numpy().copy()
+    D[np.abs(D) < 0.3] = 0.0  # ~34% dense
+    return df.index, df.columns, D
+
+
+@pytest.mark.parametrize("fmt", ["csc", "csr"])
+@pytest.mark.parametrize("preprocess", ["none", "center"])
+def test_sparse_in_flight_equals_dense(sparse_ly86, fmt, preprocess):
+    import scipy.sparse as sp
+
+    genes, samples, D = sparse_ly86
+    dense = lazyact.activity(pd.DataFrame(D, index=genes, columns=samples), "CytoSig", preprocess=preprocess,
+                             n_rand=200)
+    S = sp.csc_matrix(D) if fmt == "csc" else sp.csr_matrix(D)
+    act = lazyact.activity(S, "CytoSig", genes=genes, samples=samples, preprocess=preprocess, n_rand=200,
+                           chunks=(20, 2))
+    assert act.blocks._use_sparse()
+    for key in [(slice(None), slice(None)), (slice(3, 9), 4), ([0, 42], slice(None, None, 2))]:
+        np.testing.assert_allclose(act.zscore[key], dense.zscore[key], rtol=0, atol=1e-8)
+        np.testing.assert_allclose(act.beta[key], dense.beta[key], rtol=0, atol=1e-12)
+        np.testing.assert_array_equal(act.pvalue[key], dense.pvalue[key])
+
+
+def test_sparse_constant_column_gives_zeros(sparse_ly86):
+    import scipy.sparse as sp
+
+    genes, samples, D = sparse_ly86
+    D = D.copy()
+    D[:, 2] = 0.0
+    act = lazyact.activity(sp.csc_matrix(D), "CytoSig", genes=genes, samples=samples, n_rand=50)
+    assert (act.zscore[:, 2] == 0).all() and (act.pvalue[:, 2] == 1).all() and (act.se[:, 2] == 0).all()
