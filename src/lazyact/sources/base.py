@@ -39,7 +39,10 @@ __all__ = [
     "parse_orientation",
 ]
 
-Block = "np.ndarray | sp.csc_matrix"
+from typing import Union
+
+#: What ``columns`` returns.
+Block = Union[np.ndarray, sp.csc_matrix]
 
 #: Target size in bytes of one block in internal streaming passes
 #: (``column_totals``, statistics).
@@ -651,7 +654,10 @@ def dedup_rows(names: Sequence[Any], *, keep: str = "first", score: np.ndarray |
       and cutting at the first ``"."`` (``inference.py:1595-1600``,
       ``2286-2291``), and both return the kept rows in original order.  The
       streaming h5ad path estimates the means from the first 1000 cells only
-      (``streaming.py:935-960``).  Mean and sum give the same choice.
+      (``streaming.py:935-960``).  Mean and sum give the same choice.  The ST
+      path drops all-zero genes first (``inference.py:2273-2281``).
+      ``secact_activity_inference`` itself (a DataFrame in memory) does not
+      de-duplicate.
 
     Parameters
     ----------

@@ -18,7 +18,6 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from .base import ExpressionSource, _as_index, is_contiguous, parse_orientation
 

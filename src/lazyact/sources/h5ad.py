@@ -32,7 +32,7 @@ Gene names
 ``gene_column=None`` gives the var index as stored.  ``gene_column="name"``
 takes a var column (categorical columns are decoded; missing entries fall
 back to the index).  ``gene_column="auto"`` mirrors SecActPy's
-``_resolve_gene_names`` (``inference.py:52-64``, ``streaming.py:303-321``):
+``_resolve_gene_names`` (``inference.py:52-63``, ``streaming.py:303-321``):
 when more than half of the index starts with ``ENSG``/``ENSMUSG``, use the
 first of the var columns ``gene_name``, ``feature_name``, ``gene_symbol``,
 ``symbol`` that exists.
@@ -41,14 +41,13 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Any, Iterator
+from typing import Any
 
 import h5py
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
-from .base import ExpressionSource, SourceClosedError, SourceReadError
+from .base import ExpressionSource, SourceClosedError
 from .hdf5 import H5DenseMatrix, H5SparseMatrix, ensure_valid, open_h5, read_guard
 
 __all__ = ["H5ADSource", "TenxH5Source", "open_path", "read_h5_column", "read_h5_index"]

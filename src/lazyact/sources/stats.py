@@ -21,7 +21,7 @@ order or in parallel workers and combined.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -49,8 +49,8 @@ class LogNormalize:
         Floating-point order of the scaling, to match SecActPy bit for bit:
         ``"divide"`` computes ``x / lib * scale`` (its dense paths,
         ``secactpy/inference.py:1784`` and ``2399``); ``"multiply"`` computes
-        ``x * (scale / lib)`` (its sparse paths, ``inference.py:1711-1713``,
-        ``2324-2325``, and the streaming h5ad path ``streaming.py:448-451``).
+        ``x * (scale / lib)`` (its sparse paths, ``inference.py:1711-1714``,
+        ``2324-2326``, and the streaming h5ad path ``streaming.py:448-452``).
     pseudocount : float
         Added before ``log2`` (SecActPy: 1).
 

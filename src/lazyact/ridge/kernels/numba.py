@@ -41,7 +41,7 @@ def _sparse_columns(Tt, inv, indptr, indices, data, Tr, c, mu, sigma, beta, coun
             row = Tt[indices[q]]
             for k in range(p):
                 acc[k] += v * row[k]
-        inv_sigma = 1.0 / sigma[s]
+        inv_sigma = 1.0 / sigma[s] if sigma[s] > 0 else 0.0
         for k in range(p):
             beta[k, s] = (acc[k] - Tr[0, k] - c[k] * mu[s]) * inv_sigma
         for i in range(n_rand):
@@ -58,6 +58,48 @@ def _sparse_columns(Tt, inv, indptr, indices, data, Tr, c, mu, sigma, beta, coun
                     count[k, s] += 1
                 s1[k, s] += b
                 s2[k, s] += b * b
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def _sparse_column_by_permutations(Tt, inv, idx, val, Tr, c, mu_s, sigma_s, n_chunks, beta, count, s1, s2, s):
+    """One column, permutations split into ``n_chunks`` parallel ranges, merged in order."""
+    p = Tt.shape[1]
+    n_rand = inv.shape[0]
+    inv_sigma = 1.0 / sigma_s if sigma_s > 0 else 0.0  # constant column: caller substitutes zeros
+    acc0 = np.zeros(p)
+    for q in range(idx.shape[0]):
+        v = val[q]
+        row = Tt[idx[q]]
+        for k in range(p):
+            acc0[k] += v * row[k]
+    for k in range(p):
+        beta[k, s] = (acc0[k] - Tr[0, k] - c[k] * mu_s) * inv_sigma
+    cnt = np.zeros((n_chunks, p), dtype=np.int64)
+    a1 = np.zeros((n_chunks, p))
+    a2 = np.zeros((n_chunks, p))
+    for ch in prange(n_chunks):
+        lo = ch * n_rand // n_chunks
+        hi = (ch + 1) * n_rand // n_chunks
+        acc = np.empty(p)
+        for i in range(lo, hi):
+            for k in range(p):
+                acc[k] = 0.0
+            for q in range(idx.shape[0]):
+                v = val[q]
+                row = Tt[inv[i, idx[q]]]
+                for k in range(p):
+                    acc[k] += v * row[k]
+            for k in range(p):
+                b = (acc[k] - Tr[i + 1, k] - c[k] * mu_s) * inv_sigma
+                if abs(b) >= abs(beta[k, s]):
+                    cnt[ch, k] += 1
+                a1[ch, k] += b
+                a2[ch, k] += b * b
+    for ch in range(n_chunks):
+        for k in range(p):
+            count[k, s] += cnt[ch, k]
+            s1[k, s] += a1[ch, k]
+            s2[k, s] += a2[ch, k]
 
 
 def offset_projections(T_rows: np.ndarray, inv: np.ndarray, r: np.ndarray | None) -> np.ndarray:
@@ -111,6 +153,17 @@ def sparse_permutation_statistics(T_rows: np.ndarray, inv: np.ndarray, Y_csc, r=
     count = np.zeros((p, m), dtype=np.int64)
     s1 = np.zeros((p, m))
     s2 = np.zeros((p, m))
-    _sparse_columns(Tt, np.ascontiguousarray(inv), Y_csc.indptr.astype(np.int64), Y_csc.indices.astype(np.int64),
-                    Y_csc.data.astype(np.float64), Tr, c, mu, sigma, beta, count, s1, s2)
+    indptr = Y_csc.indptr.astype(np.int64)
+    indices = Y_csc.indices.astype(np.int64)
+    data = Y_csc.data.astype(np.float64)
+    inv = np.ascontiguousarray(inv)
+    threads = numba.get_num_threads()
+    if m < threads and inv.shape[0] >= 2 * threads:
+        # few columns: parallelise over permutations instead
+        for s in range(m):
+            lo, hi = indptr[s], indptr[s + 1]
+            _sparse_column_by_permutations(Tt, inv, indices[lo:hi], data[lo:hi], Tr, c, float(mu[s]),
+                                           float(sigma[s]), threads, beta, count, s1, s2, s)
+    else:
+        _sparse_columns(Tt, inv, indptr, indices, data, Tr, c, mu, sigma, beta, count, s1, s2)
     return beta, count, s1, s2
