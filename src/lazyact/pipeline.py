@@ -151,47 +151,63 @@ def activity(expression, signature: Any = "SecAct", *, lambda_: float = DEFAULT_
 
         return single_cell_activity(**locals())
 
-    sig, sig_name = _signature(signature)
-    do_group = _default_group(signature) if group is None else bool(group)
-    threshold = 0.9 if group is None or isinstance(group, bool) else float(group)
     src, _ = _as_source(expression, genes, samples, layer, gene_column)
+    sig, sig_name = _signature(signature)
     check_orientation(src, sig.index)
+    build = build_model(sig, sig_name, _default_group(signature) if group is None else group, src.genes,
+                        gene_order, lambda_, n_rand, seed, rng, table, backend)
+    rows = build.overlap.expression_rows
+    sample_names = pd.Index(src.samples)
+    offsets = None
+    if preprocess == "center" and src.shape[1] >= 2:
+        offsets = _row_means(src, rows)
+    if src.shape[1] == 1:
+        sample_names = pd.Index(["Change"], dtype=object)
+    expr = PreparedExpression(src, rows, row_offsets=offsets)
+    return build.activity(expr, sample_names, {"preprocess": preprocess}, chunks=chunks, cache_bytes=cache_bytes,
+                          threads=threads, kernel=kernel, source=src)
 
-    # grouping runs on the whole signature, before the overlap (SecActPy)
+
+class ModelBuild:
+    """Signature side of a pipeline: grouping, overlap, scaled X, projection, model."""
+
+    def __init__(self, proj, model, proteins, row_map, overlap, params):
+        self.projection, self.model, self.proteins = proj, model, proteins
+        self.row_map, self.overlap, self.params = row_map, overlap, params
+
+    def activity(self, expr, sample_names, extra_params, *, source=None, spatial=None, **kwargs) -> LazyActivity:
+        act = LazyActivity(self.projection, self.model, expr, proteins=self.proteins, samples=sample_names,
+                           row_map=self.row_map, params={**self.params, **extra_params}, spatial=spatial,
+                           **kwargs)
+        act.genes = self.overlap.genes
+        act.source = source
+        return act
+
+
+def build_model(sig: pd.DataFrame, sig_name: str, group, expression_genes, gene_order: str, lambda_: float,
+                n_rand: int, seed: int, rng: str, table, backend: str) -> ModelBuild:
+    """Group the signature (before the overlap, as SecActPy), align genes, z-score X, project."""
+    do_group = bool(group) if isinstance(group, bool) else True
+    threshold = float(group) if not isinstance(group, bool) else 0.9
     if do_group:
         grouped, members = group_signature(sig, threshold)
         proteins, row_map = expand_groups(members, sort=True)
     else:
         grouped, members = sig, [[str(c)] for c in sig.columns]
         proteins, row_map = pd.Index([str(c) for c in sig.columns], dtype=object), None
-
-    overlap = overlap_genes(src.genes, grouped.index, gene_order)
+    overlap = overlap_genes(expression_genes, grouped.index, gene_order)
     X = zscore_columns(grouped.to_numpy(np.float64)[overlap.signature_rows])
-
-    sample_names = pd.Index(src.samples)
-    offsets = None
-    if preprocess == "center" and src.shape[1] >= 2:
-        offsets = _row_means(src, overlap.expression_rows)
-    if src.shape[1] == 1:
-        sample_names = pd.Index(["Change"], dtype=object)
-    expr = PreparedExpression(src, overlap.expression_rows, row_offsets=offsets)
-
     proj = projection(X, lambda_)
     model = RidgeModel(proj, n_rand=None if table is not None else n_rand, seed=seed, rng=rng, table=table,
                        backend=backend)
     params = {
         "signature": sig_name,
-        "preprocess": preprocess,
         "group": threshold if do_group else False,
         "gene_order": gene_order,
         "n_genes": int(len(overlap.genes)),
         "n_groups": len(members),
     }
-    act = LazyActivity(proj, model, expr, proteins=proteins, samples=sample_names, row_map=row_map,
-                       chunks=chunks, cache_bytes=cache_bytes, threads=threads, params=params, kernel=kernel)
-    act.genes = overlap.genes
-    act.source = src
-    return act
+    return ModelBuild(proj, model, proteins, row_map, overlap, params)
 
 
 def _clean_gene(name: str) -> str:
