@@ -98,7 +98,8 @@ def activity(expression, signature: Any = "SecAct", *, lambda_: float = DEFAULT_
              seed: int = 0, rng: str = "srand", preprocess: str = "none", group: bool | float | None = None,
              gene_order: str = "expression", groupby=None, backend: str = "auto", genes=None, samples=None,
              layer: str | None = None, gene_column: str | None = None, table=None, chunks=None,
-             cache_bytes: int | None = None, threads: int | None = None, kernel: str = "auto") -> LazyActivity:
+             cache_bytes: int | None = None, threads: int | None = None, kernel: str = "auto",
+             sparse_mode: bool = False) -> LazyActivity:
     """Secreted-protein activity of an expression profile, computed lazily.
 
     Parameters
@@ -129,6 +130,11 @@ def activity(expression, signature: Any = "SecAct", *, lambda_: float = DEFAULT_
     kernel : {"auto", "dense", "sparse"}
         Sparse expression stays sparse (``"auto"``); ``"dense"`` densifies one
         block of columns at a time (exact to the dense path's rounding).
+    sparse_mode : bool, default False
+        Single-cell modes: reproduce the arithmetic of SecActPy's
+        ``sparse_mode=True`` (shared genes in signature order; for float32
+        counts the per-cell scale factors rounded to float32, which moves z by
+        ~1e-8) instead of its dense path (the default, exact in float64).
 
     Returns
     -------

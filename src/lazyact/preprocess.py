@@ -198,13 +198,15 @@ class PreparedExpression:
     """
 
     def __init__(self, source, gene_rows: np.ndarray, *, row_offsets: np.ndarray | None = None,
-                 log_scale: float | None = None, totals: np.ndarray | None = None, zscore: bool = True):
+                 log_scale: float | None = None, totals: np.ndarray | None = None, zscore: bool = True,
+                 scale_dtype=None):
         self.source = source
         self.gene_rows = np.asarray(gene_rows, dtype=np.intp)
         self.row_offsets = None if row_offsets is None else np.asarray(row_offsets, dtype=np.float64)
         self.log_scale = log_scale
         self.totals = None if totals is None else np.asarray(totals, dtype=np.float64)
         self.zscore = zscore
+        self.scale_dtype = None if scale_dtype is None else np.dtype(scale_dtype)
         self.shape = (int(self.gene_rows.size), int(source.shape[1]))
         self.samples = source.samples
 
@@ -212,12 +214,26 @@ class PreparedExpression:
         """Raw (un-normalised) shared-gene columns, dense or sparse as the source gives them."""
         return self.source.columns(np.asarray(cols, dtype=np.intp), rows=self.gene_rows)
 
+    def cell_scales(self, cols: np.ndarray) -> np.ndarray:
+        """Per-sample factors ``scale / total`` of the log scaling.
+
+        With ``scale_dtype=float32`` they are computed in float32, as
+        SecActPy's ``sparse_mode`` does for float32 count matrices.
+        """
+        if self.scale_dtype is not None:
+            dt = self.scale_dtype.type
+            return (dt(self.log_scale) / self.totals[cols].astype(dt)).astype(np.float64)
+        return self.log_scale / self.totals[cols]
+
     def transform(self, block: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Normalise a dense raw block of columns ``cols``."""
         Y = np.asarray(block, dtype=np.float64)
         if self.log_scale is not None:
             with np.errstate(divide="ignore", invalid="ignore"):
-                Y = np.log2(Y / self.totals[cols] * self.log_scale + 1.0)
+                if self.scale_dtype is not None:
+                    Y = np.log2(Y * self.cell_scales(cols) + 1.0)
+                else:  # SecActPy's dense order: x / total * scale
+                    Y = np.log2(Y / self.totals[cols] * self.log_scale + 1.0)
             Y[~np.isfinite(Y)] = 0.0  # an empty cell (total 0) stays all zeros
         if self.row_offsets is not None:
             Y = Y - self.row_offsets[:, None]
@@ -241,7 +257,7 @@ class PreparedExpression:
         cols = np.asarray(cols, dtype=np.intp)
         L = self.raw(cols).tocsc(copy=True)
         if self.log_scale is not None:
-            scale = np.repeat(self.log_scale / self.totals[cols], np.diff(L.indptr))
+            scale = np.repeat(self.cell_scales(cols), np.diff(L.indptr))
             with np.errstate(divide="ignore", invalid="ignore"):
                 L.data = np.log2(L.data * scale + 1.0)
             L.data[~np.isfinite(L.data)] = 0.0

@@ -28,6 +28,7 @@ averaged instead, without scaling or log.
 """
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -58,25 +59,28 @@ def _gene_sums(src, rows=None) -> np.ndarray:
     return total
 
 
-def _log_row_means(src, kept: np.ndarray, shared: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+def _log_row_means(src, kept: np.ndarray, shared: np.ndarray, scale: float,
+                   scale_dtype=None) -> tuple[np.ndarray, np.ndarray]:
     """One pass: each cell's total over ``kept`` genes, and the mean over cells of
     ``log2(x / total * scale + 1)`` for ``shared`` (positions within ``kept``)."""
+    probe = PreparedExpression(src, kept[shared], log_scale=scale, totals=np.ones(src.n_samples),
+                               scale_dtype=scale_dtype, zscore=False)
     totals = np.empty(src.n_samples)
     sums = np.zeros(shared.size)
     for sl, blk in src.iter_columns(src.default_block(), rows=kept):
         tot = np.asarray(blk.sum(axis=0)).ravel()
         totals[sl] = tot
+        probe.totals[sl] = tot
+        cols = np.arange(sl.start, sl.stop)
         sub = blk[shared]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if hasattr(sub, "tocsc"):
-                sub = sub.tocsc()
-                sub.data = np.log2(sub.data / np.repeat(tot, np.diff(sub.indptr)) * scale + 1.0)
-                sub.data[~np.isfinite(sub.data)] = 0.0
-                sums += np.asarray(sub.sum(axis=1)).ravel()
-            else:
-                v = np.log2(np.asarray(sub) / tot * scale + 1.0)
-                v[~np.isfinite(v)] = 0.0
-                sums += v.sum(axis=1)
+        if hasattr(sub, "tocsc"):
+            sub = sub.tocsc()
+            with np.errstate(divide="ignore", invalid="ignore"):
+                sub.data = np.log2(sub.data * np.repeat(probe.cell_scales(cols), np.diff(sub.indptr)) + 1.0)
+            sub.data[~np.isfinite(sub.data)] = 0.0
+            sums += np.asarray(sub.sum(axis=1)).ravel()
+        else:
+            sums += probe.transform(np.asarray(sub), cols).sum(axis=1)
     return totals, sums / src.n_samples
 
 
@@ -90,9 +94,14 @@ def _looks_normalised(src, kept: np.ndarray) -> bool:
     return bool(vals.max(initial=0.0) < 20 and not is_integer)
 
 
-def _group_labels(src, groupby) -> np.ndarray:
+def _group_labels(src, groupby, expression=None) -> np.ndarray:
     if groupby is None:
         raise ValueError("preprocess='pseudobulk' needs groupby=: an obs column name or one label per cell")
+    obs = getattr(expression, "obs", None)
+    if isinstance(groupby, str) and isinstance(obs, pd.DataFrame) and not hasattr(src, "obs_column"):
+        if groupby not in obs.columns:
+            raise ValueError(f"obs has no column {groupby!r}; available: {list(obs.columns)}")
+        return np.asarray(obs[groupby], dtype=object)
     if isinstance(groupby, str):
         if not hasattr(src, "obs_column"):
             raise ValueError(f"groupby={groupby!r} names an obs column, but this input has no obs; "
@@ -109,8 +118,8 @@ def _group_labels(src, groupby) -> np.ndarray:
     return labels
 
 
-def _pseudobulk(src, kept: np.ndarray, names: pd.Index, groupby) -> pd.DataFrame:
-    labels = _group_labels(src, groupby)
+def _pseudobulk(src, kept: np.ndarray, names: pd.Index, groupby, expression=None) -> pd.DataFrame:
+    labels = _group_labels(src, groupby, expression)
     groups = sorted({str(x) for x in labels}, key=str.lower)
     code = pd.Index(groups).get_indexer([str(x) for x in labels])
     normalised = _looks_normalised(src, kept)
@@ -130,14 +139,17 @@ def _pseudobulk(src, kept: np.ndarray, names: pd.Index, groupby) -> pd.DataFrame
 
 def single_cell_activity(*, expression, signature, lambda_, n_rand, seed, rng, preprocess, group, gene_order,
                          groupby, backend, genes, samples, layer, gene_column, table, chunks, cache_bytes,
-                         threads, kernel, **_):
+                         threads, kernel, sparse_mode=False, **_):
     """Implementation of :func:`lazyact.activity` for the single-cell modes (see the module doc)."""
     from .pipeline import _default_group, _signature, activity, build_model
 
-    if layer is None:
-        layer = "X" if preprocess == "spatial" else None  # scRNA-seq: raw/X when present
-    if gene_column is None and not isinstance(expression, (np.ndarray, pd.DataFrame)) and samples is None:
-        gene_column = "auto"
+    annotated = hasattr(expression, "obs") or (isinstance(expression, (str, os.PathLike))
+                                               and str(expression).lower().endswith((".h5ad", ".h5")))
+    if annotated:  # AnnData / .h5ad: SecActPy's choice of matrix and gene names
+        if layer is None and preprocess == "spatial":
+            layer = "X"  # the spatial path ignores raw/X; scRNA-seq takes raw/X when present
+        if gene_column is None:
+            gene_column = "auto"
     src = as_source(expression, genes=genes, samples=samples, layer=layer, gene_column=gene_column,
                     check_counts=True)
     sig, sig_name = _signature(signature)
@@ -159,7 +171,7 @@ def single_cell_activity(*, expression, signature, lambda_, n_rand, seed, rng, p
     kept_names = cleaned[kept]
 
     if preprocess == "pseudobulk":
-        frame = _pseudobulk(src, kept, kept_names, groupby)
+        frame = _pseudobulk(src, kept, kept_names, groupby, expression)
         act = activity(frame, sig if isinstance(signature, pd.DataFrame) else signature, lambda_=lambda_,
                        n_rand=n_rand, seed=seed, rng=rng, preprocess="none", group=group, gene_order=gene_order,
                        backend=backend, table=table, chunks=chunks, cache_bytes=cache_bytes, threads=threads,
@@ -168,12 +180,17 @@ def single_cell_activity(*, expression, signature, lambda_, n_rand, seed, rng, p
         act.params["groupby"] = groupby if isinstance(groupby, str) else "labels"
         return act
 
+    scale_dtype = None
+    if sparse_mode:  # SecActPy's sparse_mode arithmetic: signature gene order, scale factors in X's dtype
+        gene_order = "signature" if gene_order == "expression" else gene_order
+        if src.dtype == np.float32:
+            scale_dtype = np.float32
     build = build_model(sig, sig_name, _default_group(signature) if group is None else group, kept_names,
                         gene_order, lambda_, n_rand, seed, rng, table, backend)
     shared = build.overlap.expression_rows  # positions within `kept`
-    totals, row_means = _log_row_means(src, kept, shared, SCALE[preprocess])
+    totals, row_means = _log_row_means(src, kept, shared, SCALE[preprocess], scale_dtype)
     expr = PreparedExpression(src, kept[shared], row_offsets=row_means, log_scale=SCALE[preprocess],
-                              totals=totals)
+                              totals=totals, scale_dtype=scale_dtype)
     try:  # obsm["spatial"] of an .h5ad / AnnData, for the viewer
         spatial = getattr(src, "spatial", None)
         spatial = spatial() if callable(spatial) else spatial
