@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .activity import LazyActivity
-from .preprocess import PreparedExpression, expand_groups, group_signature, overlap_genes, zscore_columns
+from .preprocess import PreparedExpression, pass_block, expand_groups, group_signature, overlap_genes, zscore_columns
 from .ridge import RidgeModel, projection
 from .ridge.projection import DEFAULT_LAMBDA
 from .signatures import load_signature
@@ -89,7 +89,7 @@ def _as_source(expression, genes, samples, layer, gene_column) -> tuple[Expressi
 def _row_means(src: ExpressionSource, rows: np.ndarray) -> np.ndarray:
     """Mean of each selected gene over all samples, one streaming pass."""
     total = np.zeros(rows.size)
-    for _, blk in src.iter_columns(src.default_block(), rows=rows):
+    for _, blk in src.iter_columns(pass_block(src), rows=rows):
         total += np.asarray(blk.sum(axis=1)).ravel()
     return total / src.shape[1]
 

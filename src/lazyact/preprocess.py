@@ -21,6 +21,7 @@ from scipy.spatial import distance
 
 __all__ = [
     "GeneOverlap",
+    "pass_block",
     "PreparedExpression",
     "overlap_genes",
     "group_signature",
@@ -30,6 +31,15 @@ __all__ = [
 ]
 
 GENE_ORDERS = ("expression", "signature", "sorted")
+
+#: Source bytes read per block by the global-statistics passes (library sizes,
+#: row means, pseudo-bulk sums); transient memory is a small multiple of it.
+PASS_BYTES = 8 * 2**20
+
+
+def pass_block(source) -> int:
+    """Samples per block of a streaming statistics pass over ``source``."""
+    return source.default_block(PASS_BYTES)
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .preprocess import PreparedExpression
+from .preprocess import PreparedExpression, pass_block
 from .sources import as_source, check_orientation, dedup_rows
 
 __all__ = ["single_cell_activity", "clean_gene_name"]
@@ -54,7 +54,7 @@ def clean_gene_name(name: Any) -> str:
 def _gene_sums(src, rows=None) -> np.ndarray:
     rows = np.arange(src.n_genes) if rows is None else rows
     total = np.zeros(rows.size)
-    for _, blk in src.iter_columns(src.default_block(), rows=rows):
+    for _, blk in src.iter_columns(pass_block(src), rows=rows):
         total += np.asarray(blk.sum(axis=1)).ravel()
     return total
 
@@ -67,7 +67,7 @@ def _log_row_means(src, kept: np.ndarray, shared: np.ndarray, scale: float,
                                scale_dtype=scale_dtype, zscore=False)
     totals = np.empty(src.n_samples)
     sums = np.zeros(shared.size)
-    for sl, blk in src.iter_columns(src.default_block(), rows=kept):
+    for sl, blk in src.iter_columns(pass_block(src), rows=kept):
         tot = np.asarray(blk.sum(axis=0)).ravel()
         totals[sl] = tot
         probe.totals[sl] = tot
@@ -125,7 +125,7 @@ def _pseudobulk(src, kept: np.ndarray, names: pd.Index, groupby, expression=None
     normalised = _looks_normalised(src, kept)
     sums = np.zeros((kept.size, len(groups)))
     counts = np.bincount(code, minlength=len(groups)).astype(np.float64)
-    for sl, blk in src.iter_columns(src.default_block(), rows=kept):
+    for sl, blk in src.iter_columns(pass_block(src), rows=kept):
         onehot = np.zeros((sl.stop - sl.start, len(groups)))
         onehot[np.arange(onehot.shape[0]), code[sl]] = 1.0
         sums += np.asarray(blk @ onehot)
