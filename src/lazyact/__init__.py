@@ -11,6 +11,15 @@ from .pipeline import activity
 from .ridge import permutation_table, projection
 from .signatures import load_signature
 
+
+
+def view(obj, array=None, **kwargs):
+    """Open the fastplotlib viewer (see :func:`lazyact.viz.view`); imports fastplotlib lazily."""
+    from .viz import view as _view
+
+    return _view(obj, array=array, **kwargs)
+
+
 __all__ = [
     "ActivityArray",
     "LazyActivity",
@@ -20,4 +29,5 @@ __all__ = [
     "permutation_table",
     "projection",
     "ridge",
+    "view",
 ]

@@ -11,8 +11,7 @@ its block cache); nothing here scans a whole array.
 from __future__ import annotations
 
 import os
-import threading
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -111,6 +110,8 @@ class ActivitySource:
         Parameters of the activity (``n_rand`` sets the ``-log10 p`` limits).
     store : object, optional
         The block store (``.stats``, ``.cache``) when the views are lazy.
+    primary : str, optional
+        The view to show by default (the one given when one view was passed).
 
     Examples
     --------
@@ -131,6 +132,7 @@ class ActivitySource:
         summary: Any = None,
         params: Mapping[str, Any] | None = None,
         store: Any = None,
+        primary: str | None = None,
     ) -> None:
         if not arrays:
             raise ValueError("nothing to show: no 2-D views found")
@@ -163,6 +165,8 @@ class ActivitySource:
         if store is None:
             store = getattr(first, "store", None)
         self.store = store
+        #: the view shown by default: the one given when a single view was passed
+        self.primary = canonical_view(primary) if primary is not None else None
 
     # -- names ------------------------------------------------------------------------
     @property
@@ -178,6 +182,14 @@ class ActivitySource:
         if canon not in self.views:
             raise ValueError(f"unknown view {name!r}; choose one of {', '.join(self.views)}")
         return canon
+
+    def default_view(self, array: str | None = None) -> str:
+        """``array`` checked, or by default the primary view, else ``zscore``, else the first."""
+        if array is not None:
+            return self.check_view(array)
+        if self.primary is not None and self.primary in self.views:
+            return self.primary
+        return "zscore" if "zscore" in self.views else self.views[0]
 
     @staticmethod
     def base(name: str) -> str:
@@ -372,6 +384,13 @@ def _resolve_spatial(spatial: Any, obj: Any, n_samples: int, path: str | None) -
     coords = None
     if spatial is None or spatial is True:
         coords = getattr(obj, "spatial", None)
+        if coords is None:
+            getter = getattr(getattr(obj, "source", None), "obsm", None)
+            if callable(getter):  # an AnnData source keeps obsm["spatial"]
+                try:
+                    coords = getter("spatial")
+                except (KeyError, AttributeError, TypeError, ValueError):
+                    coords = None
         if coords is None and path is not None and str(path).endswith(".h5ad"):
             coords = _read_h5ad_spatial(path)
         if coords is None and spatial is True:
@@ -393,15 +412,13 @@ def _resolve_spatial(spatial: Any, obj: Any, n_samples: int, path: str | None) -
 
 
 def _open_path(path: str | os.PathLike) -> Any:
+    """Stored results as a lazy activity (``lazyact.open``)."""
     import lazyact
 
     opener = getattr(lazyact, "open", None)
-    if opener is None:  # pragma: no cover - lazyact.open is part of the public API
-        raise TypeError("lazyact.open is not available to open results files")
+    if opener is None:
+        from lazyact.store import open_results as opener
     return opener(os.fspath(path))
-
-
-_lock = threading.Lock()
 
 
 def resolve(obj: Any, spatial: Any = None) -> ActivitySource:
@@ -442,6 +459,7 @@ def resolve(obj: Any, spatial: Any = None) -> ActivitySource:
     arrays: dict[str, Any] = {}
     proteins = samples = None
     store = None
+    primary = None
     if isinstance(obj, Mapping):
         arrays = dict(obj)
     elif not isinstance(obj, np.ndarray) and any(_as_2d_view(getattr(obj, n, None)) for n in STATISTICS):
@@ -462,6 +480,7 @@ def resolve(obj: Any, spatial: Any = None) -> ActivitySource:
         if not isinstance(name, str) or not name:
             name = "values"
         arrays[name] = obj
+        primary = name
         # siblings computed by the same block store (switching views is free there)
         st = getattr(obj, "store", None)
         names = getattr(st, "names", ())
@@ -498,7 +517,7 @@ def resolve(obj: Any, spatial: Any = None) -> ActivitySource:
     params = getattr(obj, "params", None) or getattr(first, "attrs", None) or {}
     summary = getattr(obj, "summary_stats", None)
     coords = _resolve_spatial(spatial, obj, n_samples, path)
-    return ActivitySource(ordered, proteins, samples, coords, summary, params, store)
+    return ActivitySource(ordered, proteins, samples, coords, summary, params, store, primary)
 
 
 def sample_positions(source: ActivitySource, samples: Any) -> np.ndarray | slice:
@@ -530,9 +549,3 @@ def sample_positions(source: ActivitySource, samples: Any) -> np.ndarray | slice
 
 def _raise_index(i: int, m: int) -> int:
     raise IndexError(f"sample position {i} out of range for {m} samples")
-
-
-def unique_sorted(idx: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted unique positions and the inverse that restores ``idx``'s order."""
-    uniq, inv = np.unique(np.asarray(idx, dtype=np.intp), return_inverse=True)
-    return uniq, inv

@@ -29,13 +29,8 @@ def _axes(ax: Any, figsize: tuple[float, float]) -> Any:
     return ax
 
 
-def _view(source: ActivitySource, array: str) -> str:
-    try:
-        return source.check_view(array)
-    except ValueError:
-        if array == "zscore":  # the default: fall back to what there is
-            return source.views[0]
-        raise
+def _view(source: ActivitySource, array: str | None) -> str:
+    return source.default_view(array)
 
 
 def _read(source: ActivitySource, view: str, rows: np.ndarray, cols: np.ndarray | slice) -> np.ndarray:
@@ -64,7 +59,7 @@ def plot_heatmap(
     obj: Any,
     proteins: Any = None,
     samples: Any = slice(0, 100),
-    array: str = "zscore",
+    array: str | None = None,
     *,
     ax: Any = None,
     cmap: str | None = None,
@@ -86,8 +81,9 @@ def plot_heatmap(
         Rows, in this order (default all).
     samples : slice, sequence of str or int, or mask
         Columns (default the first 100 samples).
-    array : str
-        View: ``"beta"``, ``"se"``, ``"zscore"``, ``"pvalue"`` or ``"-log10p"``.
+    array : str, optional
+        View: ``"beta"``, ``"se"``, ``"zscore"``, ``"pvalue"`` or ``"-log10p"``
+        (default: the view passed as ``obj``, else ``"zscore"``).
     ax : matplotlib.axes.Axes, optional
         Where to draw (a new figure otherwise).
     cmap : str, optional
@@ -157,7 +153,7 @@ def plot_top(
     obj: Any,
     sample: int | str = 0,
     k: int = 20,
-    array: str = "zscore",
+    array: str | None = None,
     *,
     ax: Any = None,
     by: str = "value",
@@ -176,8 +172,8 @@ def plot_top(
         Sample position or name.
     k : int
         Number of proteins shown.
-    array : str
-        View ranked and drawn.
+    array : str, optional
+        View ranked and drawn (default: the view passed, else ``"zscore"``).
     ax : matplotlib.axes.Axes, optional
         Where to draw.
     by : {"value", "abs"}
@@ -197,8 +193,8 @@ def plot_top(
     --------
     >>> import numpy as np
     >>> ax = plot_top({"zscore": np.array([[1.0], [3.0], [-2.0]])}, 0, k=2)
-    >>> [t.get_text() for t in ax.get_yticklabels()]
-    ['1', '0']
+    >>> [t.get_text() for t in ax.get_yticklabels()]  # bottom to top
+    ['0', '1']
     """
     source = resolve(obj, spatial=False)
     view = _view(source, array)
@@ -225,8 +221,8 @@ def plot_top(
         pos = neg = color
     y = np.arange(len(order))[::-1]  # rank 0 at the top
     ax.barh(y, vals, color=[pos if v >= 0 else neg for v in vals], height=0.8)
-    ax.set_yticks(y)
-    ax.set_yticklabels(names)
+    ax.set_yticks(np.arange(len(order)))  # ascending ticks: the last label is the top bar
+    ax.set_yticklabels(names[::-1])
     ax.axvline(0.0, color="0.3", linewidth=0.8)
     ax.set_xlabel(view)
     ax.set_ylim(-0.6, len(order) - 0.4)
@@ -239,7 +235,7 @@ def plot_top(
 def plot_spatial(
     obj: Any,
     protein: Any = 0,
-    array: str = "zscore",
+    array: str | None = None,
     spatial: Any = None,
     *,
     ax: Any = None,
@@ -260,8 +256,8 @@ def plot_spatial(
         What to plot.
     protein : str or int
         Protein name or row position.
-    array : str
-        View drawn.
+    array : str, optional
+        View drawn (default: the view passed, else ``"zscore"``).
     spatial : None, array or str
         ``(n_samples, 2)`` coordinates, the path of an .h5ad with ``obsm["spatial"]``,
         or None to use ``obj.spatial``.
@@ -300,7 +296,7 @@ def plot_spatial(
     xy = source.spatial
     ax = _axes(ax, (6.0, 5.0))
     if s is None:
-        s = float(np.clip(4000.0 / max(1, xy.shape[0]), 0.5, 40.0))
+        s = float(np.clip(20000.0 / max(1, xy.shape[0]), 0.3, 60.0))
     sc = ax.scatter(
         xy[:, 0], xy[:, 1], c=values, s=s, cmap=cmap or colormap(view, matplotlib=True), vmin=lo, vmax=hi,
         linewidths=0,

@@ -29,7 +29,7 @@ import os
 import tempfile
 import time
 import warnings
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -98,9 +98,10 @@ class Viewer:
     obj : LazyActivity, ActivityArray, str or path, mapping or 2-D array
         What to show (see :func:`lazyact.viz._source.resolve`); a path is opened with
         :func:`lazyact.open`.
-    array : str
-        View shown first: ``"beta"``, ``"se"``, ``"zscore"`` (default), ``"pvalue"``
-        or ``"-log10p"`` (aliases ``"logp"``, ``"z"``, ``"p"``).
+    array : str, optional
+        View shown first: ``"beta"``, ``"se"``, ``"zscore"``, ``"pvalue"`` or
+        ``"-log10p"`` (aliases ``"logp"``, ``"z"``, ``"p"``). Default: the view passed
+        as ``obj`` when it is one view, else ``"zscore"``.
     window : int, optional
         Samples per window (default :func:`default_window`: about 65k cells).
     proteins : sequence of str or int, slice or mask, optional
@@ -150,14 +151,14 @@ class Viewer:
     >>> v.frame().shape, v.start, v.stop                                   # doctest: +SKIP
     ((700, 1200, 4), 0, 100)
     >>> v.scroll(1); v.select(3); v.set_view("pvalue")                    # doctest: +SKIP
-    >>> act.store.stats.cells                                             # doctest: +SKIP
-    1500
+    >>> act.store.stats.cells  # two windows of 6 x 100; switching views is free  # doctest: +SKIP
+    1200
     """
 
     def __init__(
         self,
         obj: Any,
-        array: str = "zscore",
+        array: str | None = None,
         window: int | None = None,
         proteins: Any = None,
         spatial: Any = None,
@@ -175,12 +176,7 @@ class Viewer:
     ) -> None:
         self.source: ActivitySource = resolve(obj, spatial)
         src = self.source
-        try:
-            self._view = src.check_view(array)
-        except ValueError:
-            if array != "zscore":
-                raise
-            self._view = src.views[0]
+        self._view = src.default_view(array)
         self.rows = src.row_positions(proteins)
         n_samples = src.shape[1]
         if n_samples == 0 or self.rows.size == 0:
@@ -211,14 +207,18 @@ class Viewer:
         self.last_latency: float | None = None
         self._t_request = 0.0
 
-        # the first window is read now: the limits come from it when no policy applies
-        key = self._window_key(self._view, self._start)
-        raw = self._loader.submit(key, self._read_window, *key[1:]).result()
-        self._shown_window_key = key
-        self._raw = raw
-        self.data = src.transform(self._view, raw)
-        self._limits(self._view)
-        self._build_figure(size, imgui)
+        try:
+            # the first window is read now: the limits come from it when no policy applies
+            key = self._window_key(self._view, self._start)
+            raw = self._loader.submit(key, self._read_window, *key[1:]).result()
+            self._shown_window_key = key
+            self._raw = raw
+            self.data = src.transform(self._view, raw)
+            self._limits(self._view)
+            self._build_figure(size, imgui)
+        except BaseException:
+            self._loader.close()
+            raise
         self._request_row()
         self._dispatch()
 
@@ -487,21 +487,29 @@ class Viewer:
 
     # ------------------------------------------------------------------ loading
     def _dispatch(self) -> None:
-        """Queue the reads in priority order: what the screen waits for, then neighbours.
+        """Queue the reads in priority order on the single background worker.
 
-        While something is pending for the screen, every other unfinished read is
-        cancelled (a running one stops at its next chunk; its chunks stay cached) and
-        the neighbours are queued again behind it. Otherwise only reads nobody wants
-        any more are cancelled.
+        Priority: the window the screen waits for, then the neighbour windows (short,
+        they keep scrolling smooth), then the selected protein's row for the spatial
+        panel (one protein over all samples: can be long). Reads nobody wants any more
+        are cancelled; so are unfinished reads of lower priority than one that must be
+        queued now -- they are queued again behind it. A cancelled read stops at its
+        next chunk and what it computed stays in the block cache, so nothing is lost.
         """
-        fg = [k for k in (self._pending_window, self._pending_row) if k is not None]
-        nb = self._neighbour_keys()
-        self._loader.cancel(keep=set(fg) if fg else set(nb))
-        for key in fg:
-            fn = self._read_window if key[0] == "window" else self._read_row
+        order = [k for k in (self._pending_window,) if k is not None]
+        order += [k for k in self._neighbour_keys() if k not in order]
+        if self._pending_row is not None:
+            order.append(self._pending_row)
+        wanted = set(order)
+        self._loader.cancel(keep=wanted)
+        first_missing = next((i for i, k in enumerate(order) if self._loader.get(k) is None), None)
+        if first_missing is not None:
+            later = {k for k in order[first_missing + 1 :] if self._loader.get(k) is not None and not self._loader.done(k)}
+            if later:
+                self._loader.cancel(keep=wanted - later)
+        for key in order:
+            fn = self._read_row if key[0] == "row" else self._read_window
             self._loader.submit(key, fn, *key[1:])
-        for key in nb:
-            self._loader.submit(key, self._read_window, *key[1:])
 
     def _neighbour_keys(self) -> list[tuple]:
         if not self.prefetch:
@@ -776,29 +784,34 @@ class Viewer:
 
         def panel() -> None:
             m = viewer.source.shape[1]
-            changed, s = imgui.slider_int("start", viewer.start, 0, max(0, m - viewer.window))
+            width = imgui.get_content_region_avail().x
+            imgui.set_next_item_width(max(100.0, width * 0.62))
+            changed, s = imgui.slider_int("first sample", viewer.start, 0, max(0, m - viewer.window))
             if changed:
                 viewer.goto(s)
             imgui.same_line()
             views = list(viewer.source.views)
+            imgui.set_next_item_width(110.0)
             changed, i = imgui.combo("view", views.index(viewer.view), views)
             if changed:
                 viewer.set_view(views[i])
+            imgui.set_next_item_width(max(100.0, width * 0.3))
             changed, j = imgui.combo("protein", viewer.selected, names)
             if changed:
                 viewer.select(j)
             imgui.same_line()
             lo, hi = viewer.clim
+            imgui.set_next_item_width(220.0)
             changed, vals = imgui.input_float2("limits", [lo, hi])
             if changed and vals[1] > vals[0]:
                 viewer.set_clim(vals[0], vals[1])
 
-        self.figure.add_imgui_window(panel, location="bottom", size=64)
+        self.figure.add_imgui_window(panel, location="bottom", size=60)
 
 
 def view(
     obj: Any,
-    array: str = "zscore",
+    array: str | None = None,
     window: int | None = None,
     proteins: Any = None,
     spatial: Any = None,
