@@ -168,7 +168,8 @@ def main(argv=None):
     ap.add_argument("--secactpy-python", default=os.environ.get("SECACTPY_PYTHON",
                                                                 str(HERE.parent.parent / "secactpy-venv/bin/python")))
     ap.add_argument("--markdown", help="also write the table to this file")
-    ap.add_argument("--only", nargs="*", default=None, help="run only these groups: tables dense")
+    ap.add_argument("--only", nargs="*", default=None,
+                    help="run only these groups: tables dense latency sparse (and those of cases.py)")
     args = ap.parse_args(argv)
     os.environ.setdefault("LAZYACT_PROGRESS", "0")
     secactpy = SecActPy(args.secactpy_python)
@@ -179,12 +180,12 @@ def main(argv=None):
     rows = []
     groups = {"tables": lambda: bench_tables(args.quick),
               "dense": lambda: bench_dense(args.quick, secactpy, roof)}
-    extra = HERE / "cases.py"
-    if extra.exists():
-        sys.path.insert(0, str(HERE))
-        import cases  # noqa: F401  (further groups register themselves)
+    sys.path.insert(0, str(HERE))
+    import importlib
 
-        groups.update(cases.groups(args, secactpy, roof))
+    for module in ("suite", "cases"):  # further groups, each module's groups(args, secactpy, roof)
+        if (HERE / f"{module}.py").exists():
+            groups.update(importlib.import_module(module).groups(args, secactpy, roof))
     for name, fn in groups.items():
         if args.only and name not in args.only:
             continue

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import threading
 import uuid
 from collections import OrderedDict, deque
@@ -283,13 +284,17 @@ def _groups(idx: np.ndarray, chunk: int) -> list[tuple[int, np.ndarray, np.ndarr
         return []
     ids = idx // chunk
     cuts = np.flatnonzero(ids[1:] != ids[:-1]) + 1
-    starts = np.concatenate(([0], cuts)).tolist()
-    stops = np.concatenate((cuts, [idx.size])).tolist()
+    starts = np.concatenate(([0], cuts))
+    stops = np.concatenate((cuts, [idx.size]))
+    # groups that are runs of consecutive indices get a slice without any per-group work
+    contiguous = (idx[stops - 1] - idx[starts]) == (stops - starts - 1)
+    lo = (idx[starts] - ids[starts] * chunk).tolist()
+    hi = (idx[stops - 1] - ids[starts] * chunk + 1).tolist()
     out = []
-    for s, e in zip(starts, stops):
-        c = int(ids[s])
+    for s, e, c, cont, a, b in zip(starts.tolist(), stops.tolist(), ids[starts].tolist(), contiguous.tolist(), lo, hi):
         glob = idx[s:e]
-        out.append((c, glob, _compact(glob - c * chunk), slice(s, e)))
+        local = slice(a, b) if cont else _compact(glob - c * chunk)
+        out.append((c, glob, local, slice(s, e)))
     return out
 
 
@@ -402,6 +407,7 @@ class BlockStore:
         self.cache = BlockCache(self.cache_bytes)
         self.stats = BlockStats()
         self._executor: ThreadPoolExecutor | None = None
+        self._executor_pid = os.getpid()
         self._executor_lock = threading.Lock()
 
     def __getstate__(self) -> dict:
@@ -470,8 +476,10 @@ class BlockStore:
     # -- executor
     def _pool(self) -> ThreadPoolExecutor:
         with self._executor_lock:
-            if self._executor is None:
+            # a forked child inherits the executor object but not its threads: make a new one
+            if self._executor is None or self._executor_pid != os.getpid():
                 self._executor = ThreadPoolExecutor(self.nthreads, thread_name_prefix="lazyact-block")
+                self._executor_pid = os.getpid()
             return self._executor
 
     def _run_all(self, fn: Callable[[Any], None], tasks: Sequence[Any]) -> None:

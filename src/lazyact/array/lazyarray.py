@@ -393,38 +393,62 @@ class LazyArray:
         bound = {k: v for k, v in bound.items() if v is not np._NoValue}
         return self._reduce(op, **bound)
 
-    # -- reductions
+    # -- reductions (one streaming pass over the blocks; see lazyact.array.reduce)
     def _reduce(self, op: str, axis: Any = None, **kwargs: Any) -> Any:
         return _reduce(self.store, self.name, op, axis, **kwargs)
 
+    def sum(self, axis: Any = None, *, keepdims: bool = False, dtype: Any = None, out: Any = None,
+            progress: bool | None = None) -> Any:
+        """Sum over ``axis`` (None: all, 0: per column, 1: per row), like ``np.sum``."""
+        return self._reduce("sum", axis, keepdims=keepdims, dtype=dtype, out=out, progress=progress)
 
-def _make_reduction(op: str) -> Callable:
-    kind = op[3:] if op.startswith("nan") else op
-    has_ddof = kind in ("var", "std")
-    has_dtype = kind not in ("min", "max")
-    what = {"sum": "Sum", "mean": "Mean", "var": "Variance", "std": "Standard deviation",
-            "min": "Minimum", "max": "Maximum"}[kind]  # fmt: skip
+    def mean(self, axis: Any = None, *, keepdims: bool = False, dtype: Any = None, out: Any = None,
+             progress: bool | None = None) -> Any:
+        """Mean over ``axis``, like ``np.mean``."""
+        return self._reduce("mean", axis, keepdims=keepdims, dtype=dtype, out=out, progress=progress)
 
-    def method(self: LazyArray, axis: Any = None, *, keepdims: bool = False, progress: bool | None = None, **kw: Any) -> Any:
-        allowed = {"out"} | ({"ddof"} if has_ddof else set()) | ({"dtype"} if has_dtype else set())
-        unknown = set(kw) - allowed
-        if unknown:
-            raise TypeError(f"{op}() got unexpected keyword argument(s) {sorted(unknown)}")
-        return self._reduce(op, axis, keepdims=keepdims, progress=progress, **kw)
+    def var(self, axis: Any = None, *, ddof: float = 0, keepdims: bool = False, dtype: Any = None,
+            out: Any = None, progress: bool | None = None) -> Any:
+        """Variance over ``axis`` (mergeable moments), like ``np.var``."""
+        return self._reduce("var", axis, ddof=ddof, keepdims=keepdims, dtype=dtype, out=out, progress=progress)
 
-    extra = ", ddof=0" if has_ddof else ""
-    extra += ", dtype=None" if has_dtype else ""
-    method.__name__ = method.__qualname__ = op
-    method.__doc__ = (
-        f"{what} over ``axis`` ({'ignoring NaNs, ' if op.startswith('nan') else ''}"
-        f"like ``np.{op}``), streamed over the blocks.\n\n"
-        f"    Signature: ``{op}(axis=None, *, keepdims=False{extra}, out=None, progress=None)``;\n"
-        "    ``axis`` is None (all cells), 0 (per column) or 1 (per row); ``progress``\n"
-        "    controls the progress bar (None: automatic on long work).\n"
-    )
-    return method
+    def std(self, axis: Any = None, *, ddof: float = 0, keepdims: bool = False, dtype: Any = None,
+            out: Any = None, progress: bool | None = None) -> Any:
+        """Standard deviation over ``axis`` (mergeable moments), like ``np.std``."""
+        return self._reduce("std", axis, ddof=ddof, keepdims=keepdims, dtype=dtype, out=out, progress=progress)
 
+    def min(self, axis: Any = None, *, keepdims: bool = False, out: Any = None, progress: bool | None = None) -> Any:
+        """Minimum over ``axis`` (NaN propagates), like ``np.min``."""
+        return self._reduce("min", axis, keepdims=keepdims, out=out, progress=progress)
 
-for _op in ("sum", "mean", "var", "std", "min", "max", "nansum", "nanmean", "nanvar", "nanstd", "nanmin", "nanmax"):
-    setattr(LazyArray, _op, _make_reduction(_op))
-del _op
+    def max(self, axis: Any = None, *, keepdims: bool = False, out: Any = None, progress: bool | None = None) -> Any:
+        """Maximum over ``axis`` (NaN propagates), like ``np.max``."""
+        return self._reduce("max", axis, keepdims=keepdims, out=out, progress=progress)
+
+    def nansum(self, axis: Any = None, *, keepdims: bool = False, dtype: Any = None, out: Any = None,
+               progress: bool | None = None) -> Any:
+        """Sum ignoring NaNs, like ``np.nansum``."""
+        return self._reduce("nansum", axis, keepdims=keepdims, dtype=dtype, out=out, progress=progress)
+
+    def nanmean(self, axis: Any = None, *, keepdims: bool = False, dtype: Any = None, out: Any = None,
+                progress: bool | None = None) -> Any:
+        """Mean ignoring NaNs, like ``np.nanmean``."""
+        return self._reduce("nanmean", axis, keepdims=keepdims, dtype=dtype, out=out, progress=progress)
+
+    def nanvar(self, axis: Any = None, *, ddof: float = 0, keepdims: bool = False, dtype: Any = None,
+               out: Any = None, progress: bool | None = None) -> Any:
+        """Variance ignoring NaNs, like ``np.nanvar``."""
+        return self._reduce("nanvar", axis, ddof=ddof, keepdims=keepdims, dtype=dtype, out=out, progress=progress)
+
+    def nanstd(self, axis: Any = None, *, ddof: float = 0, keepdims: bool = False, dtype: Any = None,
+               out: Any = None, progress: bool | None = None) -> Any:
+        """Standard deviation ignoring NaNs, like ``np.nanstd``."""
+        return self._reduce("nanstd", axis, ddof=ddof, keepdims=keepdims, dtype=dtype, out=out, progress=progress)
+
+    def nanmin(self, axis: Any = None, *, keepdims: bool = False, out: Any = None, progress: bool | None = None) -> Any:
+        """Minimum ignoring NaNs, like ``np.nanmin``."""
+        return self._reduce("nanmin", axis, keepdims=keepdims, out=out, progress=progress)
+
+    def nanmax(self, axis: Any = None, *, keepdims: bool = False, out: Any = None, progress: bool | None = None) -> Any:
+        """Maximum ignoring NaNs, like ``np.nanmax``."""
+        return self._reduce("nanmax", axis, keepdims=keepdims, out=out, progress=progress)

@@ -115,6 +115,13 @@ class RidgeModel:
         return self._fwd
 
     @property
+    def inverse_table_transposed(self) -> np.ndarray:
+        """The inverse table as genes x permutations (for the few-protein sparse kernel)."""
+        if getattr(self, "_invT", None) is None:
+            self._invT = np.ascontiguousarray(self.inverse_table.T)
+        return self._invT
+
+    @property
     def shape(self) -> tuple[int, int]:
         return self.projection.T.shape
 
@@ -122,6 +129,7 @@ class RidgeModel:
         state = self.__dict__.copy()
         state["_device_cache"] = None
         state["_offset_cache"] = None
+        state["_invT"] = None
         if not self.explicit_table:  # rebuilt deterministically on the other side
             state["_inv"] = state["_fwd"] = None
         return state
@@ -186,8 +194,9 @@ class RidgeModel:
             Tr = np.ascontiguousarray(self.offset_projections(offsets)[:, rows])
         else:
             Tr = np.zeros((self.n_rand + 1, rows.size))
+        invT = self.inverse_table_transposed if rows.size <= sparse_kernel.FEW_PROTEINS else None
         beta, count, s1, s2 = sparse_kernel.sparse_permutation_statistics(
-            T_rows, self.inverse_table, Y_csc, offsets, mu, sigma, Tr=Tr)
+            T_rows, self.inverse_table, Y_csc, offsets, mu, sigma, Tr=Tr, invT=invT)
         se, z, p = finalize_permutation(beta, count, s1, s2, self.n_rand)
         return {"beta": beta, "se": se, "zscore": z, "pvalue": p}
 

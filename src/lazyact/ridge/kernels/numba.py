@@ -38,9 +38,9 @@ def _sparse_columns(Tt, inv, indptr, indices, data, Tr, c, mu, sigma, beta, coun
             acc[k] = 0.0
         for q in range(lo, hi):
             v = data[q]
-            row = Tt[indices[q]]
+            g = indices[q]
             for k in range(p):
-                acc[k] += v * row[k]
+                acc[k] += v * Tt[g, k]
         inv_sigma = 1.0 / sigma[s] if sigma[s] > 0 else 0.0
         for k in range(p):
             beta[k, s] = (acc[k] - Tr[0, k] - c[k] * mu[s]) * inv_sigma
@@ -49,9 +49,9 @@ def _sparse_columns(Tt, inv, indptr, indices, data, Tr, c, mu, sigma, beta, coun
                 acc[k] = 0.0
             for q in range(lo, hi):
                 v = data[q]
-                row = Tt[inv[i, indices[q]]]
+                g = inv[i, indices[q]]
                 for k in range(p):
-                    acc[k] += v * row[k]
+                    acc[k] += v * Tt[g, k]
             for k in range(p):
                 b = (acc[k] - Tr[i + 1, k] - c[k] * mu[s]) * inv_sigma
                 if abs(b) >= abs(beta[k, s]):
@@ -69,9 +69,9 @@ def _sparse_column_by_permutations(Tt, inv, idx, val, Tr, c, mu_s, sigma_s, n_ch
     acc0 = np.zeros(p)
     for q in range(idx.shape[0]):
         v = val[q]
-        row = Tt[idx[q]]
+        g = idx[q]
         for k in range(p):
-            acc0[k] += v * row[k]
+            acc0[k] += v * Tt[g, k]
     for k in range(p):
         beta[k, s] = (acc0[k] - Tr[0, k] - c[k] * mu_s) * inv_sigma
     cnt = np.zeros((n_chunks, p), dtype=np.int64)
@@ -86,9 +86,9 @@ def _sparse_column_by_permutations(Tt, inv, idx, val, Tr, c, mu_s, sigma_s, n_ch
                 acc[k] = 0.0
             for q in range(idx.shape[0]):
                 v = val[q]
-                row = Tt[inv[i, idx[q]]]
+                g = inv[i, idx[q]]
                 for k in range(p):
-                    acc[k] += v * row[k]
+                    acc[k] += v * Tt[g, k]
             for k in range(p):
                 b = (acc[k] - Tr[i + 1, k] - c[k] * mu_s) * inv_sigma
                 if abs(b) >= abs(beta[k, s]):
@@ -100,6 +100,43 @@ def _sparse_column_by_permutations(Tt, inv, idx, val, Tr, c, mu_s, sigma_s, n_ch
             count[k, s] += cnt[ch, k]
             s1[k, s] += a1[ch, k]
             s2[k, s] += a2[ch, k]
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def _sparse_columns_few_proteins(Tt, invT, indptr, indices, data, Tr, c, mu, sigma, beta, count, s1, s2):
+    """Nonzero-major variant for few proteins: ``invT`` is the inverse table
+    transposed (genes x permutations), so each nonzero reads one contiguous
+    row of permuted positions and the accumulator (n_rand x p) stays in L1."""
+    n_cols = indptr.shape[0] - 1
+    p = Tt.shape[1]
+    n_rand = invT.shape[1]
+    for s in prange(n_cols):
+        lo = indptr[s]
+        hi = indptr[s + 1]
+        acc = np.zeros((n_rand, p))
+        obs = np.zeros(p)
+        for q in range(lo, hi):
+            v = data[q]
+            g0 = indices[q]
+            for k in range(p):
+                obs[k] += v * Tt[g0, k]
+            for i in range(n_rand):
+                g = invT[g0, i]
+                for k in range(p):
+                    acc[i, k] += v * Tt[g, k]
+        inv_sigma = 1.0 / sigma[s] if sigma[s] > 0 else 0.0
+        for k in range(p):
+            b0 = (obs[k] - Tr[0, k] - c[k] * mu[s]) * inv_sigma
+            beta[k, s] = b0
+            for i in range(n_rand):
+                b = (acc[i, k] - Tr[i + 1, k] - c[k] * mu[s]) * inv_sigma
+                if abs(b) >= abs(b0):
+                    count[k, s] += 1
+                s1[k, s] += b
+                s2[k, s] += b * b
+
+
+FEW_PROTEINS = 8
 
 
 def offset_projections(T_rows: np.ndarray, inv: np.ndarray, r: np.ndarray | None) -> np.ndarray:
@@ -123,7 +160,7 @@ def offset_projections(T_rows: np.ndarray, inv: np.ndarray, r: np.ndarray | None
 
 
 def sparse_permutation_statistics(T_rows: np.ndarray, inv: np.ndarray, Y_csc, r=None, mu=None, sigma=None,
-                                  Tr=None):
+                                  Tr=None, invT=None):
     """Accumulators of the permutation test for sparse columns with in-flight normalisation.
 
     Parameters
@@ -134,6 +171,8 @@ def sparse_permutation_statistics(T_rows: np.ndarray, inv: np.ndarray, Y_csc, r=
     r : (n,) gene offsets subtracted from every column (row means), or None.
     mu, sigma : (m,) per-column shift and scale, or None (0 and 1).
     Tr : precomputed :func:`offset_projections` (reuse it across blocks).
+    invT : the inverse table transposed (genes x permutations, C-contiguous),
+        used for few proteins; computed when missing.
 
     Returns
     -------
@@ -158,7 +197,11 @@ def sparse_permutation_statistics(T_rows: np.ndarray, inv: np.ndarray, Y_csc, r=
     data = Y_csc.data.astype(np.float64)
     inv = np.ascontiguousarray(inv)
     threads = numba.get_num_threads()
-    if m < threads and inv.shape[0] >= 2 * threads:
+    if p <= FEW_PROTEINS and m >= threads:
+        if invT is None:
+            invT = np.ascontiguousarray(inv.T)
+        _sparse_columns_few_proteins(Tt, invT, indptr, indices, data, Tr, c, mu, sigma, beta, count, s1, s2)
+    elif m < threads and inv.shape[0] >= 2 * threads:
         # few columns: parallelise over permutations instead
         for s in range(m):
             lo, hi = indptr[s], indptr[s + 1]
