@@ -250,8 +250,10 @@ def _params(n_rand, **flags):
     return d
 
 
-def _x_stats(X_in):
-    return {"X_in_colmean": X_in.mean(axis=0), "X_in_colsd": X_in.std(axis=0, ddof=1)}
+def _x_stats(genes):
+    """Column mean / sd (ddof=1) of the raw CytoSig rows that were z-scored into X_in."""
+    Xa = load_signature("cytosig").loc[list(genes)].astype(np.float64)
+    return {"X_sig_colmean": Xa.mean().to_numpy(), "X_sig_colsd": Xa.std(ddof=1).to_numpy()}
 
 
 def _recompute_dense(genes_in_order, *, drop_zero_genes: bool, scale=1e5):
@@ -310,7 +312,7 @@ def make_sc() -> None:
         extra = {}
         if n_rand == 100:
             extra.update(Y_in=call["Y"][:, :N_FIRST], row_means=rec["row_means"], mu=rec["mu"], sigma=rec["sigma"],
-                         Ylog_first=rec["Ylog"][:, :N_FIRST], **_x_stats(call["X"]))
+                         Ylog_first=rec["Ylog"][:, :N_FIRST], **_x_stats(rec_genes))
             fname = ref_n100
         else:
             extra["Y_in_ref"] = np.array(ref_n100)
@@ -330,7 +332,8 @@ def make_sc() -> None:
     assert not cap.ridge and len(cap.batch) == 1 and len(cap.stats) == 1
     call, st = cap.batch[0], cap.stats[0]
     out, proteins, samples = _outputs(res)
-    genes_sig = [g for g in sig.index if g in set(_clean_gene_names(drop_zero_genes=False))]
+    expr_genes = set(_clean_gene_names(drop_zero_genes=False))
+    genes_sig = [g for g in sig.index if g in expr_genes]
     Xa = sig.loc[genes_sig].astype(np.float64)
     np.testing.assert_array_equal(((Xa - Xa.mean()) / Xa.std(ddof=1)).fillna(0).to_numpy(), call["X"])
     assert call["kw"]["row_center"] is True and call["kw"]["sparse_mode"] is False
@@ -342,7 +345,7 @@ def make_sc() -> None:
                               "overlap (SIGNATURE order) -> in-flight row-centre + column z-score in ridge_batch"),
          genes=_u(genes_sig), proteins=proteins, samples=samples,
          Ylog_first=Ylog[:, :N_FIRST], row_means=st.row_means, mu=st.mu, sigma=st.sigma,
-         **_x_stats(call["X"]), **out)
+         **_x_stats(genes_sig), **out)
     print(f"    {time.time() - t0:.1f}s", flush=True)
 
     # --- pseudo-bulk by cell type
@@ -427,14 +430,15 @@ def make_st() -> None:
                               "overlap (expression order) -> column z-score ddof=1"),
          genes=_u(rec_genes), proteins=proteins, samples=samples,
          Y_in=call["Y"][:, :5], row_means=rec["row_means"], mu=rec["mu"], sigma=rec["sigma"],
-         **_x_stats(call["X"]), **out)
+         **_x_stats(rec_genes), **out)
     print(f"    {time.time() - t0:.1f}s", flush=True)
 
     t0 = time.time()
     res, cap = run_st(n_rand=100, sparse_mode=True)
     call, st = cap.batch[0], cap.stats[0]
     out, proteins, samples = _outputs(res)
-    genes_sig = [g for g in sig.index if g in set(_clean_gene_names(drop_zero_genes=True))]
+    expr_genes = set(_clean_gene_names(drop_zero_genes=True))
+    genes_sig = [g for g in sig.index if g in expr_genes]
     Xa = sig.loc[genes_sig].astype(np.float64)
     np.testing.assert_array_equal(((Xa - Xa.mean()) / Xa.std(ddof=1)).fillna(0).to_numpy(), call["X"])
     out, samples, more = _first_cols(out, samples, 100)
@@ -445,7 +449,7 @@ def make_st() -> None:
                               "overlap (SIGNATURE order) -> in-flight row-centre + column z-score"),
          genes=_u(genes_sig), proteins=proteins, samples=samples,
          Ylog_first=call["Y"].toarray()[:, :5], row_means=st.row_means, mu=st.mu, sigma=st.sigma,
-         **_x_stats(call["X"]), **out)
+         **_x_stats(genes_sig), **out)
     print(f"    {time.time() - t0:.1f}s", flush=True)
 
     t0 = time.time()
