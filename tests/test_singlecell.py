@@ -90,6 +90,13 @@ def test_spatial_spot_level(variants, kind):
     assert_golden(act, g, atol_z=1e-8, cols=slice(0, int(g["n_samples_stored"])))
 
 
+@pytest.mark.parametrize("kind", ["h5ad-csr", "anndata-backed", "scipy"])
+def test_spatial_sparse_mode_compat(variants, kind):
+    g = load_golden("st_spot_sparse_n100")
+    act = run(variants, kind, preprocess="spatial", n_rand=100, sparse_mode=True)
+    assert_golden(act, g, atol_z=1e-8, cols=slice(0, int(g["n_samples_stored"])))
+
+
 @pytest.mark.parametrize("kind", ["h5ad-csr", "h5ad-csc", "anndata"])
 def test_pseudobulk(variants, kind):
     g = load_golden("sc_pseudobulk_n100")
