@@ -169,7 +169,7 @@ def main(argv=None):
                                                                 str(HERE.parent.parent / "secactpy-venv/bin/python")))
     ap.add_argument("--markdown", help="also write the table to this file")
     ap.add_argument("--only", nargs="*", default=None,
-                    help="run only these groups: tables dense latency sparse (and those of cases.py)")
+                    help="run only these groups: tables dense latency sparse analytic (and those of cases.py)")
     args = ap.parse_args(argv)
     os.environ.setdefault("LAZYACT_PROGRESS", "0")
     secactpy = SecActPy(args.secactpy_python)
@@ -183,7 +183,7 @@ def main(argv=None):
     sys.path.insert(0, str(HERE))
     import importlib
 
-    for module in ("suite", "cases"):  # further groups, each module's groups(args, secactpy, roof)
+    for module in ("suite", "analytic", "cases"):  # further groups, each module's groups(args, secactpy, roof)
         if (HERE / f"{module}.py").exists():
             groups.update(importlib.import_module(module).groups(args, secactpy, roof))
     for name, fn in groups.items():

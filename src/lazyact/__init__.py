@@ -4,10 +4,12 @@
 >>> act = lazyact.activity("atlas.h5ad", signature="SecAct", preprocess="scrnaseq")  # doctest: +SKIP
 >>> act.zscore.loc["IL6", :]                                                        # doctest: +SKIP
 """
-from . import ridge
+from . import fdr, ranking, ridge
 from ._version import __version__
 from .activity import ActivityArray, LazyActivity
+from .fdr import qvalue
 from .pipeline import activity
+from .ranking import active, top
 from .ridge import permutation_table, projection
 from .signatures import load_signature
 
@@ -24,6 +26,11 @@ __all__ = [
     "ActivityArray",
     "LazyActivity",
     "activity",
+    "active",
+    "fdr",
+    "qvalue",
+    "ranking",
+    "top",
     "__version__",
     "load_signature",
     "permutation_table",

@@ -16,6 +16,7 @@ import pandas as pd
 from . import __version__
 from .array import BlockStore, LazyArray
 from .ridge import STATISTICS, Projection, RidgeModel
+from .ridge.analytic import AnalyticModel
 
 __all__ = ["ActivityArray", "ActivityBlocks", "LazyActivity"]
 
@@ -159,7 +160,9 @@ class LazyActivity:
         :class:`~lazyact.ridge.Projection` (needed for ``n_rand = 0``).
     permutations : int, array_like or RidgeModel, default 1000
         ``n_rand`` (tables from ``seed`` and ``rng``), an explicit inverse
-        permutation table ``(n_rand, n_genes)``, or a ready model.
+        permutation table ``(n_rand, n_genes)``, or a ready model
+        (:class:`~lazyact.ridge.RidgeModel` or
+        :class:`~lazyact.ridge.analytic.AnalyticModel`).
     Y : array_like or expression
         Expression, genes x samples, aligned to T's genes (dense NumPy here;
         :func:`lazyact.activity` handles sparse, HDF5, .h5ad and AnnData).
@@ -174,6 +177,11 @@ class LazyActivity:
         Output row -> projection row (for grouped signatures).
     params : dict, optional
         Extra parameters recorded in :attr:`params` (preprocessing, ...).
+    null : {"permutation", "analytic"}, default "permutation"
+        ``"analytic"``: the exact mean and variance of the permutation null
+        over all permutations (:class:`~lazyact.ridge.analytic.AnalyticModel`:
+        one GEMM per block, normal p-values); ``permutations``, ``seed`` and
+        ``rng`` are then unused.  See ``docs/nulls.md``.
     kernel : {"auto", "dense", "sparse"}
         For sparse expression, ``"auto"``/``"sparse"`` keep it sparse (in-flight
         normalisation, numba kernel); ``"dense"`` densifies one block at a time.
@@ -194,14 +202,18 @@ class LazyActivity:
     def __init__(self, T, permutations=1000, Y=None, *, proteins=None, samples=None, seed: int = 0,
                  rng: str = "srand", backend: str = "numpy", chunks=None, cache_bytes: int | None = None,
                  threads: int | None = None, row_map=None, params: Mapping[str, Any] | None = None,
-                 spatial=None, kernel: str = "auto"):
+                 spatial=None, kernel: str = "auto", null: str = "permutation"):
         if Y is None:
             raise ValueError("LazyActivity needs expression Y (genes x samples)")
-        if isinstance(permutations, RidgeModel):
+        if null not in ("permutation", "analytic"):
+            raise ValueError(f"null must be 'permutation' or 'analytic', got {null!r}")
+        if isinstance(permutations, (RidgeModel, AnalyticModel)):
             model = permutations
         else:
             proj = T if isinstance(T, Projection) else _projection_from_T(T)
-            if isinstance(permutations, (int, np.integer)):
+            if null == "analytic":
+                model = AnalyticModel(proj, backend=backend)
+            elif isinstance(permutations, (int, np.integer)):
                 model = RidgeModel(proj, n_rand=int(permutations), seed=seed, rng=rng, backend=backend)
             else:
                 model = RidgeModel(proj, n_rand=None, table=permutations, backend=backend)
@@ -226,6 +238,7 @@ class LazyActivity:
             "seed": model.seed,
             "rng": "explicit" if model.explicit_table else model.rng,
             "backend": model.backend,
+            "null": getattr(model, "null", "permutation"),
             "lazyact_version": __version__,
             **dict(params or {}),
         }
@@ -285,13 +298,35 @@ class LazyActivity:
         p, m = self.shape
         done = self.store.cached_fraction()
         pct = f"{100 * done:.0f}%" if done == 0 or done >= 0.01 else "<1%"
-        return (f"LazyActivity: {p:,} proteins x {m:,} samples (n_rand={self.params['n_rand']}, "
-                f"rng={self.params['rng']!r}, seed={self.params['seed']}), {pct} computed")
+        if self.params.get("null") == "analytic":
+            how = "null='analytic'"
+        else:
+            how = f"n_rand={self.params['n_rand']}, rng={self.params['rng']!r}, seed={self.params['seed']}"
+        return f"LazyActivity: {p:,} proteins x {m:,} samples ({how}), {pct} computed"
 
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_views"] = {}
         return state
+
+    # -- multiple testing and rankings (lazyact.fdr, lazyact.ranking) ---------
+    def qvalue(self, method: str = "bh", axis: int = 0, **kwargs) -> ActivityArray:
+        """FDR-adjusted p-values as a lazy view: see :func:`lazyact.fdr.qvalue`."""
+        from .fdr import qvalue
+
+        return qvalue(self, method, axis, **kwargs)
+
+    def top(self, k: int = 5, by="zscore", axis: int = 0, **kwargs) -> pd.DataFrame:
+        """The ``k`` most active proteins per sample: see :func:`lazyact.ranking.top`."""
+        from .ranking import top
+
+        return top(self, k, by, axis, **kwargs)
+
+    def active(self, alpha: float = 0.05, by: str = "pvalue", **kwargs) -> pd.Series:
+        """Per protein, the number of samples where it is significant: see :func:`lazyact.ranking.active`."""
+        from .ranking import active
+
+        return active(self, alpha, by, **kwargs)
 
     # -- one-pass summaries ----------------------------------------------------
     def summary(self, progress: bool | None = None) -> pd.DataFrame:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .activity import LazyActivity
 from .preprocess import PreparedExpression, pass_block, expand_groups, group_signature, overlap_genes, zscore_columns
-from .ridge import RidgeModel, projection
+from .ridge import make_model, projection
 from .ridge.projection import DEFAULT_LAMBDA
 from .signatures import load_signature
 from .sources import ExpressionSource, as_source, check_orientation
@@ -99,7 +99,7 @@ def activity(expression, signature: Any = "SecAct", *, lambda_: float = DEFAULT_
              gene_order: str = "expression", groupby=None, backend: str = "auto", genes=None, samples=None,
              layer: str | None = None, gene_column: str | None = None, table=None, chunks=None,
              cache_bytes: int | None = None, threads: int | None = None, kernel: str = "auto",
-             sparse_mode: bool = False) -> LazyActivity:
+             sparse_mode: bool = False, null: str = "permutation") -> LazyActivity:
     """Secreted-protein activity of an expression profile, computed lazily.
 
     Parameters
@@ -127,6 +127,10 @@ def activity(expression, signature: Any = "SecAct", *, lambda_: float = DEFAULT_
     layer, gene_column : which matrix / gene-name column of an AnnData or .h5ad.
     table : an explicit inverse permutation table (overrides seed/rng).
     chunks, cache_bytes, threads : block shape, cache bound and threads.
+    null : {"permutation", "analytic"}, default "permutation"
+        ``"analytic"``: the exact all-permutation null moments, one GEMM per
+        block and normal p-values (``n_rand``, ``seed``, ``rng`` unused,
+        ``table`` must be None); see ``docs/nulls.md``.
     kernel : {"auto", "dense", "sparse"}
         Sparse expression stays sparse (``"auto"``); ``"dense"`` densifies one
         block of columns at a time (exact to the dense path's rounding).
@@ -161,7 +165,7 @@ def activity(expression, signature: Any = "SecAct", *, lambda_: float = DEFAULT_
     sig, sig_name = _signature(signature)
     check_orientation(src, sig.index)
     build = build_model(sig, sig_name, _default_group(signature) if group is None else group, src.genes,
-                        gene_order, lambda_, n_rand, seed, rng, table, backend)
+                        gene_order, lambda_, n_rand, seed, rng, table, backend, null=null)
     rows = build.overlap.expression_rows
     sample_names = pd.Index(src.samples)
     offsets = None
@@ -191,7 +195,7 @@ class ModelBuild:
 
 
 def build_model(sig: pd.DataFrame, sig_name: str, group, expression_genes, gene_order: str, lambda_: float,
-                n_rand: int, seed: int, rng: str, table, backend: str) -> ModelBuild:
+                n_rand: int, seed: int, rng: str, table, backend: str, null: str = "permutation") -> ModelBuild:
     """Group the signature (before the overlap, as SecActPy), align genes, z-score X, project."""
     do_group = bool(group) if isinstance(group, bool) else True
     threshold = float(group) if not isinstance(group, bool) else 0.9
@@ -204,8 +208,8 @@ def build_model(sig: pd.DataFrame, sig_name: str, group, expression_genes, gene_
     overlap = overlap_genes(expression_genes, grouped.index, gene_order)
     X = zscore_columns(grouped.to_numpy(np.float64)[overlap.signature_rows])
     proj = projection(X, lambda_)
-    model = RidgeModel(proj, n_rand=None if table is not None else n_rand, seed=seed, rng=rng, table=table,
-                       backend=backend)
+    model = make_model(proj, null, n_rand=None if table is not None else n_rand, seed=seed, rng=rng,
+                       table=table, backend=backend)
     params = {
         "signature": sig_name,
         "group": threshold if do_group else False,
