@@ -185,3 +185,53 @@ def test_bad_inputs(small):
         lazyact.LazyActivity(P, 10, Y[:, :5], proteins=["a"])
     with pytest.raises(ValueError, match="n_rand must be >= 0"):
         lazyact.LazyActivity(P, -1, Y[:, :5])
+
+
+# -- property: any NumPy index expression on a real LazyActivity equals NumPy on the materialised array
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_P, _M = 7, 23
+
+
+def _axis_key(n):
+    ints = st.integers(-n - 2, n + 1)
+    slices = st.builds(slice, st.none() | st.integers(-n - 2, n + 2), st.none() | st.integers(-n - 2, n + 2),
+                       st.none() | st.integers(-4, 4).filter(lambda s: s != 0))
+    lists = st.lists(st.integers(-n, n - 1), min_size=0, max_size=6)
+    masks = st.lists(st.booleans(), min_size=n, max_size=n).map(np.array)
+    return st.one_of(ints, slices, lists.map(np.array), masks, st.builds(range, st.integers(0, n), st.integers(0, n)))
+
+
+_keys = st.one_of(
+    st.tuples(_axis_key(_P), _axis_key(_M)),
+    _axis_key(_P),
+    st.tuples(st.just(Ellipsis), _axis_key(_M)),
+    st.tuples(_axis_key(_P), st.just(None), st.just(slice(None))),
+)
+
+
+@pytest.fixture(scope="module")
+def prop_activity():
+    rng = np.random.default_rng(5)
+    P = projection(rng.standard_normal((60, _P)), 3.0)
+    act = lazyact.LazyActivity(P, 25, rng.standard_normal((60, _M)), chunks=(3, 5), cache_bytes=20_000)
+    return act, {k: np.asarray(act[k]) for k in ("zscore", "pvalue")}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(key=_keys)
+def test_any_key_equals_numpy(prop_activity, key):
+    act, full = prop_activity
+    act.store.clear_cache()
+    for name in ("zscore", "pvalue"):
+        try:
+            expect = full[name][key]
+        except IndexError:
+            with pytest.raises(IndexError):
+                act[name][key]
+            continue
+        got = act[name][key]
+        assert type(got) is type(expect)
+        assert np.shape(got) == np.shape(expect)
+        np.testing.assert_allclose(got, expect, rtol=0, atol=1e-12)
