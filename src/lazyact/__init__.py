@@ -12,7 +12,7 @@ from .pipeline import activity
 from .ranking import active, top
 from .ridge import permutation_table, projection
 from .signatures import load_signature
-
+from .store import StoredActivity, open
 
 
 def view(obj, array=None, **kwargs):
@@ -25,6 +25,7 @@ def view(obj, array=None, **kwargs):
 __all__ = [
     "ActivityArray",
     "LazyActivity",
+    "StoredActivity",
     "activity",
     "active",
     "fdr",
@@ -33,6 +34,7 @@ __all__ = [
     "top",
     "__version__",
     "load_signature",
+    "open",
     "permutation_table",
     "projection",
     "ridge",

@@ -17,6 +17,7 @@ from . import __version__
 from .array import BlockStore, LazyArray
 from .ridge import STATISTICS, Projection, RidgeModel
 from .ridge.analytic import AnalyticModel
+from .store import ActivityIO
 
 __all__ = ["ActivityArray", "ActivityBlocks", "LazyActivity"]
 
@@ -146,7 +147,7 @@ def _labels(values, n: int, what: str, prefix: str) -> pd.Index:
     return idx
 
 
-class LazyActivity:
+class LazyActivity(ActivityIO):
     """Secreted-protein activity, computed only where it is looked at.
 
     ``beta``, ``se``, ``zscore`` and ``pvalue`` are :class:`ActivityArray`

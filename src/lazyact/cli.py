@@ -1,0 +1,214 @@
+"""The ``lazyact`` command line.
+
+::
+
+    lazyact run INPUT -s SIGNATURE -o OUT.h5 [options]   compute activity, write a results file
+    lazyact info OUT.h5                                  shape, parameters, completeness
+    lazyact demo [--out FILE]                            CytoSig on the bundled bulk example
+    lazyact view INPUT|OUT.h5 [--png FILE]               interactive viewer / a PNG of it
+
+``python -m lazyact ...`` does the same. Exit status: 0 success, 1 error (message on
+stderr), 2 bad arguments, 3 ``info`` on an unfinished (``.partial``) file.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+__all__ = ["main", "build_parser"]
+
+_PREPROCESS = ("none", "center", "scrnaseq", "spatial", "pseudobulk")
+_STATS = ("beta", "se", "zscore", "pvalue")
+
+
+def _input_options(p: argparse.ArgumentParser, signature_required: bool) -> None:
+    g = p.add_argument_group("input and method")
+    g.add_argument("-s", "--signature", required=signature_required, default="SecAct",
+                   help='"SecAct", "CytoSig" or a genes x proteins table (default SecAct)')
+    g.add_argument("--preprocess", choices=_PREPROCESS, default="none",
+                   help="none: INPUT is already differential; center: subtract gene means; "
+                        "scrnaseq/spatial/pseudobulk: counts (see the user guide). Default none")
+    g.add_argument("--n-rand", type=int, default=1000, help="permutations (default 1000; 0 = t-test)")
+    g.add_argument("--seed", type=int, default=0, help="permutation seed (default 0)")
+    g.add_argument("--rng", choices=("srand", "gsl", "numpy"), default="srand",
+                   help="permutation generator (default srand, as R SecAct / SecActPy)")
+    g.add_argument("--lambda", dest="lambda_", type=float, default=5e5, help="ridge penalty (default 5e5)")
+    g.add_argument("--backend", choices=("auto", "numpy", "cupy"), default="auto", help="compute backend")
+    g.add_argument("--group", action=argparse.BooleanOptionalAction, default=None,
+                   help="signature grouping (default: SecActPy's, on except for CytoSig)")
+    g.add_argument("--group-threshold", type=float, default=None, help="grouping correlation threshold (0.9)")
+    g.add_argument("--gene-order", choices=("expression", "signature", "sorted"), default="expression")
+    g.add_argument("--layer", default=None, help=".h5ad / AnnData matrix: X, raw or a layers key")
+    g.add_argument("--gene-column", default=None, help=".h5ad var column with gene names (or 'auto')")
+    g.add_argument("--groupby", default=None, help="pseudobulk: obs column to group cells by")
+    g.add_argument("--threads", type=int, default=None, help="worker threads (default: all CPUs)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of :func:`main`."""
+    from . import __version__
+
+    ap = argparse.ArgumentParser(prog="lazyact", description="Secreted-protein activity (SecAct / CytoSig), lazily.")
+    ap.add_argument("--version", action="version", version=f"lazyact {__version__}")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    run = sub.add_parser("run", help="compute activity and write a results file",
+                         description="Compute activity of INPUT and write it block by block to OUT "
+                                     "(resumable: rerun the same command after an interruption).")
+    run.add_argument("input", metavar="INPUT", help="expression: .h5ad, .h5 (10x), .npy, or a text table "
+                                                   "(genes x samples)")
+    run.add_argument("-o", "--out", required=True, help="results file (.h5, or .h5ad with --h5ad)")
+    _input_options(run, signature_required=True)
+    w = run.add_argument_group("output")
+    w.add_argument("--h5ad", action="store_true", help="write an AnnData .h5ad (also chosen by an .h5ad OUT)")
+    w.add_argument("--block", type=int, default=None, help="samples per write block (resume granularity)")
+    w.add_argument("--arrays", nargs="+", choices=_STATS, default=list(_STATS), help="statistics to store")
+    w.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="stored dtype")
+    w.add_argument("--compression", default="gzip", help="gzip (default), lzf or none")
+    w.add_argument("--summary", action="store_true", help="also store per-protein mean/std/min/max")
+    w.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    w.add_argument("--no-resume", dest="resume", action="store_false", help="ignore an interrupted OUT.partial")
+    w.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    info = sub.add_parser("info", help="describe a results file", description="Shape, parameters and "
+                          "completeness of a results file (or of its unfinished .partial).")
+    info.add_argument("path", metavar="FILE")
+
+    demo = sub.add_parser("demo", help="run CytoSig on the bundled real bulk example",
+                          description="CytoSig activity of the bundled Ly86-Fc vs vehicle log fold changes: "
+                                      "prints the top proteins per sample and writes a small results file.")
+    demo.add_argument("--out", default="lazyact-demo.h5", help="results file (default ./lazyact-demo.h5)")
+    demo.add_argument("--n-rand", type=int, default=1000, help="permutations (default 1000)")
+    demo.add_argument("--top", type=int, default=5, help="proteins listed per sample (default 5)")
+
+    view = sub.add_parser("view", help="interactive viewer, or a PNG of it",
+                          description="Show INPUT (expression, computed lazily) or a results file.")
+    view.add_argument("input", metavar="INPUT", help="expression data or a results file")
+    view.add_argument("--png", default=None, help="render offscreen to this PNG instead of opening a window")
+    view.add_argument("--protein", default=None, help="protein to select")
+    view.add_argument("--start", default="0", help="first sample shown (index or name)")
+    view.add_argument("--array", default="zscore", help="zscore (default), beta, se, pvalue or -log10p")
+    _input_options(view, signature_required=False)
+    return ap
+
+
+def _activity(args: argparse.Namespace) -> Any:
+    from .pipeline import activity
+
+    group: Any = args.group
+    if args.group_threshold is not None and group is not False:
+        group = float(args.group_threshold)
+    kwargs: dict[str, Any] = dict(
+        lambda_=args.lambda_, n_rand=args.n_rand, seed=args.seed, rng=args.rng, preprocess=args.preprocess,
+        group=group, gene_order=args.gene_order, backend=args.backend, layer=args.layer,
+        gene_column=args.gene_column, threads=args.threads,
+    )
+    if args.groupby is not None:
+        kwargs["groupby"] = args.groupby
+    return activity(args.input, args.signature, **kwargs)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .store import ActivityIO
+
+    out = Path(args.out)
+    t0 = time.perf_counter()
+    act = _activity(args)
+    print(f"{act!r}", file=sys.stderr)
+    compression = None if args.compression.lower() == "none" else args.compression
+    opts = dict(dtype=np.dtype(args.dtype), compression=compression, block=args.block, progress=not args.quiet,
+                resume=args.resume, overwrite=args.overwrite)
+    if args.h5ad or out.suffix.lower() == ".h5ad":
+        if list(args.arrays) != list(_STATS):
+            print("lazyact: note: --arrays is ignored with --h5ad (X = beta, obsm = se/zscore/pvalue)", file=sys.stderr)
+        if args.summary:
+            print("lazyact: note: --summary applies to .h5 output only", file=sys.stderr)
+        path = ActivityIO.to_h5ad(act, out, **opts)
+    else:
+        path = ActivityIO.to_hdf5(act, out, arrays=tuple(args.arrays), summary=args.summary, **opts)
+    dt = time.perf_counter() - t0
+    m = act.shape[1]
+    print(f"wrote {path} ({os.path.getsize(path) / 2**20:.1f} MiB, {m:,} samples in {dt:.1f} s)", file=sys.stderr)
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from .store import file_info, format_info
+
+    info = file_info(args.path)
+    print(format_info(info))
+    return 0 if info["complete"] else 3
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run
+
+    run(out=args.out, n_rand=args.n_rand, top=args.top)
+    return 0
+
+
+_VIZ_HINT = "Install the viewer with:  pip install 'lazyact[viz]'   (fastplotlib, matplotlib, imageio)"
+
+
+def _cmd_view(args: argparse.Namespace) -> int:
+    from .store import NotResultsFileError, open_results
+
+    try:
+        from . import viz
+    except ImportError as exc:  # pragma: no cover - the package ships viz
+        print(f"lazyact view: the viewer is not available ({exc}).\n{_VIZ_HINT}", file=sys.stderr)
+        return 1
+    try:
+        obj = open_results(args.input)  # a results file (an unfinished one is an error) ...
+    except NotResultsFileError:
+        obj = _activity(args)  # ... else expression data, computed lazily
+    start: Any = int(args.start) if str(args.start).lstrip("-").isdigit() else args.start
+    try:
+        if args.png:
+            viz.render_png(obj, args.png, protein=args.protein, start=start, array=args.array)
+            print(f"wrote {args.png}", file=sys.stderr)
+            return 0
+        viz.view(obj, array=args.array, protein=args.protein, start=start)
+        import fastplotlib
+
+        fastplotlib.loop.run()
+    except ImportError as exc:
+        print(f"lazyact view: the viewer's dependencies are missing ({exc}).\n{_VIZ_HINT}", file=sys.stderr)
+        return 1
+    return 0
+
+
+_COMMANDS = {"run": _cmd_run, "info": _cmd_info, "demo": _cmd_demo, "view": _cmd_view}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``lazyact`` command line; returns the exit status.
+
+    Examples
+    --------
+    >>> from lazyact.cli import main
+    >>> main(["info", "results.h5"])  # doctest: +SKIP
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("lazyact: interrupted (an unfinished run resumes when started again)", file=sys.stderr)
+        return 130
+    except (OSError, ValueError, KeyError, TypeError, MemoryError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        if isinstance(exc, OSError) and exc.strerror and exc.filename is None and len(exc.args) == 2:
+            msg = exc.strerror
+        print(f"lazyact {args.command}: error: {msg}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
