@@ -14,39 +14,13 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .array import BlockStore, LazyArray
+from .array import BlockStore
 from .ridge import STATISTICS, Projection, RidgeModel
 from .ridge.analytic import AnalyticModel
 from .store import ActivityIO
+from .views import ActivityArray, ActivityViews
 
 __all__ = ["ActivityArray", "ActivityBlocks", "LazyActivity"]
-
-
-class ActivityArray(LazyArray):
-    """One statistic of a :class:`LazyActivity` (proteins x samples), read-only and lazy.
-
-    Indexing follows NumPy exactly and computes only the proteins (rows of the
-    projection) and samples (columns of the expression) the key touches.
-    ``.loc[proteins, samples]`` selects by name, ``.oindex[...]`` orthogonally.
-
-    Examples
-    --------
-    >>> import lazyact, numpy as np
-    >>> rng = np.random.default_rng(0)
-    >>> act = lazyact.LazyActivity(rng.standard_normal((3, 40)), 20, rng.standard_normal((40, 6)))
-    >>> act.zscore[0, :3].shape
-    (3,)
-    """
-
-    @property
-    def proteins(self) -> pd.Index:
-        """Row names (signalling proteins)."""
-        return self.row_labels
-
-    @property
-    def samples(self) -> pd.Index:
-        """Column names (samples, cells or spots)."""
-        return self.col_labels
 
 
 class ActivityBlocks:
@@ -147,7 +121,7 @@ def _labels(values, n: int, what: str, prefix: str) -> pd.Index:
     return idx
 
 
-class LazyActivity(ActivityIO):
+class LazyActivity(ActivityViews, ActivityIO):
     """Secreted-protein activity, computed only where it is looked at.
 
     ``beta``, ``se``, ``zscore`` and ``pvalue`` are :class:`ActivityArray`
@@ -253,44 +227,6 @@ class LazyActivity(ActivityIO):
         # protein); columns in blocks of ~256 samples
         return (max(1, min(p, 2048)), max(1, min(m, 256)))
 
-    # -- views ---------------------------------------------------------------
-    def _view(self, name: str) -> ActivityArray:
-        view = self._views.get(name)
-        if view is None:
-            view = ActivityArray(self.store, name, row_labels=self.proteins, col_labels=self.samples,
-                                 attrs={"statistic": name, **self.params})
-            self._views[name] = view
-        return view
-
-    @property
-    def beta(self) -> ActivityArray:
-        """Ridge coefficients ``T @ Y`` (proteins x samples)."""
-        return self._view("beta")
-
-    @property
-    def se(self) -> ActivityArray:
-        """Standard error: standard deviation of the permutation null."""
-        return self._view("se")
-
-    @property
-    def zscore(self) -> ActivityArray:
-        """``(beta - mean of the null) / se``: the activity score."""
-        return self._view("zscore")
-
-    @property
-    def pvalue(self) -> ActivityArray:
-        """Permutation p-value ``(count(|beta_perm| >= |beta|) + 1) / (n_rand + 1)``."""
-        return self._view("pvalue")
-
-    def __getitem__(self, name: str) -> ActivityArray:
-        if name not in STATISTICS:
-            raise KeyError(f"{name!r}: choose one of {', '.join(STATISTICS)}")
-        return self._view(name)
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self.blocks.shape
-
     @property
     def model(self) -> RidgeModel:
         return self.blocks.model
@@ -309,55 +245,6 @@ class LazyActivity(ActivityIO):
         state = self.__dict__.copy()
         state["_views"] = {}
         return state
-
-    # -- multiple testing and rankings (lazyact.fdr, lazyact.ranking) ---------
-    def qvalue(self, method: str = "bh", axis: int = 0, **kwargs) -> ActivityArray:
-        """FDR-adjusted p-values as a lazy view: see :func:`lazyact.fdr.qvalue`."""
-        from .fdr import qvalue
-
-        return qvalue(self, method, axis, **kwargs)
-
-    def top(self, k: int = 5, by="zscore", axis: int = 0, **kwargs) -> pd.DataFrame:
-        """The ``k`` most active proteins per sample: see :func:`lazyact.ranking.top`."""
-        from .ranking import top
-
-        return top(self, k, by, axis, **kwargs)
-
-    def active(self, alpha: float = 0.05, by: str = "pvalue", **kwargs) -> pd.Series:
-        """Per protein, the number of samples where it is significant: see :func:`lazyact.ranking.active`."""
-        from .ranking import active
-
-        return active(self, alpha, by, **kwargs)
-
-    # -- one-pass summaries ----------------------------------------------------
-    def summary(self, progress: bool | None = None) -> pd.DataFrame:
-        """Per-protein mean, std, min and max of all four statistics, in one pass.
-
-        Returns
-        -------
-        pandas.DataFrame
-            Index: proteins; columns: a (statistic, moment) MultiIndex.
-
-        Examples
-        --------
-        >>> import numpy as np, lazyact
-        >>> rng = np.random.default_rng(0)
-        >>> act = lazyact.LazyActivity(rng.standard_normal((2, 30)), 10, rng.standard_normal((30, 5)))
-        >>> act.summary().shape
-        (2, 16)
-        """
-        from .array.reduce import summary as _summary
-
-        res = _summary(self.store, STATISTICS, axis=1, progress=progress)
-        cols, data = [], []
-        for name in STATISTICS:
-            for moment in ("mean", "std", "min", "max"):
-                cols.append((name, moment))
-                data.append(np.asarray(res[name][moment]))
-        frame = pd.DataFrame(np.column_stack(data), index=self.proteins,
-                             columns=pd.MultiIndex.from_tuples(cols, names=["statistic", "moment"]))
-        self.summary_stats = frame
-        return frame
 
 
 def _projection_from_T(T) -> Projection:

@@ -42,6 +42,7 @@ import pandas as pd
 
 from ._version import __version__
 from .array import BlockStore
+from .views import _MOMENTS, STATISTICS, ActivityViews
 from .array.blocks import _fmt_bytes
 from .array.sinks import (
     DONE_KEY,
@@ -70,10 +71,8 @@ __all__ = [
     "NotResultsFileError",
 ]
 
-STATISTICS = ("beta", "se", "zscore", "pvalue")
 #: ``lazyact_format`` attribute of files written by lazyact.
 FORMAT = "lazyact-activity/1"
-_MOMENTS = ("mean", "std", "min", "max")
 
 
 class NotResultsFileError(ValueError):
@@ -751,7 +750,7 @@ def _open_h5(path: Path, allow_locked: bool = False) -> h5py.File:
         raise OSError(f"cannot open '{path}': {exc}") from exc
 
 
-class StoredActivity(ActivityIO):
+class StoredActivity(ActivityViews, ActivityIO):
     """Activity results read from a file, with the API of :class:`~lazyact.LazyActivity`.
 
     ``beta``, ``se``, ``zscore``, ``pvalue`` are :class:`~lazyact.ActivityArray`
@@ -803,53 +802,13 @@ class StoredActivity(ActivityIO):
         self.store = BlockStore(self.blocks, chunks=chunks, threads=threads, **kwargs)
         self._views: dict[str, Any] = {}
 
-    # -- views
-    def _view(self, name: str) -> Any:
-        from .activity import ActivityArray
-
-        if name not in self.store.names:
-            raise KeyError(f"'{self.path}' stores no {name!r} (stored: {', '.join(self.store.names)})")
-        view = self._views.get(name)
-        if view is None:
-            view = ActivityArray(self.store, name, row_labels=self.proteins, col_labels=self.samples,
-                                 attrs={"statistic": name, **self.params})
-            self._views[name] = view
-        return view
-
-    @property
-    def beta(self) -> Any:
-        """Ridge coefficients (proteins x samples), read lazily."""
-        return self._view("beta")
-
-    @property
-    def se(self) -> Any:
-        """Standard errors (proteins x samples), read lazily."""
-        return self._view("se")
-
-    @property
-    def zscore(self) -> Any:
-        """Activity z-scores (proteins x samples), read lazily."""
-        return self._view("zscore")
-
-    @property
-    def pvalue(self) -> Any:
-        """Permutation p-values (proteins x samples), read lazily."""
-        return self._view("pvalue")
-
-    def __getitem__(self, name: str) -> Any:
-        if name not in STATISTICS:
-            raise KeyError(f"{name!r}: choose one of {', '.join(STATISTICS)}")
-        return self._view(name)
+    def _missing(self, name: str) -> str:
+        return f"'{self.path}' stores no {name!r} (stored: {', '.join(self.store.names)})"
 
     @property
     def arrays(self) -> tuple[str, ...]:
         """Names of the stored statistics."""
         return self.store.names
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """(proteins, samples)."""
-        return self.store.shape
 
     def summary(self, progress: bool | None = None) -> pd.DataFrame:
         """Per-protein mean/std/min/max of every stored statistic.
@@ -859,18 +818,7 @@ class StoredActivity(ActivityIO):
         """
         if self.summary_stats is not None:
             return self.summary_stats.copy()
-        from .array.reduce import summary as _summary
-
-        res = _summary(self.store, self.store.names, axis=1, progress=progress)
-        cols, data = [], []
-        for name in self.store.names:
-            for moment in _MOMENTS:
-                cols.append((name, moment))
-                data.append(np.asarray(res[name][moment]))
-        frame = pd.DataFrame(np.column_stack(data), index=self.proteins,
-                             columns=pd.MultiIndex.from_tuples(cols, names=["statistic", "moment"]))
-        self.summary_stats = frame
-        return frame
+        return self._summary_frame(progress)
 
     def _fingerprint_parts(self) -> dict:
         return {"file": self._file_id, "arrays": list(self.store.names), "proteins": _hash_names(self.proteins),
