@@ -57,7 +57,8 @@ SECACTPY_SPARSE = r"""
 import json, sys, time, numpy as np, scipy.sparse as sp, anndata as ad, pandas as pd
 from secactpy.ridge import ridge
 path, n_cells, n_rand = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-sig = pd.read_pickle(sys.argv[4])
+z = np.load(sys.argv[4], allow_pickle=False)
+sig = pd.DataFrame(z["values"], index=z["genes"], columns=z["proteins"])
 a = ad.read_h5ad(path)
 counts = a.X[:n_cells].T.tocsc().astype(np.float64)  # genes x cells
 tot = np.asarray(counts.sum(axis=0)).ravel()
@@ -90,9 +91,9 @@ def _rss_mb():
 
 def bench_sparse(args, secactpy, roof):
     sig = signature()
-    sig_pickle = _TMP / "sig.pkl"
+    sig_pickle = _TMP / "sig.npz"  # npz, not a pickle: SecActPy's venv has numpy 1.x
     _TMP.mkdir(exist_ok=True)
-    sig.to_pickle(sig_pickle)
+    np.savez(sig_pickle, values=sig.to_numpy(), genes=sig.index.to_numpy(str), proteins=sig.columns.to_numpy(str))
     rows = []
     densities = (0.02, 0.05)
     sizes = (20_000,) if args.quick else (20_000, 100_000)
