@@ -9,7 +9,6 @@ of samples is held in memory except small per-sample vectors.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .activity import LazyActivity
-from .preprocess import PreparedExpression, pass_block, expand_groups, group_signature, overlap_genes, zscore_columns
+from .preprocess import PreparedExpression, expand_groups, group_signature, overlap_genes, row_sums, zscore_columns
 from .ridge import make_model, projection
 from .ridge.projection import DEFAULT_LAMBDA
 from .signatures import load_signature
@@ -76,22 +75,13 @@ def _default_group(signature) -> bool:
     return not (isinstance(signature, str) and signature.lower() == "cytosig")
 
 
-def _as_source(expression, genes, samples, layer, gene_column) -> tuple[ExpressionSource, bool]:
+def _as_source(expression, genes, samples, layer, gene_column) -> ExpressionSource:
     """Source for any input; text tables are read into a DataFrame (bulk data is small)."""
     if isinstance(expression, (str, os.PathLike)) and str(expression).lower().endswith(_TEXT_SUFFIXES):
         expression = read_expression_table(expression)
     if isinstance(expression, pd.DataFrame):
         expression = expression[~expression.index.astype(str).duplicated(keep="first")]
-    src = as_source(expression, genes=genes, samples=samples, layer=layer, gene_column=gene_column)
-    return src, isinstance(expression, pd.DataFrame)
-
-
-def _row_means(src: ExpressionSource, rows: np.ndarray) -> np.ndarray:
-    """Mean of each selected gene over all samples, one streaming pass."""
-    total = np.zeros(rows.size)
-    for _, blk in src.iter_columns(pass_block(src), rows=rows):
-        total += np.asarray(blk.sum(axis=1)).ravel()
-    return total / src.shape[1]
+    return as_source(expression, genes=genes, samples=samples, layer=layer, gene_column=gene_column)
 
 
 def activity(expression, signature: Any = "SecAct", *, lambda_: float = DEFAULT_LAMBDA, n_rand: int = 1000,
@@ -161,7 +151,7 @@ def activity(expression, signature: Any = "SecAct", *, lambda_: float = DEFAULT_
 
         return single_cell_activity(**locals())
 
-    src, _ = _as_source(expression, genes, samples, layer, gene_column)
+    src = _as_source(expression, genes, samples, layer, gene_column)
     sig, sig_name = _signature(signature)
     check_orientation(src, sig.index)
     build = build_model(sig, sig_name, _default_group(signature) if group is None else group, src.genes,
@@ -170,7 +160,7 @@ def activity(expression, signature: Any = "SecAct", *, lambda_: float = DEFAULT_
     sample_names = pd.Index(src.samples)
     offsets = None
     if preprocess == "center" and src.shape[1] >= 2:
-        offsets = _row_means(src, rows)
+        offsets = row_sums(src, rows) / src.shape[1]
     if src.shape[1] == 1:
         sample_names = pd.Index(["Change"], dtype=object)
     expr = PreparedExpression(src, rows, row_offsets=offsets)
@@ -218,8 +208,3 @@ def build_model(sig: pd.DataFrame, sig_name: str, group, expression_genes, gene_
         "n_groups": len(members),
     }
     return ModelBuild(proj, model, proteins, row_map, overlap, params)
-
-
-def _clean_gene(name: str) -> str:
-    """SecActPy's single-cell gene clean-up: upper-case, cut at the first '.'."""
-    return re.split(r"\.", str(name).upper(), maxsplit=1)[0]

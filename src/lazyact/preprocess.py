@@ -26,7 +26,7 @@ __all__ = [
     "overlap_genes",
     "group_signature",
     "expand_groups",
-    "scale_columns",
+    "row_sums",
     "zscore_columns",
 ]
 
@@ -40,6 +40,15 @@ PASS_BYTES = 8 * 2**20
 def pass_block(source) -> int:
     """Samples per block of a streaming statistics pass over ``source``."""
     return source.default_block(PASS_BYTES)
+
+
+def row_sums(source, rows: np.ndarray | None = None) -> np.ndarray:
+    """Sum over all samples of each gene in ``rows`` (all genes by default), one streaming pass."""
+    rows = np.arange(source.n_genes) if rows is None else rows
+    total = np.zeros(rows.size)
+    for _, blk in source.iter_columns(pass_block(source), rows=rows):
+        total += np.asarray(blk.sum(axis=1)).ravel()
+    return total
 
 
 @dataclass(frozen=True)
@@ -126,8 +135,6 @@ def zscore_columns(A: np.ndarray) -> np.ndarray:
     out[~np.isfinite(out)] = 0.0
     return out
 
-
-scale_columns = zscore_columns
 
 
 def group_signature(signature: pd.DataFrame, threshold: float = 0.9) -> tuple[pd.DataFrame, list[list[str]]]:

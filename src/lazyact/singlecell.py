@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .preprocess import PreparedExpression, pass_block
+from .preprocess import PreparedExpression, pass_block, row_sums
 from .sources import as_source, check_orientation, dedup_rows
 
 __all__ = ["single_cell_activity", "clean_gene_name"]
@@ -49,14 +49,6 @@ def clean_gene_name(name: Any) -> str:
     ('ACTB', 'ENSG0001')
     """
     return str(name).upper().split(".", 1)[0]
-
-
-def _gene_sums(src, rows=None) -> np.ndarray:
-    rows = np.arange(src.n_genes) if rows is None else rows
-    total = np.zeros(rows.size)
-    for _, blk in src.iter_columns(pass_block(src), rows=rows):
-        total += np.asarray(blk.sum(axis=1)).ravel()
-    return total
 
 
 def _log_row_means(src, kept: np.ndarray, shared: np.ndarray, scale: float,
@@ -159,11 +151,11 @@ def single_cell_activity(*, expression, signature, lambda_, n_rand, seed, rng, p
     candidates = np.arange(src.n_genes)
     gene_sums = None
     if preprocess == "spatial":
-        gene_sums = _gene_sums(src)
+        gene_sums = row_sums(src)
         candidates = np.flatnonzero(gene_sums > 0)
     sub_names = cleaned[candidates]
     if sub_names.has_duplicates:
-        score = gene_sums[candidates] if gene_sums is not None else _gene_sums(src, candidates)
+        score = gene_sums[candidates] if gene_sums is not None else row_sums(src, candidates)
         keep = dedup_rows(list(sub_names), keep="max", score=score)
     else:
         keep = np.arange(candidates.size)

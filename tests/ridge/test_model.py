@@ -74,7 +74,6 @@ def test_any_sub_block_equals_full(data):
 def test_kernels_agree_on_every_batching(data, method, budget):
     X, Y = data
     P = projection(X, 1.0)
-    fwd = np.asarray(permutation_table(150, 25, 0, "srand"))
     from lazyact.ridge import forward_table
 
     fwd = forward_table(150, 25, 0, "srand")
