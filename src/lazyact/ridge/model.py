@@ -122,6 +122,20 @@ class RidgeModel:
         return self._invT
 
     @property
+    def projection_transposed(self) -> np.ndarray:
+        """``T.T`` as genes x proteins, C-contiguous (the sparse kernel's row reads; cached)."""
+        if getattr(self, "_Tt", None) is None:
+            self._Tt = np.ascontiguousarray(self.projection.T.T)
+        return self._Tt
+
+    @property
+    def projection_row_sums(self) -> np.ndarray:
+        """``T @ 1`` per protein (the centring correction; cached)."""
+        if getattr(self, "_Tsum", None) is None:
+            self._Tsum = self.projection.T.sum(axis=1)
+        return self._Tsum
+
+    @property
     def shape(self) -> tuple[int, int]:
         return self.projection.T.shape
 
@@ -129,7 +143,7 @@ class RidgeModel:
         state = self.__dict__.copy()
         state["_device_cache"] = None
         state["_offset_cache"] = None
-        state["_invT"] = None
+        state["_invT"] = state["_Tt"] = state["_Tsum"] = None
         if not self.explicit_table:  # rebuilt deterministically on the other side
             state["_inv"] = state["_fwd"] = None
         return state
@@ -188,15 +202,21 @@ class RidgeModel:
         rows = np.asarray(rows, dtype=np.intp)
         if self.n_rand == 0:
             raise ValueError("the sparse in-flight path needs n_rand > 0 (the t-test needs dense residuals)")
-        T_rows = np.ascontiguousarray(self.projection.T[rows])
-        Tr = None
+        p_all = self.shape[0]
+        every = rows.size == p_all and bool((rows == np.arange(p_all)).all())
         if offsets is not None:
-            Tr = np.ascontiguousarray(self.offset_projections(offsets)[:, rows])
+            Tr = self.offset_projections(offsets)
+            Tr = Tr if every else np.ascontiguousarray(Tr[:, rows])
         else:
             Tr = np.zeros((self.n_rand + 1, rows.size))
-        invT = self.inverse_table_transposed if rows.size <= sparse_kernel.FEW_PROTEINS else None
+        c = self.projection_row_sums[rows]
+        if rows.size <= sparse_kernel.FEW_PROTEINS:
+            T_rows, Tt, invT = np.ascontiguousarray(self.projection.T[rows]), None, self.inverse_table_transposed
+        else:
+            Tt = self.projection_transposed
+            T_rows, Tt, invT = None, (Tt if every else np.ascontiguousarray(Tt[:, rows])), None
         beta, count, s1, s2 = sparse_kernel.sparse_permutation_statistics(
-            T_rows, self.inverse_table, Y_csc, offsets, mu, sigma, Tr=Tr, invT=invT)
+            T_rows, self.inverse_table, Y_csc, offsets, mu, sigma, Tr=Tr, invT=invT, Tt=Tt, c=c)
         se, z, p = finalize_permutation(beta, count, s1, s2, self.n_rand)
         return {"beta": beta, "se": se, "zscore": z, "pvalue": p}
 

@@ -17,6 +17,8 @@ instead of ``p * n_genes * (n_rand + 1)``.
 """
 from __future__ import annotations
 
+import os
+
 import numba
 import numpy as np
 from numba import prange
@@ -25,76 +27,89 @@ __all__ = ["sparse_permutation_statistics", "offset_projections"]
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
-def _sparse_columns(Tt, inv, indptr, indices, data, Tr, c, mu, sigma, beta, count, s1, s2):
+def _observed(Tt, indptr, indices, data, Tr0, c, mu, sigma, beta):
+    # beta[:, s] from the identity permutation, every protein
     n_cols = indptr.shape[0] - 1
     p = Tt.shape[1]
-    n_rand = inv.shape[0]
     for s in prange(n_cols):
-        lo = indptr[s]
-        hi = indptr[s + 1]
-        acc = np.empty(p)
-        # observed: identity permutation
-        for k in range(p):
-            acc[k] = 0.0
-        for q in range(lo, hi):
+        acc = np.zeros(p)
+        for q in range(indptr[s], indptr[s + 1]):
             v = data[q]
-            g = indices[q]
+            row = Tt[indices[q]]
             for k in range(p):
-                acc[k] += v * Tt[g, k]
+                acc[k] += v * row[k]
         inv_sigma = 1.0 / sigma[s] if sigma[s] > 0 else 0.0
         for k in range(p):
-            beta[k, s] = (acc[k] - Tr[0, k] - c[k] * mu[s]) * inv_sigma
-        for i in range(n_rand):
-            for k in range(p):
-                acc[k] = 0.0
-            for q in range(lo, hi):
-                v = data[q]
-                g = inv[i, indices[q]]
-                for k in range(p):
-                    acc[k] += v * Tt[g, k]
-            for k in range(p):
-                b = (acc[k] - Tr[i + 1, k] - c[k] * mu[s]) * inv_sigma
-                if abs(b) >= abs(beta[k, s]):
-                    count[k, s] += 1
-                s1[k, s] += b
-                s2[k, s] += b * b
+            beta[k, s] = (acc[k] - Tr0[k] - c[k] * mu[s]) * inv_sigma
+
+
+@numba.njit(nogil=True, cache=True)
+def _permuted_tile(Tt, inv_i, idx, val, k0, k1, acc):
+    # acc[k - k0] = sum_q val[q] * T[k, inv_i[idx[q]]], nonzeros in order
+    w = k1 - k0
+    for k in range(w):
+        acc[k] = 0.0
+    for q in range(idx.shape[0]):
+        v = val[q]
+        row = Tt[inv_i[idx[q]], k0:k1]
+        for k in range(w):
+            acc[k] += v * row[k]
+
+
+@numba.njit(nogil=True, cache=True)
+def _update(acc, k0, Tr_i, c, mu_s, inv_sigma, beta_s, cnt, a1, a2):
+    # fused count / S1 / S2 of one permutation for proteins k0 .. k0 + len(acc)
+    for k in range(acc.shape[0]):
+        kk = k0 + k
+        b = (acc[k] - Tr_i[kk] - c[kk] * mu_s) * inv_sigma
+        if abs(b) >= abs(beta_s[kk]):
+            cnt[kk] += 1
+        a1[kk] += b
+        a2[kk] += b * b
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
-def _sparse_column_by_permutations(Tt, inv, idx, val, Tr, c, mu_s, sigma_s, n_chunks, beta, count, s1, s2, s):
+def _sparse_columns(Tt, inv, indptr, indices, data, Tr, c, mu, sigma, tile, beta, count, s1, s2):
+    """Many columns: parallel over columns, proteins in tiles that stay in the last-level cache."""
+    n_cols = indptr.shape[0] - 1
+    p = Tt.shape[1]
+    n_rand = inv.shape[0]
+    _observed(Tt, indptr, indices, data, Tr[0], c, mu, sigma, beta)
+    for k0 in range(0, p, tile):
+        k1 = min(p, k0 + tile)
+        for s in prange(n_cols):
+            lo = indptr[s]
+            hi = indptr[s + 1]
+            inv_sigma = 1.0 / sigma[s] if sigma[s] > 0 else 0.0
+            acc = np.empty(k1 - k0)
+            for i in range(n_rand):
+                _permuted_tile(Tt, inv[i], indices[lo:hi], data[lo:hi], k0, k1, acc)
+                _update(acc, k0, Tr[i + 1], c, mu[s], inv_sigma, beta[:, s], count[:, s], s1[:, s], s2[:, s])
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def _sparse_column_by_permutations(Tt, inv, idx, val, Tr, c, mu_s, sigma_s, n_chunks, tile, beta, count, s1,
+                                   s2, s):
     """One column, permutations split into ``n_chunks`` parallel ranges, merged in order."""
     p = Tt.shape[1]
     n_rand = inv.shape[0]
     inv_sigma = 1.0 / sigma_s if sigma_s > 0 else 0.0  # constant column: caller substitutes zeros
-    acc0 = np.zeros(p)
-    for q in range(idx.shape[0]):
-        v = val[q]
-        g = idx[q]
-        for k in range(p):
-            acc0[k] += v * Tt[g, k]
+    acc0 = np.empty(p)
+    _permuted_tile(Tt, np.arange(Tt.shape[0]), idx, val, 0, p, acc0)
     for k in range(p):
         beta[k, s] = (acc0[k] - Tr[0, k] - c[k] * mu_s) * inv_sigma
     cnt = np.zeros((n_chunks, p), dtype=np.int64)
     a1 = np.zeros((n_chunks, p))
     a2 = np.zeros((n_chunks, p))
-    for ch in prange(n_chunks):
-        lo = ch * n_rand // n_chunks
-        hi = (ch + 1) * n_rand // n_chunks
-        acc = np.empty(p)
-        for i in range(lo, hi):
-            for k in range(p):
-                acc[k] = 0.0
-            for q in range(idx.shape[0]):
-                v = val[q]
-                g = inv[i, idx[q]]
-                for k in range(p):
-                    acc[k] += v * Tt[g, k]
-            for k in range(p):
-                b = (acc[k] - Tr[i + 1, k] - c[k] * mu_s) * inv_sigma
-                if abs(b) >= abs(beta[k, s]):
-                    cnt[ch, k] += 1
-                a1[ch, k] += b
-                a2[ch, k] += b * b
+    for k0 in range(0, p, tile):
+        k1 = min(p, k0 + tile)
+        for ch in prange(n_chunks):
+            lo = ch * n_rand // n_chunks
+            hi = (ch + 1) * n_rand // n_chunks
+            acc = np.empty(k1 - k0)
+            for i in range(lo, hi):
+                _permuted_tile(Tt, inv[i], idx, val, k0, k1, acc)
+                _update(acc, k0, Tr[i + 1], c, mu_s, inv_sigma, beta[:, s], cnt[ch], a1[ch], a2[ch])
     for ch in range(n_chunks):
         for k in range(p):
             count[k, s] += cnt[ch, k]
@@ -103,40 +118,130 @@ def _sparse_column_by_permutations(Tt, inv, idx, val, Tr, c, mu_s, sigma_s, n_ch
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
-def _sparse_columns_few_proteins(Tt, invT, indptr, indices, data, Tr, c, mu, sigma, beta, count, s1, s2):
-    """Nonzero-major variant for few proteins: ``invT`` is the inverse table
-    transposed (genes x permutations), so each nonzero reads one contiguous
-    row of permuted positions and the accumulator (n_rand x p) stays in L1."""
+def _sparse_columns_few_proteins(T_rows, invT, indptr, indices, data, Tr, c, mu, sigma, beta, count, s1, s2):
+    """Few proteins: one protein at a time, all permutations as one contiguous
+    accumulator; ``invT`` is the inverse table transposed (genes x permutations)
+    so each nonzero reads one contiguous row of permuted positions.  Four
+    nonzeros are added per pass over the accumulator (same order of additions)."""
     n_cols = indptr.shape[0] - 1
-    p = Tt.shape[1]
+    p = T_rows.shape[0]
     n_rand = invT.shape[1]
     for s in prange(n_cols):
         lo = indptr[s]
         hi = indptr[s + 1]
-        acc = np.zeros((n_rand, p))
-        obs = np.zeros(p)
-        for q in range(lo, hi):
-            v = data[q]
-            g0 = indices[q]
-            for k in range(p):
-                obs[k] += v * Tt[g0, k]
-            for i in range(n_rand):
-                g = invT[g0, i]
-                for k in range(p):
-                    acc[i, k] += v * Tt[g, k]
         inv_sigma = 1.0 / sigma[s] if sigma[s] > 0 else 0.0
+        acc = np.empty(n_rand)
         for k in range(p):
-            b0 = (obs[k] - Tr[0, k] - c[k] * mu[s]) * inv_sigma
+            t = T_rows[k]
+            obs = 0.0
+            for q in range(lo, hi):
+                obs += data[q] * t[indices[q]]
+            b0 = (obs - Tr[0, k] - c[k] * mu[s]) * inv_sigma
             beta[k, s] = b0
             for i in range(n_rand):
-                b = (acc[i, k] - Tr[i + 1, k] - c[k] * mu[s]) * inv_sigma
+                acc[i] = 0.0
+            q = lo
+            while q + 4 <= hi:
+                v0 = data[q]
+                v1 = data[q + 1]
+                v2 = data[q + 2]
+                v3 = data[q + 3]
+                r0 = invT[indices[q]]
+                r1 = invT[indices[q + 1]]
+                r2 = invT[indices[q + 2]]
+                r3 = invT[indices[q + 3]]
+                for i in range(n_rand):
+                    acc[i] = (((acc[i] + v0 * t[r0[i]]) + v1 * t[r1[i]]) + v2 * t[r2[i]]) + v3 * t[r3[i]]
+                q += 4
+            while q < hi:
+                v = data[q]
+                r = invT[indices[q]]
+                for i in range(n_rand):
+                    acc[i] += v * t[r[i]]
+                q += 1
+            n_ge = 0
+            a1 = 0.0
+            a2 = 0.0
+            for i in range(n_rand):
+                b = (acc[i] - Tr[i + 1, k] - c[k] * mu[s]) * inv_sigma
                 if abs(b) >= abs(b0):
-                    count[k, s] += 1
-                s1[k, s] += b
-                s2[k, s] += b * b
+                    n_ge += 1
+                a1 += b
+                a2 += b * b
+            count[k, s] += n_ge
+            s1[k, s] += a1
+            s2[k, s] += a2
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def _sparse_block_few_proteins(T_rows, invT, indptr, indices, data, rptr, rcells, rdata, Tr, c, mu, sigma,
+                               n_parts, ptile, beta, count, s1, s2):
+    """Few proteins over a wide block, gene-major: each permuted protein value
+    ``T[k, inv_i[g]]`` is gathered once per gene and added to every cell that
+    expresses ``g`` (``rptr/rcells/rdata``: the block as CSR, genes x cells).
+    Cells are split into ``n_parts`` parallel ranges, permutations into tiles
+    of ``ptile`` whose accumulators stay in cache.  Each accumulator adds its
+    nonzeros in gene order, as the cell-major kernels do: identical results."""
+    n_cols = indptr.shape[0] - 1
+    n_genes = rptr.shape[0] - 1
+    p = T_rows.shape[0]
+    n_rand = invT.shape[1]
+    for part in prange(n_parts):
+        c0 = part * n_cols // n_parts
+        c1 = (part + 1) * n_cols // n_parts
+        lo_g = np.empty(n_genes, np.int64)
+        hi_g = np.empty(n_genes, np.int64)
+        for g in range(n_genes):
+            a = rptr[g]
+            b = rptr[g + 1]
+            lo_g[g] = a + np.searchsorted(rcells[a:b], c0)
+            hi_g[g] = a + np.searchsorted(rcells[a:b], c1)
+        acc = np.empty((c1 - c0, ptile))
+        tg = np.empty(ptile)
+        for k in range(p):
+            t = T_rows[k]
+            for s in range(c0, c1):
+                obs = 0.0
+                for q in range(indptr[s], indptr[s + 1]):
+                    obs += data[q] * t[indices[q]]
+                inv_sigma = 1.0 / sigma[s] if sigma[s] > 0 else 0.0
+                beta[k, s] = (obs - Tr[0, k] - c[k] * mu[s]) * inv_sigma
+            for i0 in range(0, n_rand, ptile):
+                w = min(n_rand, i0 + ptile) - i0
+                acc[:, :w] = 0.0
+                for g in range(n_genes):
+                    lo = lo_g[g]
+                    hi = hi_g[g]
+                    if lo == hi:
+                        continue
+                    r = invT[g]
+                    for i in range(w):
+                        tg[i] = t[r[i0 + i]]
+                    for q in range(lo, hi):
+                        v = rdata[q]
+                        a = acc[rcells[q] - c0]
+                        for i in range(w):
+                            a[i] += v * tg[i]
+                for s in range(c0, c1):
+                    inv_sigma = 1.0 / sigma[s] if sigma[s] > 0 else 0.0
+                    b0 = abs(beta[k, s])
+                    a = acc[s - c0]
+                    n_ge = 0
+                    a1 = s1[k, s]
+                    a2 = s2[k, s]
+                    for i in range(w):
+                        b = (a[i] - Tr[i0 + i + 1, k] - c[k] * mu[s]) * inv_sigma
+                        if abs(b) >= b0:
+                            n_ge += 1
+                        a1 += b
+                        a2 += b * b
+                    count[k, s] += n_ge
+                    s1[k, s] = a1
+                    s2[k, s] = a2
 
 
 FEW_PROTEINS = 8
+GENE_MAJOR_MIN_COLUMNS = 128
 
 
 def offset_projections(T_rows: np.ndarray, inv: np.ndarray, r: np.ndarray | None) -> np.ndarray:
@@ -159,13 +264,39 @@ def offset_projections(T_rows: np.ndarray, inv: np.ndarray, r: np.ndarray | None
     return out
 
 
-def sparse_permutation_statistics(T_rows: np.ndarray, inv: np.ndarray, Y_csc, r=None, mu=None, sigma=None,
-                                  Tr=None, invT=None):
+def _last_level_cache_bytes() -> int:
+    try:
+        size = os.sysconf("SC_LEVEL3_CACHE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        size = 0
+    return int(size) if size and size > 0 else 32 * 2**20
+
+
+LLC_BYTES = _last_level_cache_bytes()
+
+
+def protein_tile(n_genes: int, p: int, cache_bytes: int | None = None) -> int:
+    """Proteins per tile so that a tile of the transposed projection (``n_genes x tile``
+    float64, read in random gene order) fits in 60 % of the last-level cache
+    (the rest holds the permutation table, the nonzeros and the accumulators).
+
+    >>> protein_tile(7919, 1170, cache_bytes=32 * 2**20)
+    293
+    >>> protein_tile(7919, 40, cache_bytes=32 * 2**20)
+    40
+    """
+    budget = 0.6 * (LLC_BYTES if cache_bytes is None else cache_bytes)
+    n_tiles = max(1, -(-int(n_genes * p * 8) // max(1, int(budget))))
+    return max(1, -(-p // n_tiles))
+
+
+def sparse_permutation_statistics(T_rows: np.ndarray | None, inv: np.ndarray, Y_csc, r=None, mu=None, sigma=None,
+                                  Tr=None, invT=None, Tt=None, c=None):
     """Accumulators of the permutation test for sparse columns with in-flight normalisation.
 
     Parameters
     ----------
-    T_rows : (p, n) projection rows.
+    T_rows : (p, n) projection rows (may be None when ``Tt`` is given).
     inv : (n_rand, n) inverse permutation table.
     Y_csc : scipy.sparse CSC (n, m) raw (un-centred) expression columns.
     r : (n,) gene offsets subtracted from every column (row means), or None.
@@ -173,17 +304,23 @@ def sparse_permutation_statistics(T_rows: np.ndarray, inv: np.ndarray, Y_csc, r=
     Tr : precomputed :func:`offset_projections` (reuse it across blocks).
     invT : the inverse table transposed (genes x permutations, C-contiguous),
         used for few proteins; computed when missing.
+    Tt : the rows transposed, ``(n, p)`` C-contiguous (reuse it across blocks).
+    c : ``T_rows.sum(axis=1)`` (reuse it across blocks).
 
     Returns
     -------
     beta : (p, m) float64, count : (p, m) int64, s1, s2 : (p, m) float64
     """
-    p, n = T_rows.shape
+    if Tt is None:
+        Tt = np.ascontiguousarray(np.asarray(T_rows, dtype=np.float64).T)
+    n, p = Tt.shape
     m = Y_csc.shape[1]
-    Tt = np.ascontiguousarray(T_rows.T)
     if Tr is None:
-        Tr = offset_projections(T_rows, inv, r)
-    c = T_rows.sum(axis=1) if mu is not None else np.zeros(p)
+        Tr = offset_projections(np.ascontiguousarray(Tt.T), inv, r)
+    if mu is None:
+        c = np.zeros(p)
+    elif c is None:
+        c = (np.ascontiguousarray(Tt.T) if T_rows is None else np.asarray(T_rows)).sum(axis=1)
     mu = np.zeros(m) if mu is None else np.asarray(mu, dtype=np.float64)
     sigma = np.ones(m) if sigma is None else np.asarray(sigma, dtype=np.float64)
     Y_csc = Y_csc.tocsc()
@@ -200,13 +337,24 @@ def sparse_permutation_statistics(T_rows: np.ndarray, inv: np.ndarray, Y_csc, r=
     if p <= FEW_PROTEINS and m >= threads:
         if invT is None:
             invT = np.ascontiguousarray(inv.T)
-        _sparse_columns_few_proteins(Tt, invT, indptr, indices, data, Tr, c, mu, sigma, beta, count, s1, s2)
+        rows = np.ascontiguousarray(Tt.T) if T_rows is None else np.ascontiguousarray(T_rows, dtype=np.float64)
+        if m >= GENE_MAJOR_MIN_COLUMNS:
+            R = Y_csc.tocsr()
+            R.sort_indices()
+            parts = min(threads, m)
+            ptile = int(min(256, max(32, (512 * 1024 // 8) // max(1, -(-m // parts)))) // 8 * 8)
+            _sparse_block_few_proteins(rows, invT, indptr, indices, data, R.indptr.astype(np.int64),
+                                       R.indices.astype(np.int64), R.data.astype(np.float64), Tr, c, mu, sigma,
+                                       parts, ptile, beta, count, s1, s2)
+        else:
+            _sparse_columns_few_proteins(rows, invT, indptr, indices, data, Tr, c, mu, sigma, beta, count, s1, s2)
     elif m < threads and inv.shape[0] >= 2 * threads:
         # few columns: parallelise over permutations instead
+        tile = protein_tile(n, p)
         for s in range(m):
             lo, hi = indptr[s], indptr[s + 1]
             _sparse_column_by_permutations(Tt, inv, indices[lo:hi], data[lo:hi], Tr, c, float(mu[s]),
-                                           float(sigma[s]), threads, beta, count, s1, s2, s)
+                                           float(sigma[s]), threads, tile, beta, count, s1, s2, s)
     else:
-        _sparse_columns(Tt, inv, indptr, indices, data, Tr, c, mu, sigma, beta, count, s1, s2)
+        _sparse_columns(Tt, inv, indptr, indices, data, Tr, c, mu, sigma, protein_tile(n, p), beta, count, s1, s2)
     return beta, count, s1, s2
