@@ -16,7 +16,7 @@ import pandas as pd
 from . import __version__
 from .array import BlockStore
 from .ridge import STATISTICS, Projection, RidgeModel
-from .ridge.analytic import AnalyticModel
+from .ridge.analytic import AnalyticModel, make_model
 from .store import ActivityIO
 from .views import ActivityArray, ActivityViews
 
@@ -143,7 +143,8 @@ class LazyActivity(ActivityViews, ActivityIO):
         :func:`lazyact.activity` handles sparse, HDF5, .h5ad and AnnData).
     proteins, samples : sequence, optional
         Names of T's rows and Y's columns.
-    seed, rng, backend : see :class:`~lazyact.ridge.RidgeModel`.
+    seed, rng, backend, dtype : see :class:`~lazyact.ridge.RidgeModel` (``dtype="float32"``:
+        the optional single-precision dense kernel, not exact; default float64).
     chunks : (int, int), optional
         Block shape of the cache and of streaming work.
     cache_bytes : int, optional
@@ -177,21 +178,21 @@ class LazyActivity(ActivityViews, ActivityIO):
     def __init__(self, T, permutations=1000, Y=None, *, proteins=None, samples=None, seed: int = 0,
                  rng: str = "srand", backend: str = "numpy", chunks=None, cache_bytes: int | None = None,
                  threads: int | None = None, row_map=None, params: Mapping[str, Any] | None = None,
-                 spatial=None, kernel: str = "auto", null: str = "permutation"):
+                 spatial=None, kernel: str = "auto", null: str = "permutation", dtype=None):
         if Y is None:
             raise ValueError("LazyActivity needs expression Y (genes x samples)")
         if null not in ("permutation", "analytic"):
             raise ValueError(f"null must be 'permutation' or 'analytic', got {null!r}")
         if isinstance(permutations, (RidgeModel, AnalyticModel)):
             model = permutations
+            if dtype is not None and np.dtype(dtype) != getattr(model, "dtype", np.dtype(np.float64)):
+                raise ValueError("dtype conflicts with the given model's dtype: set it on the model")
         else:
             proj = T if isinstance(T, Projection) else _projection_from_T(T)
-            if null == "analytic":
-                model = AnalyticModel(proj, backend=backend)
-            elif isinstance(permutations, (int, np.integer)):
-                model = RidgeModel(proj, n_rand=int(permutations), seed=seed, rng=rng, backend=backend)
-            else:
-                model = RidgeModel(proj, n_rand=None, table=permutations, backend=backend)
+            table = None if isinstance(permutations, (int, np.integer)) else permutations
+            n_rand = int(permutations) if table is None else None
+            model = make_model(proj, null, n_rand=n_rand, seed=seed, rng=rng, table=table, backend=backend,
+                               dtype=dtype)
         if model.n_rand == 0 and model.projection.X is None:
             raise ValueError("n_rand=0 (t-test) needs the signature X: pass a lazyact.ridge.Projection, "
                              "not a bare T matrix")
@@ -214,6 +215,7 @@ class LazyActivity(ActivityViews, ActivityIO):
             "rng": "explicit" if model.explicit_table else model.rng,
             "backend": model.backend,
             "null": getattr(model, "null", "permutation"),
+            **({"dtype": "float32"} if getattr(model, "dtype", None) == np.float32 else {}),
             "lazyact_version": __version__,
             **dict(params or {}),
         }

@@ -89,7 +89,7 @@ def activity(expression, signature: Any = "SecAct", *, lambda_: float = DEFAULT_
              gene_order: str = "expression", groupby=None, backend: str = "auto", genes=None, samples=None,
              layer: str | None = None, gene_column: str | None = None, table=None, chunks=None,
              cache_bytes: int | None = None, threads: int | None = None, kernel: str = "auto",
-             sparse_mode: bool = False, null: str = "permutation") -> LazyActivity:
+             sparse_mode: bool = False, null: str = "permutation", dtype=None) -> LazyActivity:
     """Secreted-protein activity of an expression profile, computed lazily.
 
     Parameters
@@ -129,6 +129,10 @@ def activity(expression, signature: Any = "SecAct", *, lambda_: float = DEFAULT_
         ``sparse_mode=True`` (shared genes in signature order; for float32
         counts the per-cell scale factors rounded to float32, which moves z by
         ~1e-8) instead of its dense path (the default, exact in float64).
+    dtype : {None, "float64", "float32"}
+        Precision of the dense permutation kernel (default float64, exact).
+        ``"float32"`` is about twice as fast and *not* exact (see the user
+        guide, "Single precision"); the sparse kernel always uses float64.
 
     Returns
     -------
@@ -155,7 +159,7 @@ def activity(expression, signature: Any = "SecAct", *, lambda_: float = DEFAULT_
     sig, sig_name = _signature(signature)
     check_orientation(src, sig.index)
     build = build_model(sig, sig_name, _default_group(signature) if group is None else group, src.genes,
-                        gene_order, lambda_, n_rand, seed, rng, table, backend, null=null)
+                        gene_order, lambda_, n_rand, seed, rng, table, backend, null=null, dtype=dtype)
     rows = build.overlap.expression_rows
     sample_names = pd.Index(src.samples)
     offsets = None
@@ -185,7 +189,8 @@ class ModelBuild:
 
 
 def build_model(sig: pd.DataFrame, sig_name: str, group, expression_genes, gene_order: str, lambda_: float,
-                n_rand: int, seed: int, rng: str, table, backend: str, null: str = "permutation") -> ModelBuild:
+                n_rand: int, seed: int, rng: str, table, backend: str, null: str = "permutation",
+                dtype=None) -> ModelBuild:
     """Group the signature (before the overlap, as SecActPy), align genes, z-score X, project."""
     do_group = bool(group) if isinstance(group, bool) else True
     threshold = float(group) if not isinstance(group, bool) else 0.9
@@ -199,7 +204,7 @@ def build_model(sig: pd.DataFrame, sig_name: str, group, expression_genes, gene_
     X = zscore_columns(grouped.to_numpy(np.float64)[overlap.signature_rows])
     proj = projection(X, lambda_)
     model = make_model(proj, null, n_rand=None if table is not None else n_rand, seed=seed, rng=rng,
-                       table=table, backend=backend)
+                       table=table, backend=backend, dtype=dtype)
     params = {
         "signature": sig_name,
         "group": threshold if do_group else False,

@@ -131,7 +131,7 @@ def _pseudobulk(src, kept: np.ndarray, names: pd.Index, groupby, expression=None
 
 def single_cell_activity(*, expression, signature, lambda_, n_rand, seed, rng, preprocess, group, gene_order,
                          groupby, backend, genes, samples, layer, gene_column, table, chunks, cache_bytes,
-                         threads, kernel, sparse_mode=False, null="permutation", **_):
+                         threads, kernel, sparse_mode=False, null="permutation", dtype=None, **_):
     """Implementation of :func:`lazyact.activity` for the single-cell modes (see the module doc)."""
     from .pipeline import _default_group, _signature, activity, build_model
 
@@ -167,7 +167,7 @@ def single_cell_activity(*, expression, signature, lambda_, n_rand, seed, rng, p
         act = activity(frame, sig if isinstance(signature, pd.DataFrame) else signature, lambda_=lambda_,
                        n_rand=n_rand, seed=seed, rng=rng, preprocess="none", group=group, gene_order=gene_order,
                        backend=backend, table=table, chunks=chunks, cache_bytes=cache_bytes, threads=threads,
-                       kernel=kernel, null=null)
+                       kernel=kernel, null=null, dtype=dtype)
         act.params["preprocess"] = "pseudobulk"
         act.params["groupby"] = groupby if isinstance(groupby, str) else "labels"
         return act
@@ -178,7 +178,7 @@ def single_cell_activity(*, expression, signature, lambda_, n_rand, seed, rng, p
         if src.dtype == np.float32:
             scale_dtype = np.float32
     build = build_model(sig, sig_name, _default_group(signature) if group is None else group, kept_names,
-                        gene_order, lambda_, n_rand, seed, rng, table, backend, null=null)
+                        gene_order, lambda_, n_rand, seed, rng, table, backend, null=null, dtype=dtype)
     shared = build.overlap.expression_rows  # positions within `kept`
     totals, row_means = _log_row_means(src, kept, shared, SCALE[preprocess], scale_dtype)
     expr = PreparedExpression(src, kept[shared], row_offsets=row_means, log_scale=SCALE[preprocess],

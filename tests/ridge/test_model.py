@@ -159,3 +159,70 @@ def test_model_pickles_without_tables(data):
     blob = pickle.dumps(m)
     assert len(blob) < X.nbytes * 3  # tables are rebuilt, not shipped
     assert_same(pickle.loads(blob).compute(np.arange(9), Y), ref, atol=0)
+
+
+# -- the optional float32 compute mode ------------------------------------------------
+
+def test_float64_is_the_default(data):
+    X, Y = data
+    model = RidgeModel(projection(X, 5.0), n_rand=30)
+    assert model.dtype == np.float64
+    assert all(v.dtype == np.float64 for v in model.compute(np.arange(9), Y).values())
+
+
+@pytest.mark.parametrize("method", ["yrow", "tcol"])
+def test_float32_mode_is_close_not_exact(data, method, monkeypatch):
+    X, Y = data
+    proj = projection(X, 5.0)
+    ref = RidgeModel(proj, n_rand=200).compute(np.arange(9), Y)
+    model = RidgeModel(proj, n_rand=200, dtype=np.float32)
+    real = numpy_kernel.permutation_moments
+
+    def forced(*args, **kw):
+        kw["method"] = method
+        return real(*args, **kw)
+
+    monkeypatch.setattr(numpy_kernel, "permutation_moments", forced)
+    out = model.compute(np.arange(9), Y)
+    assert all(v.dtype == np.float64 for v in out.values())
+    dz = np.abs(out["zscore"] - ref["zscore"]).max()
+    assert 0 < dz < 1e-4  # single precision: close to float64, but not the same numbers
+    # p-values move by at most one permutation step, and rarely
+    step = 1 / 201
+    assert np.abs(out["pvalue"] - ref["pvalue"]).max() <= step + 1e-12
+    assert (out["pvalue"] == ref["pvalue"]).mean() > 0.95
+
+
+def test_float32_kernels_agree(data):
+    X, Y = data
+    T = np.ascontiguousarray(projection(X, 5.0).T, dtype=np.float32)
+    Y32 = Y.astype(np.float32)
+    beta = T @ Y32
+    inv = permutation_table(150, 40, 0, "srand")
+    fwd = np.argsort(inv, axis=1).astype(inv.dtype)
+    a = numpy_kernel.permutation_moments(T, Y32, beta, fwd, inv)
+    b = xp_kernel.permutation_moments(np, T, Y32, beta, fwd.astype(np.int64), inv.astype(np.int64))
+    np.testing.assert_array_equal(a[0], b[0])
+    for x, y in zip(a[1:], b[1:]):
+        assert x.dtype == np.float64
+        np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("bad", ["float16", "int64", np.complex128])
+def test_bad_dtype(data, bad):
+    with pytest.raises(ValueError, match="float64 or float32"):
+        RidgeModel(projection(data[0], 5.0), n_rand=10, dtype=bad)
+
+
+def test_float32_through_the_pipeline(data):
+    import lazyact
+    from lazyact.ridge.analytic import make_model
+
+    X, Y = data
+    act = lazyact.LazyActivity(projection(X, 5.0), 50, Y, dtype="float32")
+    assert act.model.dtype == np.float32 and act.params["dtype"] == "float32"
+    ref = lazyact.LazyActivity(projection(X, 5.0), 50, Y)
+    assert "dtype" not in ref.params
+    np.testing.assert_allclose(act.zscore[:, :], ref.zscore[:, :], atol=1e-4)
+    with pytest.raises(ValueError, match="analytic null computes in float64"):
+        make_model(projection(X, 5.0), "analytic", dtype="float32")

@@ -33,7 +33,7 @@ import scipy.sparse as sp
 from scipy import special
 
 from .backends import resolve_backend
-from .model import STATISTICS, RidgeModel
+from .model import STATISTICS, RidgeModel, compute_dtype
 from .projection import Projection
 from .statistics import EPS
 
@@ -337,7 +337,7 @@ class AnalyticModel:
 
 
 def make_model(projection: Projection, null: str = "permutation", *, n_rand: int | None = 1000, seed: int = 0,
-               rng: str = "srand", table=None, backend: str = "numpy") -> RidgeModel | AnalyticModel:
+               rng: str = "srand", table=None, backend: str = "numpy", dtype="float64") -> RidgeModel | AnalyticModel:
     """The model for a choice of null: a :class:`RidgeModel` or an :class:`AnalyticModel`.
 
     Parameters
@@ -347,8 +347,8 @@ def make_model(projection: Projection, null: str = "permutation", *, n_rand: int
         ``"permutation"``: SecAct's permutation test (``n_rand = 0``: its
         t-test).  ``"analytic"``: the exact all-permutation moments; ``n_rand``,
         ``seed`` and ``rng`` are ignored and ``table`` must be None.
-    n_rand, seed, rng, table, backend
-        As for :class:`RidgeModel`.
+    n_rand, seed, rng, table, backend, dtype
+        As for :class:`RidgeModel` (``dtype="float32"`` only with the permutation null).
 
     Examples
     --------
@@ -360,9 +360,12 @@ def make_model(projection: Projection, null: str = "permutation", *, n_rand: int
     10
     """
     if null == "permutation":
-        return RidgeModel(projection, n_rand=n_rand, seed=seed, rng=rng, table=table, backend=backend)
+        return RidgeModel(projection, n_rand=n_rand, seed=seed, rng=rng, table=table, backend=backend, dtype=dtype)
     if null == "analytic":
         if table is not None:
             raise ValueError("null='analytic' uses no permutation table: pass table=None")
+        if compute_dtype(dtype) != np.float64:
+            raise ValueError("dtype='float32' applies to the permutation kernel; the analytic null computes "
+                             "in float64: drop dtype or use null='permutation'")
         return AnalyticModel(projection, backend=backend)
     raise ValueError(f"unknown null {null!r}: choose one of {', '.join(map(repr, NULLS))}")

@@ -44,6 +44,18 @@ def _check_table(table, n_rand: int | None, n_genes: int) -> np.ndarray:
     return out
 
 
+def compute_dtype(dtype) -> np.dtype:
+    """Validate a compute precision: float64 (exact, the default) or float32.
+
+    >>> compute_dtype("float32")
+    dtype('float32')
+    """
+    dt = np.dtype("float64" if dtype is None else dtype)
+    if dt not in (np.dtype(np.float64), np.dtype(np.float32)):
+        raise ValueError(f"dtype must be float64 or float32, got {dt}")
+    return dt
+
+
 class RidgeModel:
     """Projection, permutation table and backend: computes blocks of statistics.
 
@@ -62,6 +74,13 @@ class RidgeModel:
     backend : {"auto", "numpy", "cupy"}, default "numpy"
     batch_bytes : int
         Memory for one batch of permutations (gathered operand + GEMM result).
+    dtype : {"float64", "float32"}, default "float64"
+        Precision of the dense permutation kernel.  ``float32`` runs the
+        gathers and GEMMs in single precision (about twice as fast, half the
+        memory); counts compare float32 values and the moments still sum in
+        float64.  It is *not* exact: see ``docs/user-guide.md`` for its
+        measured error.  The sparse in-flight kernel and the t-test always
+        compute in float64.
 
     Examples
     --------
@@ -75,7 +94,8 @@ class RidgeModel:
     """
 
     def __init__(self, projection: Projection, n_rand: int = 1000, seed: int = 0, rng: str = "srand",
-                 table=None, backend: str = "numpy", batch_bytes: int = kernels.DEFAULT_BATCH_BYTES):
+                 table=None, backend: str = "numpy", batch_bytes: int = kernels.DEFAULT_BATCH_BYTES,
+                 dtype="float64"):
         if n_rand is not None and int(n_rand) < 0:
             raise ValueError(f"n_rand must be >= 0, got {n_rand}")
         if rng not in RNG_NAMES:
@@ -85,6 +105,7 @@ class RidgeModel:
         self.rng = rng
         self.backend = resolve_backend(backend)
         self.batch_bytes = int(batch_bytes)
+        self.dtype = compute_dtype(dtype)
         n = projection.n_genes
         if table is not None:
             self._inv = _check_table(table, None if n_rand is None else int(n_rand), n)
@@ -173,12 +194,14 @@ class RidgeModel:
             beta, se, z, p, _ = ttest_statistics(beta_all, Y, self.projection.X,
                                                  self.projection.xtx_inv_diag, rows)
             return {"beta": beta, "se": se, "zscore": z, "pvalue": p}
-        T_rows = np.ascontiguousarray(self.projection.T[rows])
+        T_rows = np.ascontiguousarray(self.projection.T[rows], dtype=self.dtype)
         if self.backend == "cupy":
             return self._compute_cupy(T_rows, Y)
-        beta = T_rows @ Y
+        Yc = np.ascontiguousarray(Y, dtype=self.dtype)
+        beta = T_rows @ Yc
         count, s1, s2 = numpy_kernel.permutation_moments(
-            T_rows, Y, beta, self.forward_table, self.inverse_table, self.batch_bytes)
+            T_rows, Yc, beta, self.forward_table, self.inverse_table, self.batch_bytes)
+        beta = beta.astype(np.float64, copy=False)
         se, z, p = finalize_permutation(beta, count, s1, s2, self.n_rand)
         return {"beta": beta, "se": se, "zscore": z, "pvalue": p}
 
@@ -228,8 +251,9 @@ class RidgeModel:
         if self._device_cache is None:
             self._device_cache = (cp.asarray(self.forward_table), cp.asarray(self.inverse_table))
         fwd, inv = self._device_cache
-        T_d, Y_d = cp.asarray(T_rows), cp.asarray(Y)
+        T_d, Y_d = cp.asarray(T_rows), cp.asarray(Y, dtype=self.dtype)
         beta = T_d @ Y_d
         count, s1, s2 = xp_kernel.permutation_moments(cp, T_d, Y_d, beta, fwd, inv, self.batch_bytes)
+        beta = beta.astype(cp.float64, copy=False)
         se, z, p = finalize_permutation(beta, count, s1, s2, self.n_rand, xp=cp)
         return {k: cp.asnumpy(v) for k, v in zip(STATISTICS, (beta, se, z, p))}

@@ -17,7 +17,7 @@ def permutation_moments(xp, T_rows, Y, beta, fwd, inv, budget_bytes: int = DEFAU
     p, n = T_rows.shape
     m = Y.shape[1]
     n_rand = fwd.shape[0]
-    plan = plan_batches(p, n, m, n_rand, budget_bytes)
+    plan = plan_batches(p, n, m, n_rand, budget_bytes, itemsize=T_rows.dtype.itemsize)
     use = method or plan.method
     B = plan.batch
     abs_beta = xp.abs(beta)
@@ -40,7 +40,8 @@ def permutation_moments(xp, T_rows, Y, beta, fwd, inv, budget_bytes: int = DEFAU
         # accumulate in permutation order, as the reference does
         for b in range(nb):
             Rb = R[:, b, :]
-            count += xp.abs(Rb) >= abs_beta
+            count += xp.abs(Rb) >= abs_beta  # in the compute precision
+            Rb = Rb.astype(xp.float64)  # moments in float64 (float32 mode)
             s1 += Rb
             s2 += Rb * Rb
     return count, s1, s2
