@@ -82,9 +82,18 @@ def _sparse_columns(Tt, inv, indptr, indices, data, Tr, c, mu, sigma, tile, beta
             hi = indptr[s + 1]
             inv_sigma = 1.0 / sigma[s] if sigma[s] > 0 else 0.0
             acc = np.empty(k1 - k0)
+            # contiguous per-column accumulators (the outputs' columns are strided)
+            b_s = np.ascontiguousarray(beta[:, s])
+            cnt = np.zeros(p, dtype=np.int64)
+            a1 = np.zeros(p)
+            a2 = np.zeros(p)
             for i in range(n_rand):
                 _permuted_tile(Tt, inv[i], indices[lo:hi], data[lo:hi], k0, k1, acc)
-                _update(acc, k0, Tr[i + 1], c, mu[s], inv_sigma, beta[:, s], count[:, s], s1[:, s], s2[:, s])
+                _update(acc, k0, Tr[i + 1], c, mu[s], inv_sigma, b_s, cnt, a1, a2)
+            for k in range(k0, k1):
+                count[k, s] = cnt[k]
+                s1[k, s] = a1[k]
+                s2[k, s] = a2[k]
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
