@@ -260,6 +260,33 @@ def test_scrolling_never_waits_for_a_computation(viewer_factory, act):
     assert not np.array_equal(after, before)
 
 
+def test_the_first_frame_does_not_wait_for_the_first_window(viewer_factory, act):
+    from lazyact.viz.limits import limits_from_sample
+
+    gate = threading.Event()
+    compute = act.store.function
+    act.store.function = lambda rows, cols: (gate.wait(), compute(rows, cols))[1]
+    try:
+        v = viewer_factory(act, array="beta", window=50, start=100, spatial=False)  # returns at once
+        assert v.loading and "loading" in v.figure["heatmap"].title.text
+        assert not v.image.visible  # no placeholder colours on screen
+        np.asarray(v.figure.canvas.draw())  # the render loop draws while the window is read
+        assert v.loading
+    finally:
+        gate.set()
+    v.wait()
+    # the window only: the neighbours are prefetched once the first window has been drawn
+    assert act.store.stats.cells == N_PROTEINS * 50
+    v.frame()
+    assert v.image.visible and "loading" not in v.figure["heatmap"].title.text
+    # beta limits (no stored summaries) come from the first window, not from the placeholder
+    assert v.clim == limits_from_sample("beta", v.data) and v.clim[1] > 0
+    assert (v.image.vmin, v.image.vmax) == pytest.approx(v.clim)
+    v.wait(prefetch=True)
+    assert act.store.stats.cells == N_PROTEINS * 150
+    np.testing.assert_allclose(v.data, act.beta[:, 100:150], rtol=1e-6, atol=1e-6)
+
+
 def heatmap_mask(v, frame):
     x, y, w, h = (int(round(t)) for t in v.figure["heatmap"].viewport.rect)
     mask = np.zeros(frame.shape[:2], dtype=bool)

@@ -3,10 +3,12 @@
 :class:`Viewer` shows a heatmap of proteins x a window of samples, a trace of the
 selected protein over that window, and (when spatial coordinates are known) a scatter
 of all spots coloured by the selected protein. Each window is one block read of a lazy
-view (``act.zscore[rows, start:stop]``); the next and previous windows are read on a
-background thread (:class:`~lazyact.viz.prefetch.Prefetcher`) into the block cache, so
-scrolling finds them ready. Contrast limits follow :mod:`lazyact.viz.limits` and are
-never taken from a scan of the whole array.
+view (``act.zscore[rows, start:stop]``) on a background thread
+(:class:`~lazyact.viz.prefetch.Prefetcher`). The first window is read while fastplotlib
+is imported and the figure is built, and the first frame does not wait for it (it says
+"loading"); once it has been drawn, the next and previous windows are read into the
+block cache, so scrolling finds them ready. Contrast limits follow
+:mod:`lazyact.viz.limits` and are never taken from a scan of the whole array.
 
 Keyboard (on the canvas):
 
@@ -120,7 +122,8 @@ class Viewer:
     zlim : float
         Half-width of the fixed z-score limits (default 3).
     prefetch : bool
-        Read the next and previous windows in the background (default True).
+        Read the next and previous windows in the background (default True), from the
+        first frame drawn on (or the first ``goto``/``scroll``/``wait(prefetch=True)``).
     size : (int, int)
         Canvas size in pixels.
     imgui : bool, optional
@@ -139,7 +142,8 @@ class Viewer:
     rows : numpy.ndarray
         Row positions of the heatmap's proteins.
     data : numpy.ndarray
-        The float32 window on screen (``len(rows) x window``).
+        The float32 window on screen (``len(rows) x window``); zeros until the first window
+        has arrived (``loading`` False, e.g. after :meth:`wait` or :meth:`frame`).
 
     Examples
     --------
@@ -202,25 +206,30 @@ class Viewer:
         self._row_raw: np.ndarray | None = None
         self._error: BaseException | None = None
         self._shown = False
+        self._drawn = False  # a frame has been rendered
         self._closed = False
         #: seconds spent applying the last window (from request to graphics updated)
         self.last_latency: float | None = None
-        self._t_request = 0.0
+        #: neighbour windows are not prefetched before the first window has been drawn
+        self._hold_prefetch = True
+        # until the first window arrives: no values, a placeholder of the window's shape
+        self._raw: np.ndarray | None = None
+        self.data = np.zeros((self.rows.size, self.window), dtype=np.float32)
 
         try:
-            # the first window is read now: the limits come from it when no policy applies
-            key = self._window_key(self._view, self._start)
-            raw = self._loader.submit(key, self._read_window, *key[1:]).result()
-            self._shown_window_key = key
-            self._raw = raw
-            self.data = src.transform(self._view, raw)
-            self._limits(self._view)
+            # The first window is read on the background thread while fastplotlib is
+            # imported and the figure built here; the render loop shows it when it arrives
+            # (``frame()`` and ``wait()`` wait for it). Limits that come from the values
+            # (beta / se without stored summaries) are taken from it then.
+            self._t_request = time.perf_counter()
+            self._pending_window = self._window_key(self._view, self._start)
+            self._dispatch()
             self._build_figure(size, imgui)
         except BaseException:
             self._loader.close()
             raise
         self._request_row()
-        self._dispatch()
+        self._apply_pending(block=False)  # already read (e.g. cached): on screen at once
 
     # ------------------------------------------------------------------ properties
     @property
@@ -308,8 +317,10 @@ class Viewer:
     def _limits(self, view: str, sample: np.ndarray | None = None) -> tuple[float, float]:
         lim = self._clims.get(view)
         if lim is None:
+            provisional = False
             if sample is None and view == self._view:
-                sample = self.data
+                provisional = self._raw is None  # the placeholder: not kept, the window decides
+                sample = None if provisional else self.data
             lim = contrast_limits(
                 view,
                 self._user_clim,
@@ -318,7 +329,8 @@ class Viewer:
                 n_rand=self.source.n_rand,
                 zlim=self._zlim,
             )
-            self._clims[view] = lim
+            if not provisional:
+                self._clims[view] = lim
         return lim
 
     def _cmap(self, view: str) -> str:
@@ -346,6 +358,7 @@ class Viewer:
         self.image = hm.add_image(
             self.data, vmin=lo, vmax=hi, cmap=self._cmap(self._view), interpolation="nearest", name="heatmap"
         )
+        self.image.visible = self._raw is not None  # hidden until the first window arrives
         r = self._sel
         self.outline = hm.add_line(self._outline_points(r), colors="w", thickness=2.0, name="selection")
         x = np.arange(self._start, self.stop, dtype=np.float32)
@@ -359,6 +372,7 @@ class Viewer:
             thickness=1.5,
             name="trace",
         )
+        self.trace.visible = self._raw is not None
         self.scatter = self.window_spots = None
         if has_spatial:
             sp = fig["spatial"]
@@ -393,6 +407,7 @@ class Viewer:
         self.image.add_event_handler(self._on_heatmap_click, "click")
         fig.renderer.add_event_handler(self._on_key, "key_down")
         fig.add_animations(self._poll)
+        fig.add_animations(self._after_render, pre_render=False, post_render=True)
         if self._imgui:
             self._add_panel()
         self._update_titles()
@@ -474,6 +489,8 @@ class Viewer:
         s = self._shown_start
         name = str(self.protein)
         status = " (loading)" if self._pending_window is not None else ""
+        if not status and self._raw is None and self._error is not None:
+            status = " (reading failed)"
         self.figure["heatmap"].title = f"{self._view}: samples {s}-{s + self.window - 1} of {m}{status}"
         self.figure["trace"].title = f"{name} ({self._view})"
         if self.scatter is not None:
@@ -512,7 +529,7 @@ class Viewer:
             self._loader.submit(key, fn, *key[1:])
 
     def _neighbour_keys(self) -> list[tuple]:
-        if not self.prefetch:
+        if not self.prefetch or self._hold_prefetch:
             return []
         out = []
         for s in (self._start + self.window, self._start - self.window):
@@ -562,6 +579,8 @@ class Viewer:
         if raw is not None:
             self._raw = raw
             self._shown_window_key = key
+        if self._raw is None:  # pragma: no cover - nothing read yet
+            return
         self.data = self.source.transform(self._view, self._raw)
         lo, hi = self._limits(self._view)
         if self.image.data.value.shape == self.data.shape:
@@ -569,6 +588,9 @@ class Viewer:
         else:  # pragma: no cover - the window shape is fixed
             self.image.data = self.data
         self.image.vmin, self.image.vmax = lo, hi
+        self.image.visible = self.trace.visible = True
+        if self.scatter is not None:
+            self.scatter.cmap_range = (lo, hi)
         s = self._shown_start
         x = np.arange(s, s + self.window, dtype=np.float32)
         self.trace.data[:, 0] = x
@@ -616,6 +638,19 @@ class Viewer:
                 self._error = exc
                 warnings.warn(f"lazyact viewer: reading failed: {exc!r}", RuntimeWarning, stacklevel=1)
             self._pending_window = self._pending_row = None
+            self._update_titles()
+
+    def _after_render(self, figure: Any = None) -> None:
+        """Post-render hook: once the first window has been drawn, start prefetching."""
+        self._drawn = True
+        if self._hold_prefetch and self._shown_window_key is not None and not self._closed:
+            self._release_prefetch()
+
+    def _release_prefetch(self) -> None:
+        if self._hold_prefetch:
+            self._hold_prefetch = False
+            if self.prefetch:
+                self._dispatch()
 
     def _apply_pending(self, block: bool) -> None:
         lost = False
@@ -642,12 +677,14 @@ class Viewer:
             if not self.loading:
                 break
         if prefetch:
+            self._release_prefetch()
             self._loader.wait()
 
     # ------------------------------------------------------------------ actions
     def goto(self, start: int | str) -> None:
         """Show the window starting at sample ``start`` (a position or a name; clamped)."""
         self._start = self._clamp(self._sample_position(start))
+        self._hold_prefetch = False  # navigating: keep the neighbours coming
         self._request_window()
 
     def scroll(self, n: float = 1, step: int | None = None) -> None:
@@ -705,8 +742,12 @@ class Viewer:
     def frame(self) -> np.ndarray:
         """Wait for pending reads, draw, and return the picture as an ``(H, W, 4)`` uint8 array."""
         self.show()
-        self.wait()
         canvas = self.figure.canvas
+        if hasattr(canvas, "draw") and not self._drawn and self.loading:
+            # nothing drawn yet: draw the "loading" frame while the first window is read, so
+            # the renderer's one-off set-up (shaders, pipelines) overlaps the computation
+            canvas.draw()
+        self.wait()
         if hasattr(canvas, "draw"):
             return np.asarray(canvas.draw())
         self.figure._render(draw=False)  # pragma: no cover - GUI canvases
@@ -887,7 +928,7 @@ def render_png(obj: Any, path: str | os.PathLike | None = None, **view_kwargs: A
     view_kwargs.setdefault("prefetch", False)
     view_kwargs.setdefault("imgui", False)
     view_kwargs["offscreen"] = True
-    import_fastplotlib(offscreen=True)
+    # fastplotlib is imported (offscreen) by the viewer while its window is read
     viewer = Viewer(obj, **view_kwargs)
     try:
         img = viewer.frame()
