@@ -52,6 +52,17 @@ def test_run_writes_results_equal_to_the_api(tmp_path, capsys, ly86_n50):
     assert res.arrays == ("zscore", "pvalue") and res.zscore.dtype == np.float32
 
 
+def test_run_compute_dtype_float32(tmp_path, capsys, ly86_n50):
+    out = tmp_path / "r32.h5"
+    assert main(["run", str(LY86), "-s", "CytoSig", "-o", str(out), "--n-rand", "50", "-q",
+                 "--compute-dtype", "float32"]) == 0
+    res = lazyact.open(out)
+    assert res.params["dtype"] == "float32"  # recorded: not SecAct's exact numbers
+    z = res.zscore[:, :]
+    ref = ly86_n50.zscore[:, :]
+    assert res.zscore.dtype == np.float64 and 0 < np.abs(z - ref).max() < 1e-4
+
+
 def test_run_h5ad_and_center(tmp_path, capsys):
     out = tmp_path / "r.h5ad"
     assert main(["run", str(LY86), "-s", "CytoSig", "-o", str(out), "--n-rand", "20", "--preprocess", "center",

@@ -38,6 +38,9 @@ def _input_options(p: argparse.ArgumentParser, signature_required: bool) -> None
                    help="permutation generator (default srand, as R SecAct / SecActPy)")
     g.add_argument("--lambda", dest="lambda_", type=float, default=5e5, help="ridge penalty (default 5e5)")
     g.add_argument("--backend", choices=("auto", "numpy", "cupy"), default="auto", help="compute backend")
+    g.add_argument("--compute-dtype", choices=("float64", "float32"), default="float64",
+                   help="precision of the dense permutation kernel (default float64, exact; float32 is ~2x "
+                        "faster and not exact, see the user guide)")
     g.add_argument("--group", action=argparse.BooleanOptionalAction, default=None,
                    help="signature grouping (default: SecActPy's, on except for CytoSig)")
     g.add_argument("--group-threshold", type=float, default=None, help="grouping correlation threshold (0.9)")
@@ -106,7 +109,7 @@ def _activity(args: argparse.Namespace) -> Any:
     kwargs: dict[str, Any] = dict(
         lambda_=args.lambda_, n_rand=args.n_rand, seed=args.seed, rng=args.rng, preprocess=args.preprocess,
         group=group, gene_order=args.gene_order, backend=args.backend, layer=args.layer,
-        gene_column=args.gene_column, threads=args.threads,
+        gene_column=args.gene_column, threads=args.threads, dtype=args.compute_dtype,
     )
     if args.groupby is not None:
         kwargs["groupby"] = args.groupby
