@@ -33,9 +33,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from .preprocess import PreparedExpression, pass_block, row_sums
 from .sources import as_source, check_orientation, dedup_rows
+from .sources.base import select_rows
 
 __all__ = ["single_cell_activity", "clean_gene_name"]
 
@@ -64,15 +66,14 @@ def _log_row_means(src, kept: np.ndarray, shared: np.ndarray, scale: float,
         totals[sl] = tot
         probe.totals[sl] = tot
         cols = np.arange(sl.start, sl.stop)
-        sub = blk[shared]
-        if hasattr(sub, "tocsc"):
-            sub = sub.tocsc()
+        if sp.issparse(blk):
+            sub = select_rows(blk.tocsc(), shared)
             with np.errstate(divide="ignore", invalid="ignore"):
                 sub.data = np.log2(sub.data * np.repeat(probe.cell_scales(cols), np.diff(sub.indptr)) + 1.0)
             sub.data[~np.isfinite(sub.data)] = 0.0
             sums += np.asarray(sub.sum(axis=1)).ravel()
         else:
-            sums += probe.transform(np.asarray(sub), cols).sum(axis=1)
+            sums += probe.transform(np.asarray(blk[shared]), cols).sum(axis=1)
     return totals, sums / src.n_samples
 
 

@@ -24,6 +24,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+import numba
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -211,6 +212,22 @@ def take_csc_columns(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
     return make_csc(data[gather], indices[gather], out_ptr, (n_rows, k))
 
 
+@numba.njit(cache=True, nogil=True)
+def _select_csc_rows(indptr, indices, data, new_of, ptr, ind, dat):
+    # one pass over the nonzeros: keep those whose row maps to a new row
+    k = 0
+    ptr[0] = 0
+    for j in range(indptr.shape[0] - 1):
+        for q in range(indptr[j], indptr[j + 1]):
+            r = new_of[indices[q]]
+            if r >= 0:
+                ind[k] = r
+                dat[k] = data[q]
+                k += 1
+        ptr[j + 1] = k
+    return k
+
+
 def select_rows(block: np.ndarray | sp.csc_matrix, rows: np.ndarray) -> np.ndarray | sp.csc_matrix:
     """Restrict/reorder the rows of a block (``rows`` already validated).
 
@@ -220,20 +237,21 @@ def select_rows(block: np.ndarray | sp.csc_matrix, rows: np.ndarray) -> np.ndarr
     if not sp.issparse(block):
         return np.ascontiguousarray(block[rows])
     n = block.shape[0]
-    if rows.size and np.unique(rows).size == rows.size:
-        inv = np.full(n, -1, dtype=np.int64)
-        inv[rows] = np.arange(rows.size)
-        new = inv[block.indices]
-        keep = new >= 0
-        col_of = np.repeat(np.arange(block.shape[1]), np.diff(block.indptr))
-        counts = np.bincount(col_of[keep], minlength=block.shape[1])
-        ptr = np.zeros(block.shape[1] + 1, dtype=np.int64)
-        np.cumsum(counts, out=ptr[1:])
-        out = sp.csc_matrix(
-            (block.data[keep], new[keep].astype(block.indices.dtype), ptr.astype(block.indices.dtype)),
-            shape=(rows.size, block.shape[1]),
-        )
-        out.sort_indices()
+    increasing = rows.size < 2 or bool((rows[1:] > rows[:-1]).all())
+    if rows.size and (increasing or np.unique(rows).size == rows.size):
+        new_of = np.full(n, -1, dtype=np.int64)
+        new_of[rows] = np.arange(rows.size)
+        ptr = np.empty(block.shape[1] + 1, dtype=np.int64)
+        ind = np.empty(block.nnz, dtype=np.int64)
+        dat = np.empty(block.nnz, dtype=block.data.dtype)
+        nnz = _select_csc_rows(block.indptr, block.indices, block.data, new_of, ptr, ind, dat)
+        idt = index_dtype(nnz, rows.size)
+        out = sp.csc_matrix((dat[:nnz], ind[:nnz].astype(idt), ptr.astype(idt)),
+                            shape=(rows.size, block.shape[1]), copy=False)
+        if increasing and block.has_sorted_indices:
+            out.has_sorted_indices = True  # an increasing map keeps each column's order
+        else:
+            out.sort_indices()
         return out
     out = sp.csc_matrix(block[rows, :])
     if not out.has_canonical_format:
