@@ -119,8 +119,9 @@ class RidgeModel:
             self.n_rand = int(n_rand)
             self._inv = self._fwd = None
             self.explicit_table = False
-        self._device_cache = None
-        self._offset_cache = None
+        # derived arrays, built on first use and not pickled
+        self._device_cache = self._offset_cache = None
+        self._invT = self._Tt = self._Tsum = None
 
     # -- tables are built on first use (cached process-wide) --------------------
     @property
@@ -138,21 +139,21 @@ class RidgeModel:
     @property
     def inverse_table_transposed(self) -> np.ndarray:
         """The inverse table as genes x permutations (for the few-protein sparse kernel)."""
-        if getattr(self, "_invT", None) is None:
+        if self._invT is None:
             self._invT = np.ascontiguousarray(self.inverse_table.T)
         return self._invT
 
     @property
     def projection_transposed(self) -> np.ndarray:
         """``T.T`` as genes x proteins, C-contiguous (the sparse kernel's row reads; cached)."""
-        if getattr(self, "_Tt", None) is None:
+        if self._Tt is None:
             self._Tt = np.ascontiguousarray(self.projection.T.T)
         return self._Tt
 
     @property
     def projection_row_sums(self) -> np.ndarray:
         """``T @ 1`` per protein (the centring correction; cached)."""
-        if getattr(self, "_Tsum", None) is None:
+        if self._Tsum is None:
             self._Tsum = self.projection.T.sum(axis=1)
         return self._Tsum
 
@@ -162,9 +163,8 @@ class RidgeModel:
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state["_device_cache"] = None
-        state["_offset_cache"] = None
-        state["_invT"] = state["_Tt"] = state["_Tsum"] = None
+        for name in ("_device_cache", "_offset_cache", "_invT", "_Tt", "_Tsum"):
+            state[name] = None
         if not self.explicit_table:  # rebuilt deterministically on the other side
             state["_inv"] = state["_fwd"] = None
         return state

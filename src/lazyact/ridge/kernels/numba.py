@@ -26,23 +26,6 @@ from numba import prange
 __all__ = ["sparse_permutation_statistics", "offset_projections"]
 
 
-@numba.njit(parallel=True, nogil=True, cache=True)
-def _observed(Tt, indptr, indices, data, Tr0, c, mu, sigma, beta):
-    # beta[:, s] from the identity permutation, every protein
-    n_cols = indptr.shape[0] - 1
-    p = Tt.shape[1]
-    for s in prange(n_cols):
-        acc = np.zeros(p)
-        for q in range(indptr[s], indptr[s + 1]):
-            v = data[q]
-            row = Tt[indices[q]]
-            for k in range(p):
-                acc[k] += v * row[k]
-        inv_sigma = 1.0 / sigma[s] if sigma[s] > 0 else 0.0
-        for k in range(p):
-            beta[k, s] = (acc[k] - Tr0[k] - c[k] * mu[s]) * inv_sigma
-
-
 @numba.njit(nogil=True, cache=True)
 def _permuted_tile(Tt, inv_i, idx, val, k0, k1, acc):
     # acc[k - k0] = sum_q val[q] * T[k, inv_i[idx[q]]], nonzeros in order
@@ -54,6 +37,22 @@ def _permuted_tile(Tt, inv_i, idx, val, k0, k1, acc):
         row = Tt[inv_i[idx[q]], k0:k1]
         for k in range(w):
             acc[k] += v * row[k]
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def _observed(Tt, indptr, indices, data, Tr0, c, mu, sigma, beta):
+    # beta[:, s] from the identity permutation, every protein
+    n_cols = indptr.shape[0] - 1
+    p = Tt.shape[1]
+    identity = np.arange(Tt.shape[0])
+    for s in prange(n_cols):
+        acc = np.empty(p)
+        lo = indptr[s]
+        hi = indptr[s + 1]
+        _permuted_tile(Tt, identity, indices[lo:hi], data[lo:hi], 0, p, acc)
+        inv_sigma = 1.0 / sigma[s] if sigma[s] > 0 else 0.0
+        for k in range(p):
+            beta[k, s] = (acc[k] - Tr0[k] - c[k] * mu[s]) * inv_sigma
 
 
 @numba.njit(nogil=True, cache=True)
@@ -126,6 +125,29 @@ def _sparse_column_by_permutations(Tt, inv, idx, val, Tr, c, mu_s, sigma_s, n_ch
             s2[k, s] += a2[ch, k]
 
 
+@numba.njit(nogil=True, cache=True)
+def _observed_one(t, indices, data, lo, hi):
+    # sum_q data[q] * t[indices[q]] over one column's nonzeros, in order
+    obs = 0.0
+    for q in range(lo, hi):
+        obs += data[q] * t[indices[q]]
+    return obs
+
+
+@numba.njit(nogil=True, cache=True)
+def _moments_one(acc, Tr, i0, k, shift, inv_sigma, abs_b0, a1, a2):
+    # count / S1 / S2 of protein k over permutations i0 .. i0 + len(acc), in order,
+    # continuing the sums a1, a2
+    n_ge = 0
+    for i in range(acc.shape[0]):
+        b = (acc[i] - Tr[i0 + i + 1, k] - shift) * inv_sigma
+        if abs(b) >= abs_b0:
+            n_ge += 1
+        a1 += b
+        a2 += b * b
+    return n_ge, a1, a2
+
+
 @numba.njit(parallel=True, nogil=True, cache=True)
 def _sparse_columns_few_proteins(T_rows, invT, indptr, indices, data, Tr, c, mu, sigma, beta, count, s1, s2):
     """Few proteins: one protein at a time, all permutations as one contiguous
@@ -142,10 +164,7 @@ def _sparse_columns_few_proteins(T_rows, invT, indptr, indices, data, Tr, c, mu,
         acc = np.empty(n_rand)
         for k in range(p):
             t = T_rows[k]
-            obs = 0.0
-            for q in range(lo, hi):
-                obs += data[q] * t[indices[q]]
-            b0 = (obs - Tr[0, k] - c[k] * mu[s]) * inv_sigma
+            b0 = (_observed_one(t, indices, data, lo, hi) - Tr[0, k] - c[k] * mu[s]) * inv_sigma
             beta[k, s] = b0
             for i in range(n_rand):
                 acc[i] = 0.0
@@ -168,18 +187,10 @@ def _sparse_columns_few_proteins(T_rows, invT, indptr, indices, data, Tr, c, mu,
                 for i in range(n_rand):
                     acc[i] += v * t[r[i]]
                 q += 1
-            n_ge = 0
-            a1 = 0.0
-            a2 = 0.0
-            for i in range(n_rand):
-                b = (acc[i] - Tr[i + 1, k] - c[k] * mu[s]) * inv_sigma
-                if abs(b) >= abs(b0):
-                    n_ge += 1
-                a1 += b
-                a2 += b * b
+            n_ge, a1, a2 = _moments_one(acc, Tr, 0, k, c[k] * mu[s], inv_sigma, abs(b0), s1[k, s], s2[k, s])
             count[k, s] += n_ge
-            s1[k, s] += a1
-            s2[k, s] += a2
+            s1[k, s] = a1
+            s2[k, s] = a2
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
@@ -210,9 +221,7 @@ def _sparse_block_few_proteins(T_rows, invT, indptr, indices, data, rptr, rcells
         for k in range(p):
             t = T_rows[k]
             for s in range(c0, c1):
-                obs = 0.0
-                for q in range(indptr[s], indptr[s + 1]):
-                    obs += data[q] * t[indices[q]]
+                obs = _observed_one(t, indices, data, indptr[s], indptr[s + 1])
                 inv_sigma = 1.0 / sigma[s] if sigma[s] > 0 else 0.0
                 beta[k, s] = (obs - Tr[0, k] - c[k] * mu[s]) * inv_sigma
             for i0 in range(0, n_rand, ptile):
@@ -233,17 +242,8 @@ def _sparse_block_few_proteins(T_rows, invT, indptr, indices, data, rptr, rcells
                             a[i] += v * tg[i]
                 for s in range(c0, c1):
                     inv_sigma = 1.0 / sigma[s] if sigma[s] > 0 else 0.0
-                    b0 = abs(beta[k, s])
-                    a = acc[s - c0]
-                    n_ge = 0
-                    a1 = s1[k, s]
-                    a2 = s2[k, s]
-                    for i in range(w):
-                        b = (a[i] - Tr[i0 + i + 1, k] - c[k] * mu[s]) * inv_sigma
-                        if abs(b) >= b0:
-                            n_ge += 1
-                        a1 += b
-                        a2 += b * b
+                    n_ge, a1, a2 = _moments_one(acc[s - c0, :w], Tr, i0, k, c[k] * mu[s], inv_sigma,
+                                                abs(beta[k, s]), s1[k, s], s2[k, s])
                     count[k, s] += n_ge
                     s1[k, s] = a1
                     s2[k, s] = a2
@@ -324,12 +324,16 @@ def sparse_permutation_statistics(T_rows: np.ndarray | None, inv: np.ndarray, Y_
         Tt = np.ascontiguousarray(np.asarray(T_rows, dtype=np.float64).T)
     n, p = Tt.shape
     m = Y_csc.shape[1]
+    threads = numba.get_num_threads()
+    few = p <= FEW_PROTEINS and m >= threads
+    if T_rows is None and (Tr is None or (mu is not None and c is None) or few):
+        T_rows = np.ascontiguousarray(Tt.T)  # only where row-major rows are needed
     if Tr is None:
-        Tr = offset_projections(np.ascontiguousarray(Tt.T), inv, r)
+        Tr = offset_projections(T_rows, inv, r)
     if mu is None:
         c = np.zeros(p)
     elif c is None:
-        c = (np.ascontiguousarray(Tt.T) if T_rows is None else np.asarray(T_rows)).sum(axis=1)
+        c = np.asarray(T_rows).sum(axis=1)
     mu = np.zeros(m) if mu is None else np.asarray(mu, dtype=np.float64)
     sigma = np.ones(m) if sigma is None else np.asarray(sigma, dtype=np.float64)
     Y_csc = Y_csc.tocsc()
@@ -342,11 +346,10 @@ def sparse_permutation_statistics(T_rows: np.ndarray | None, inv: np.ndarray, Y_
     indices = Y_csc.indices.astype(np.int64)
     data = Y_csc.data.astype(np.float64)
     inv = np.ascontiguousarray(inv)
-    threads = numba.get_num_threads()
-    if p <= FEW_PROTEINS and m >= threads:
+    if few:
         if invT is None:
             invT = np.ascontiguousarray(inv.T)
-        rows = np.ascontiguousarray(Tt.T) if T_rows is None else np.ascontiguousarray(T_rows, dtype=np.float64)
+        rows = np.ascontiguousarray(T_rows, dtype=np.float64)
         if m >= GENE_MAJOR_MIN_COLUMNS:
             R = Y_csc.tocsr()
             R.sort_indices()
