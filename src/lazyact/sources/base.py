@@ -594,6 +594,27 @@ class ExpressionSource(abc.ABC):
         """Hook run after unpickling (file-backed sources reopen here)."""
 
 
+class DescribedSource(ExpressionSource):
+    """A source whose shape and names are set when it is made: subclasses assign
+    ``_shape``, ``_genes`` and ``_samples`` in ``__init__`` (and give ``dtype``)."""
+
+    _shape: tuple[int, int]
+    _genes: pd.Index
+    _samples: pd.Index
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self._shape
+
+    @property
+    def genes(self) -> pd.Index:
+        return self._genes
+
+    @property
+    def samples(self) -> pd.Index:
+        return self._samples
+
+
 # ----------------------------------------------------------------------------
 # orientation check and duplicate genes
 # ----------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from .base import ExpressionSource, _as_index, is_contiguous, parse_orientation
+from .base import DescribedSource, ExpressionSource, _as_index, is_contiguous, parse_orientation
 
 __all__ = ["DenseSource", "from_dataframe"]
 
@@ -32,7 +32,7 @@ def _take(arr: np.ndarray, cols: np.ndarray, axis: int) -> np.ndarray:
     return np.take(arr, cols, axis=axis)
 
 
-class DenseSource(ExpressionSource):
+class DenseSource(DescribedSource):
     """A dense 2-D array (ndarray or ``numpy.memmap``) as an expression source.
 
     Parameters
@@ -86,18 +86,6 @@ class DenseSource(ExpressionSource):
         self._memmap_ref: tuple | None = None
 
     # -- properties ----------------------------------------------------------
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self._shape
-
-    @property
-    def genes(self) -> pd.Index:
-        return self._genes
-
-    @property
-    def samples(self) -> pd.Index:
-        return self._samples
-
     @property
     def dtype(self) -> np.dtype:
         return self._arr.dtype

@@ -42,11 +42,10 @@ from typing import Any, Iterator, Sequence
 
 import h5py
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from .base import (
-    ExpressionSource,
+    DescribedSource,
     SourceClosedError,
     SourceReadError,
     _as_index,
@@ -357,7 +356,7 @@ class H5SparseMatrix:
 # ----------------------------------------------------------------------------
 # a 2-D h5py.Dataset as a source
 # ----------------------------------------------------------------------------
-class HDF5Source(ExpressionSource):
+class HDF5Source(DescribedSource):
     """A 2-D dense ``h5py.Dataset`` as an expression source.
 
     Parameters
@@ -409,18 +408,6 @@ class HDF5Source(ExpressionSource):
         self._samples = _as_index(samples, self._shape[1], "samples")
 
     _transient = ("_reader", "_file")
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self._shape
-
-    @property
-    def genes(self) -> pd.Index:
-        return self._genes
-
-    @property
-    def samples(self) -> pd.Index:
-        return self._samples
 
     @property
     def dtype(self) -> np.dtype:

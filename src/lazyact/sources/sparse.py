@@ -23,15 +23,14 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
-from .base import ExpressionSource, _as_index, parse_orientation, take_csc_columns, make_csc
+from .base import DescribedSource, _as_index, make_csc, parse_orientation, take_csc_columns
 
 __all__ = ["SparseSource"]
 
 
-class SparseSource(ExpressionSource):
+class SparseSource(DescribedSource):
     """A SciPy sparse matrix or array as an expression source.
 
     Parameters
@@ -82,18 +81,6 @@ class SparseSource(ExpressionSource):
         self._samples = _as_index(samples, self._shape[1], "samples")
 
     _transient = ("_csc_cache",)
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self._shape
-
-    @property
-    def genes(self) -> pd.Index:
-        return self._genes
-
-    @property
-    def samples(self) -> pd.Index:
-        return self._samples
 
     @property
     def dtype(self) -> np.dtype:
