@@ -608,7 +608,9 @@ def _st_save(name, res, cap, *, function, n_rand, genes_order, Ylog, offset, fla
         Dg = D.loc[genes].to_numpy()[:, :N_YFIRST]
         if Ylog is not None:
             np.testing.assert_allclose(Ylog - offset[:, None], Dg, rtol=0, atol=1e-12)
-        extras.update(Y_diff_first=Dg, offset=offset)
+        extras["Y_diff_first"] = Dg
+        if offset is not None:
+            extras["offset"] = offset
         Xa = load_signature("cytosig").loc[list(genes), list(proteins)].astype(np.float64)   # CytoSig: ungrouped
         np.testing.assert_array_equal(((Xa - Xa.mean()) / Xa.std(ddof=1)).fillna(0).to_numpy(), cap.ridge[0]["X"])
     else:
