@@ -43,7 +43,7 @@ import pandas as pd
 from ._version import __version__
 from .array import BlockStore
 from .views import _MOMENTS, STATISTICS, ActivityViews
-from .array.blocks import _fmt_bytes
+from .array.config import format_bytes as _fmt_bytes
 from .array.sinks import (
     DONE_KEY,
     IncompleteFileError,

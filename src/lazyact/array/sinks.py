@@ -42,8 +42,10 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from . import config
-from .blocks import BlockStore, _fmt_bytes, _full_groups, _groups
-from .reduce import _Accumulator, _block_partials, _sum_dtype
+from .blocks import BlockStore
+from .config import format_bytes
+from .grid import chunk_groups, full_groups
+from .reduce import MOMENTS, Accumulator, sum_dtype_for
 
 __all__ = [
     "DONE_KEY",
@@ -70,7 +72,6 @@ write_buffer_bytes: int = 64 * 2**20
 chunk_target_bytes: int = 256 * 2**10
 
 _STR = h5py.string_dtype("utf-8")
-_MOMENTS = ("mean", "std", "min", "max")
 
 
 class IncompleteFileError(OSError):
@@ -183,13 +184,13 @@ def read_all(
     """
     from .lazyarray import ArrayTooLargeError
 
-    names = store._check_names(names)
+    names = store.check_names(names)
     total = store.shape[0] * store.shape[1] * store.dtype.itemsize * len(names)
     limit = config.max_materialise_bytes if max_bytes is None else int(max_bytes)
     if total > limit and not force:
         raise ArrayTooLargeError(
-            f"{', '.join(names)} of shape {store.shape} ({store.dtype}) are {_fmt_bytes(total)} together, more "
-            f"than max_bytes={_fmt_bytes(limit)}. Write them to disk block by block instead (to_hdf5 / to_h5ad), "
+            f"{', '.join(names)} of shape {store.shape} ({store.dtype}) are {format_bytes(total)} together, more "
+            f"than max_bytes={format_bytes(limit)}. Write them to disk block by block instead (to_hdf5 / to_h5ad), "
             f"select a part first, or pass force=True / max_bytes=..."
         )
     out = {n: np.empty(store.shape, dtype=store.dtype) for n in names}
@@ -316,7 +317,7 @@ class _Layout:
             g.attrs["ddof"] = 0
             for name, stats in summary.items():
                 sg = g.create_group(name)
-                for moment in _MOMENTS:
+                for moment in MOMENTS:
                     sg.create_dataset(moment, data=np.asarray(stats[moment]))
 
 
@@ -418,7 +419,7 @@ class _BlockWriter:
         self.partial = partial_path(self.final)
         self.layout = layout
         self.names = tuple(t.name for t in layout.targets)
-        store._check_names(self.names)
+        store.check_names(self.names)
         if len(set(self.names)) != len(self.names) or not self.names:
             raise ValueError(f"arrays must be unique and non-empty, got {self.names}")
         self.dtype = np.dtype(store.dtype if dtype is None else dtype)
@@ -530,18 +531,18 @@ class _BlockWriter:
     # -- computing
     def _tasks(self, pending: Sequence[int]) -> list[tuple[int, tuple, tuple]]:
         p, m = self.shape
-        rgroups = _full_groups(p, self.store.chunks[0])
+        rgroups = full_groups(p, self.store.chunks[0])
         tasks = []
         for k in pending:
             lo, hi = k * self.width, min(m, (k + 1) * self.width)
-            for cg in _groups(np.arange(lo, hi, dtype=np.intp), self.store.chunks[1]):
+            for cg in chunk_groups(np.arange(lo, hi, dtype=np.intp), self.store.chunks[1]):
                 for rg in rgroups:
                     tasks.append((k, rg, cg))
         return tasks
 
     def _work(self, task: tuple) -> tuple:
         k, rg, cg = task
-        res = self.store._call(rg[1], cg[1])
+        res = self.store.compute(rg[1], cg[1])
         return k, rg, cg, {n: np.asarray(res[n], dtype=self.dtype) for n in self.names}
 
     def _read_back(self, f: h5py.File, k: int) -> dict[str, np.ndarray]:
@@ -583,9 +584,9 @@ class _BlockWriter:
             pending = [k for k in range(self.n_blocks) if not done[k]]
             accs = None
             if self.summary and not complete:
-                sdt = _sum_dtype(self.dtype)
-                spec = {n: {"sum", "moments", "min", "max"} for n in self.names}
-                accs = {n: _Accumulator(p, spec[n], False, self.dtype, sdt) for n in self.names}
+                sdt = sum_dtype_for(self.dtype)
+                accs = {n: Accumulator(p, {"sum", "moments", "min", "max"}, False, self.dtype, sdt)
+                        for n in self.names}
             done_cols = sum(min(m, (k + 1) * self.width) - k * self.width for k in range(self.n_blocks) if done[k])
             bar = self._bar(done_cols)
             stream: Iterator | None = None
@@ -596,7 +597,7 @@ class _BlockWriter:
                 limits.enter_context(threadpool_limits(limits=int(self.blas_threads), user_api="blas"))
             try:
                 if pending:
-                    stream = self.store._stream(self._work, self._tasks(pending), False, None)
+                    stream = self.store.stream(self._work, self._tasks(pending), False, None)
                 written = 0
                 for k in range(0 if complete else self.n_blocks):
                     if done[k]:
@@ -606,8 +607,8 @@ class _BlockWriter:
                     else:
                         lo, hi = k * self.width, min(m, (k + 1) * self.width)
                         buf = {n: np.empty((p, hi - lo), dtype=self.dtype) for n in self.names}
-                        need = len(_groups(np.arange(lo, hi), self.store.chunks[1])) * len(
-                            _full_groups(p, self.store.chunks[0]))
+                        need = len(chunk_groups(np.arange(lo, hi), self.store.chunks[1])) * len(
+                            full_groups(p, self.store.chunks[0]))
                         for _ in range(need):
                             kk, rg, cg, arrays = next(stream)  # type: ignore[arg-type]
                             if kk != k:  # pragma: no cover - the stream yields in task order
@@ -628,10 +629,8 @@ class _BlockWriter:
                                 f"'{self.final.name}'.") from exc
                         written += 1
                     if accs is not None:
-                        part = _block_partials(buf, {n: accs[n].kinds for n in self.names}, 1, False,
-                                               {n: _sum_dtype(self.dtype) for n in self.names})
                         for n in self.names:
-                            accs[n].merge(slice(0, p), part[n])
+                            accs[n].add(buf[n], axis=1, sl=slice(0, p))
                     del buf
             finally:
                 if stream is not None:
@@ -756,7 +755,7 @@ def write_hdf5(
     ...     print(f["y"][2, :3], sorted(f))
     [-200. -201. -202.] ['feature_names', 'sample_names', 'x', 'y']
     """
-    names = store._check_names(names)
+    names = store.check_names(names)
     p, m = store.shape
     layout = _HDF5Layout([_Target(n, n) for n in names], _labels(row_labels, p), _labels(col_labels, m),
                          row_key, col_key, extra)
@@ -808,7 +807,7 @@ def write_h5ad(
     >>> a.shape, a.obsm["y"][1, 2]
     ((10, 3), np.float64(-201.0))
     """
-    store._check_names([x, *obsm])
+    store.check_names([x, *obsm])
     p, m = store.shape
     targets = [_Target(x, "X", True)] + [_Target(n, f"obsm/{n}", True) for n in obsm]
     layout = _H5ADLayout(targets, _labels(obs_names, m), _labels(var_names, p), uns, obsm_extra)
