@@ -13,7 +13,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from . import __version__
+from ._version import __version__
 from .array import BlockStore
 from .ridge import STATISTICS, Projection, RidgeModel
 from .ridge.analytic import AnalyticModel, make_model

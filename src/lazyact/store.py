@@ -42,7 +42,9 @@ import pandas as pd
 
 from ._version import __version__
 from .array import BlockStore
-from .views import _MOMENTS, STATISTICS, ActivityViews
+from .array import MOMENTS as _MOMENTS
+from .ridge import STATISTICS
+from .views import ActivityViews
 from .array.config import format_bytes as _fmt_bytes
 from .array.sinks import (
     DONE_KEY,

@@ -16,6 +16,8 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from ..ridge import STATISTICS
+
 __all__ = [
     "STATISTICS",
     "VIEWS",
@@ -25,8 +27,6 @@ __all__ = [
     "resolve",
 ]
 
-#: The four statistics of an activity, in the order of :data:`lazyact.ridge.STATISTICS`.
-STATISTICS: tuple[str, ...] = ("beta", "se", "zscore", "pvalue")
 #: Views the viewer can show: the statistics plus ``-log10 p`` derived from ``pvalue``.
 VIEWS: tuple[str, ...] = ("beta", "se", "zscore", "pvalue", "-log10p")
 
