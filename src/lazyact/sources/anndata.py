@@ -130,7 +130,7 @@ class AnnDataSource(ExpressionSource):
             return pd.Index(var_names)
         return _to_str_names(var[col].to_numpy(), np.asarray(var_names, dtype=object))
 
-    def _describe(self) -> str:
+    def describe(self) -> str:
         where = f"backed '{self._inner.path}'" if self.backed else "in memory"
         return f"AnnDataSource({where}, layer={self.layer!r})"
 

@@ -95,7 +95,7 @@ class DenseSource(DescribedSource):
         """The wrapped array, in its stored orientation."""
         return self._arr
 
-    def _describe(self) -> str:
+    def describe(self) -> str:
         kind = "memmap" if isinstance(self._arr, np.memmap) else "ndarray"
         o = "samples x genes" if self._samples_first else "genes x samples"
         return f"DenseSource({kind}, {o})"

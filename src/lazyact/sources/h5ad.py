@@ -209,14 +209,14 @@ class _H5FileSource(ExpressionSource):
 
     def _f(self) -> h5py.File:
         if self._file is None or not self._file.id.valid:
-            raise SourceClosedError(f"{self._describe()} is closed; create a new source from the path")
+            raise SourceClosedError(f"{self.describe()} is closed; create a new source from the path")
         return self._file
 
     def _live(self) -> Any:
         if self._reader is None:
-            raise SourceClosedError(f"{self._describe()} is closed; create a new source from the path")
+            raise SourceClosedError(f"{self.describe()} is closed; create a new source from the path")
         ensure_valid(self._reader.data if isinstance(self._reader, H5SparseMatrix) else self._reader.ds,
-                     self._describe())
+                     self.describe())
         return self._reader
 
     @property
@@ -361,7 +361,7 @@ class H5ADSource(_H5FileSource):
         super().__init__(path, check_finite=check_finite, check_counts=check_counts,
                          scan_chunk=scan_chunk, scan_bytes=scan_bytes)
 
-    def _describe(self) -> str:
+    def describe(self) -> str:
         return f"H5ADSource('{self.path}', layer={getattr(self, 'layer', self.layer_requested)!r})"
 
     def _setup(self, f: h5py.File) -> None:
@@ -512,7 +512,7 @@ class TenxH5Source(_H5FileSource):
         super().__init__(path, check_finite=check_finite, check_counts=check_counts,
                          scan_chunk=scan_chunk, scan_bytes=scan_bytes)
 
-    def _describe(self) -> str:
+    def describe(self) -> str:
         return f"TenxH5Source('{self.path}')"
 
     @staticmethod

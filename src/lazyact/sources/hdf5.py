@@ -413,13 +413,13 @@ class HDF5Source(DescribedSource):
     def dtype(self) -> np.dtype:
         return self._dtype
 
-    def _describe(self) -> str:
+    def describe(self) -> str:
         return f"HDF5Source('{self._filename}'{self._dsname})"
 
     def _live(self) -> H5DenseMatrix:
         if self._reader is None:
-            raise SourceClosedError(f"{self._describe()} is closed")
-        ensure_valid(self._reader.ds, self._describe())
+            raise SourceClosedError(f"{self.describe()} is closed")
+        ensure_valid(self._reader.ds, self.describe())
         return self._reader
 
     def _read(self, cols: np.ndarray) -> np.ndarray:

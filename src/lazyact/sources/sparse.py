@@ -95,7 +95,7 @@ class SparseSource(DescribedSource):
         """The wrapped matrix viewed as genes x samples."""
         return self._m
 
-    def _describe(self) -> str:
+    def describe(self) -> str:
         return f"SparseSource({self._m.format} genes x samples{', converted to CSC' if self._csc_cache is not None else ''})"
 
     def _csc(self) -> Any:
