@@ -12,7 +12,7 @@ from .pipeline import activity
 from .ranking import active, top
 from .ridge import permutation_table, projection
 from .signatures import load_signature
-from .store import StoredActivity, open
+from .results import StoredActivity, open
 
 
 def view(obj, array=None, **kwargs):

@@ -17,7 +17,7 @@ from ._version import __version__
 from .array import BlockStore
 from .preprocess import as_expression
 from .ridge import STATISTICS, AnalyticModel, Projection, RidgeModel, make_model
-from .store import ActivityIO
+from .results.io import ActivityIO
 from .views import ActivityArray, ActivityViews
 
 __all__ = ["ActivityArray", "ActivityBlocks", "LazyActivity"]

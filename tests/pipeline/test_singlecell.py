@@ -1,7 +1,6 @@
 """Single-cell / spatial pipelines against SecActPy, for every kind of source."""
 import anndata as ad
 import numpy as np
-import pandas as pd
 import pytest
 import scipy.sparse as sp
 

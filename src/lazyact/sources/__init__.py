@@ -32,10 +32,10 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .anndata import AnnDataSource, is_anndata
-from .base import ExpressionSource, SourceClosedError, SourceReadError, parse_orientation
+from .base import ExpressionSource, FileLockedError, SourceClosedError, SourceReadError, parse_orientation
 from .dense import DenseSource, from_dataframe
 from .h5ad import H5ADSource, TenxH5Source, open_path
-from .hdf5 import HDF5Source
+from .hdf5 import HDF5Source, open_h5
 from .sparse import SparseSource
 
 __all__ = [
@@ -51,6 +51,8 @@ __all__ = [
     "parse_orientation",
     "SourceReadError",
     "SourceClosedError",
+    "FileLockedError",
+    "open_h5",
 ]
 
 

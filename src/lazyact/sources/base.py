@@ -33,6 +33,7 @@ __all__ = [
     "DescribedSource",
     "SourceReadError",
     "SourceClosedError",
+    "FileLockedError",
     "Block",
     "normalise_indices",
     "parse_orientation",
@@ -49,6 +50,10 @@ DEFAULT_BLOCK_BYTES = 32 << 20
 
 class SourceReadError(OSError):
     """A file-backed source could not be read (truncated, corrupt, not HDF5)."""
+
+
+class FileLockedError(SourceReadError):
+    """An HDF5 file is locked by another process (one that is writing it)."""
 
 
 class SourceClosedError(ValueError):

@@ -37,6 +37,7 @@ every gene column)
 from __future__ import annotations
 
 import os
+import re
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
@@ -46,6 +47,7 @@ import scipy.sparse as sp
 
 from .base import (
     DescribedSource,
+    FileLockedError,
     SourceClosedError,
     SourceReadError,
     _as_index,
@@ -57,30 +59,54 @@ from .base import (
     take_csc_columns,
 )
 
-__all__ = ["HDF5Source", "H5DenseMatrix", "H5SparseMatrix", "open_h5"]
+__all__ = ["HDF5Source", "H5DenseMatrix", "H5SparseMatrix", "open_h5", "read_guard"]
 
 #: HDF5 chunk-cache size per dataset for files we open (bytes).
 RDCC_NBYTES = 8 << 20
 
 
-def open_h5(path: str | os.PathLike, rdcc_nbytes: int = RDCC_NBYTES) -> h5py.File:
-    """Open an HDF5 file read-only, turning HDF5 errors into clear messages.
+def open_h5(path: str | os.PathLike, mode: str = "r", *, rdcc_nbytes: int | None = RDCC_NBYTES,
+            locking: bool | None = None) -> h5py.File:
+    """Open an HDF5 file, turning HDF5's errors into clear messages (every h5py open in lazyact).
+
+    Parameters
+    ----------
+    path : str or path
+    mode : {"r", "r+", "w"}
+    rdcc_nbytes : int or None
+        HDF5 chunk-cache bytes per dataset (None: h5py's default).
+    locking : bool, optional
+        HDF5 file locking (None: h5py's default; ``False`` reads a file another process
+        is writing).
 
     Raises
     ------
     FileNotFoundError
-        No such file.
+        No such file (modes ``"r"``, ``"r+"``).
+    IsADirectoryError
+        ``path`` is a directory.
+    FileLockedError
+        (a :class:`SourceReadError`) another process holds HDF5's lock on the file.
     SourceReadError
-        (an ``OSError``) the file exists but cannot be opened: truncated,
-        corrupt, or not HDF5.
+        (an ``OSError``) the file exists but cannot be opened: truncated, corrupt, or
+        not HDF5.
     """
     p = os.fspath(path)
-    if not os.path.exists(p):
+    if mode in ("r", "r+") and not os.path.exists(p):
         raise FileNotFoundError(f"no such file: '{p}'")
+    if os.path.isdir(p):
+        raise IsADirectoryError(f"'{p}' is a directory, not an HDF5 file")
+    kwargs: dict[str, Any] = {}
+    if rdcc_nbytes is not None:
+        kwargs["rdcc_nbytes"] = rdcc_nbytes
+    if locking is not None:
+        kwargs["locking"] = locking
     try:
-        return h5py.File(p, "r", rdcc_nbytes=rdcc_nbytes)
+        return h5py.File(p, mode, **kwargs)
     except OSError as e:
         msg = str(e)
+        if re.search(r"\block", msg, re.IGNORECASE):  # "unable to lock file" (not "sblock")
+            raise FileLockedError(f"'{p}' is open in another process (HDF5 file lock) [{msg}]") from e
         what = ("looks truncated (it is shorter than its header says; was the copy or "
                 "download interrupted?)") if "truncated" in msg else \
             "looks truncated or corrupt, or is not an HDF5 file"
