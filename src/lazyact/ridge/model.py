@@ -13,6 +13,7 @@ import numpy as np
 from . import kernels
 from .kernels import numba as sparse_kernel
 from .kernels import numpy as numpy_kernel
+from .kernels import xp as xp_kernel
 from .backends import resolve_backend
 from .permutations import RNG_NAMES, forward_table, index_dtype, invert_table, permutation_table
 from .projection import Projection
@@ -240,9 +241,7 @@ class RidgeModel:
         return {"beta": beta, "se": se, "zscore": z, "pvalue": p}
 
     def _compute_cupy(self, T_rows, Y):  # pragma: no cover - needs a GPU
-        import cupy as cp
-
-        from .kernels import xp as xp_kernel
+        import cupy as cp  # the optional GPU backend (lazyact[gpu]): imported only when used
 
         if self._device_cache is None:
             self._device_cache = (cp.asarray(self.forward_table), cp.asarray(self.inverse_table))

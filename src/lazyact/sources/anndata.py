@@ -16,6 +16,7 @@ attributes (``X``, ``raw``, ``layers``, ``obs_names``, ``var``...).
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import numpy as np
@@ -32,8 +33,6 @@ __all__ = ["AnnDataSource", "is_anndata"]
 
 def is_anndata(obj: Any) -> bool:
     """True for an ``anndata.AnnData`` (checked without importing anndata)."""
-    import sys
-
     ad = sys.modules.get("anndata")
     if ad is not None and isinstance(obj, getattr(ad, "AnnData", ())):
         return True

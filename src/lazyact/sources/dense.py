@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .base import DescribedSource, ExpressionSource, _as_index, is_contiguous, parse_orientation
+from .sparse import SparseSource
 
 __all__ = ["DenseSource", "from_dataframe"]
 
@@ -182,8 +183,6 @@ def from_dataframe(df: pd.DataFrame, *, orientation: str | None = None, check_fi
     genes, samples = (df.columns, df.index) if samples_first else (df.index, df.columns)
     o = "samples x genes" if samples_first else "genes x samples"
     if len(df.columns) and all(isinstance(t, pd.SparseDtype) for t in df.dtypes):
-        from .sparse import SparseSource
-
         return SparseSource(df.sparse.to_coo().tocsc(), genes=genes, samples=samples,
                             orientation=o, check_finite=check_finite, check_counts=check_counts)
     values = df.to_numpy()

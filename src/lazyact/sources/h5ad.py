@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from .base import ExpressionSource, SourceClosedError
+from .dense import DenseSource
 from .hdf5 import H5DenseMatrix, H5SparseMatrix, ensure_valid, open_h5, read_guard
 
 __all__ = ["H5ADSource", "TenxH5Source", "open_path", "read_h5_column", "read_h5_index"]
@@ -591,8 +592,6 @@ def open_path(path: str | os.PathLike, *, layer: str | None = None, gene_column:
         raise ValueError(f"'{p}' is neither AnnData nor a 10x matrix (top-level keys {keys}); "
                          "for a plain 2-D dataset pass the h5py.Dataset with genes=, samples= and orientation=")
     if low.endswith(".npy"):
-        from .dense import DenseSource
-
         orientation = kw.pop("orientation", None)
         arr = np.load(p, mmap_mode="r")
         return DenseSource(arr, kw.pop("genes", None), kw.pop("samples", None), orientation=orientation,
