@@ -7,6 +7,10 @@ import pytest
 
 os.environ.setdefault("LAZYACT_PROGRESS", "0")
 
+# --doctest-modules imports every module under tests/: the SecActPy golden generators run in their own
+# virtualenv with SecActPy installed (tests/goldens/README.md), so they are not collected here.
+collect_ignore_glob = ["goldens/make_*.py"]
+
 DATA = Path(__file__).parent / "data"
 GOLDENS = DATA / "goldens"
 
