@@ -183,7 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Examples
     --------
     >>> from lazyact.cli import main
-    >>> main(["info", "results.h5"])  # doctest: +SKIP
+    >>> main(["info", "no-such-results.h5"])  # the error goes to stderr
+    1
     """
     args = build_parser().parse_args(argv)
     try:

@@ -4,8 +4,9 @@ from __future__ import annotations
 import pytest
 
 import lazyact
+from conftest import one_blas_thread
 
-from .helpers import LY86, STATS, one_blas_thread
+from .helpers import LY86, STATS
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ from pathlib import Path
 import h5py
 import numpy as np
 from array_toys import Toy
-from threadpoolctl import threadpool_limits
 
 from lazyact.array import BlockStore
 
@@ -20,11 +19,6 @@ def toy_store(shape=(7, 23), chunks=(3, 4), threads=2, **kw):
     """A BlockStore over a Toy (outputs "a", "b"), and the toy."""
     toy = Toy(shape, **kw)
     return BlockStore(toy, chunks=chunks, threads=threads), toy
-
-
-def one_blas_thread():
-    """File writers compute with one BLAS thread (rounding independent of the BLAS setting)."""
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 def datasets(path):

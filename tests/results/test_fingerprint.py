@@ -3,13 +3,11 @@ from __future__ import annotations
 
 import os
 
-import anndata
 import numpy as np
-import pandas as pd
 import pytest
-import scipy.sparse as sp
 
 import lazyact
+from conftest import write_counts_h5ad
 from lazyact.results import IncompleteFileError, ResumeMismatchError, file_info, partial_path
 from lazyact.results.fingerprint import fingerprint, fingerprint_parts
 
@@ -31,15 +29,8 @@ def test_fingerprint_tracks_inputs(tmp_path):
 
 
 def _sparse_h5ad(path, n_cells=120, seed=0):
-    sig = lazyact.load_signature("CytoSig")
-    genes = list(sig.index[:1500]) + [f"EXTRA{i}" for i in range(50)]
-    rng = np.random.default_rng(seed)
-    X = sp.random(n_cells, len(genes), density=0.05, format="csr", random_state=rng,
-                  data_rvs=lambda k: rng.poisson(3, k) + 1.0)
-    ad = anndata.AnnData(X=X.astype(np.float32), obs=pd.DataFrame(index=[f"cell{i}" for i in range(n_cells)]),
-                         var=pd.DataFrame(index=genes))
-    ad.write_h5ad(path)
-    return path
+    return write_counts_h5ad(path, n_cells, 1500, 50, density=0.05, mean=3, seed=seed, cell_prefix="cell",
+                             other_prefix="EXTRA")
 
 
 def test_resume_refused_when_the_input_file_changes(tmp_path):
