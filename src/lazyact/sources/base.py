@@ -105,7 +105,7 @@ def parse_orientation(orientation: str | None, default: str = "genes x samples")
 # ----------------------------------------------------------------------------
 # index helpers
 # ----------------------------------------------------------------------------
-def _as_index(names: Any, n: int, what: str) -> pd.Index:
+def as_index(names: Any, n: int, what: str) -> pd.Index:
     """Names as a pandas Index of length ``n`` (RangeIndex when None)."""
     if names is None:
         return pd.RangeIndex(n)

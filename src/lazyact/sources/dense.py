@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from .base import DescribedSource, ExpressionSource, _as_index, is_contiguous, parse_orientation
+from .base import DescribedSource, ExpressionSource, as_index, is_contiguous, parse_orientation
 from .sparse import SparseSource
 
 __all__ = ["DenseSource", "from_dataframe"]
@@ -82,8 +82,8 @@ class DenseSource(DescribedSource):
         self._arr = array
         ng, ns = array.shape[::-1] if self._samples_first else array.shape
         self._shape = (int(ng), int(ns))
-        self._genes = _as_index(genes, ng, "genes")
-        self._samples = _as_index(samples, ns, "samples")
+        self._genes = as_index(genes, ng, "genes")
+        self._samples = as_index(samples, ns, "samples")
         self._memmap_ref: tuple | None = None
 
     # -- properties ----------------------------------------------------------

@@ -135,7 +135,7 @@ def _columns_of(group: h5py.Group) -> list[str]:
     return [k for k in group.keys() if k not in (idx, "__categories")]
 
 
-def _to_str_names(values: Any, fallback: np.ndarray | None) -> pd.Index:
+def to_str_names(values: Any, fallback: np.ndarray | None) -> pd.Index:
     """Names as a string Index; missing entries (NaN/None/'') replaced by ``fallback``."""
     arr = np.asarray(pd.Series(values, dtype=object).to_numpy(), dtype=object)
     miss = pd.isna(arr) | (arr == "")
@@ -147,7 +147,7 @@ def _to_str_names(values: Any, fallback: np.ndarray | None) -> pd.Index:
     return pd.Index([str(x) for x in arr], dtype=object)
 
 
-def _resolve_gene_column(index: np.ndarray | None, columns: list[str], gene_column: str | None) -> str | None:
+def resolve_gene_column(index: np.ndarray | None, columns: list[str], gene_column: str | None) -> str | None:
     """Which var column to take names from (None: the index)."""
     if gene_column is None:
         return None
@@ -428,19 +428,19 @@ class H5ADSource(_H5FileSource):
             return pd.RangeIndex(self._shape[0])
         var = f[self._var_key]
         index = read_h5_index(var)
-        col = _resolve_gene_column(index, _columns_of(var), self.gene_column)
+        col = resolve_gene_column(index, _columns_of(var), self.gene_column)
         if col is None:
             if index is None:
                 raise ValueError(f"'{self.path}': {self._var_key} has no index; pass gene_column=")
-            return _to_str_names(index, None)
-        return _to_str_names(read_h5_column(var, col), index)
+            return to_str_names(index, None)
+        return to_str_names(read_h5_column(var, col), index)
 
     def _read_samples(self, f: h5py.File) -> pd.Index:
         index = read_h5_index(f["obs"]) if "obs" in f else None
         if index is None:
             warnings.warn(f"'{self.path}': obs has no index; samples are numbered", stacklevel=3)
             return pd.RangeIndex(self._shape[1])
-        return _to_str_names(index, None)
+        return to_str_names(index, None)
 
     def obs_keys(self) -> list[str]:
         """Column names of ``obs``."""
@@ -543,10 +543,10 @@ class TenxH5Source(_H5FileSource):
             key = "features/name" if self.gene_column == "name" else "features/id"
         else:
             key = "gene_names" if self.gene_column == "name" else "genes"
-        return _to_str_names(_read_dataset(g[key]), None)
+        return to_str_names(_read_dataset(g[key]), None)
 
     def _read_samples(self, f: h5py.File) -> pd.Index:
-        return _to_str_names(_read_dataset(f[self._group]["barcodes"]), None)
+        return to_str_names(_read_dataset(f[self._group]["barcodes"]), None)
 
 
 # ----------------------------------------------------------------------------

@@ -50,7 +50,7 @@ from .base import (
     FileLockedError,
     SourceClosedError,
     SourceReadError,
-    _as_index,
+    as_index,
     index_dtype,
     is_contiguous,
     make_csc,
@@ -430,8 +430,8 @@ class HDF5Source(DescribedSource):
         self._file: h5py.File | None = None  # only set when we opened it ourselves
         self._shape = self._reader.shape
         self._dtype = dataset.dtype
-        self._genes = _as_index(genes, self._shape[0], "genes")
-        self._samples = _as_index(samples, self._shape[1], "samples")
+        self._genes = as_index(genes, self._shape[0], "genes")
+        self._samples = as_index(samples, self._shape[1], "samples")
 
     _transient = ("_reader", "_file")
 
