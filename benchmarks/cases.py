@@ -6,7 +6,7 @@ exists; ``ratio`` = SecActPy / lazyact).
 
 * ``chunks``: reading one protein row, one block of 1,000 samples and one sample from a
   stored ``zscore`` dataset, with lazyact's chunk shape
-  (:func:`lazyact.array.sinks.hdf5_chunks`) vs SecActPy's streaming writer's
+  (:func:`lazyact.array.sinks.chunk_shape`) vs SecActPy's streaming writer's
   ``(n_proteins, min(1000, n_samples))``; both gzip, cold HDF5 chunk cache, same data.
 * ``write``: ``act.to_hdf5`` of CytoSig activity on a generated sparse ``.h5ad`` of
   200,000 cells (``--quick``: 20,000) in a separate process: seconds, MB/s of results
@@ -71,7 +71,7 @@ def _read_times(path: Path, p: int, m: int) -> dict:
 
 
 def bench_chunks(quick: bool) -> list[dict]:
-    from lazyact.array.sinks import hdf5_chunks
+    from lazyact.array.sinks import chunk_shape
 
     rows = []
     shapes = [(43, 200_000), (1170, 20_000 if quick else 50_000)]
@@ -83,7 +83,7 @@ def bench_chunks(quick: bool) -> list[dict]:
             r = np.random.default_rng(lo)
             return np.round(base + r.standard_normal((p, hi - lo)), 6)  # z-score-like, 6 decimals
 
-        ours = hdf5_chunks((p, m), 8)
+        ours = chunk_shape((p, m), 8)
         theirs = _secactpy_chunks(p, m)
         with tempfile.TemporaryDirectory() as d:
             res = {}
@@ -149,7 +149,7 @@ WRITE_SCRIPT = r"""
 import json, os, resource, sys, time
 sys.path.insert(0, sys.argv[4])
 import lazyact
-from lazyact.store import ActivityIO
+from lazyact.results import ActivityIO
 inp, out, n_rand = sys.argv[1], sys.argv[2], int(sys.argv[3])
 pre = "scrnaseq"
 try:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import lazyact
-from lazyact.array.sinks import partial_path
+from lazyact.results import partial_path
 from lazyact.cli import main
 
 DATA = Path(__file__).parent / "data"
@@ -154,7 +154,7 @@ def test_view_png_calls_the_viewer(tmp_path, capsys, monkeypatch, ly86_n50):
     res_file = ly86_n50.to_hdf5(tmp_path / "v.h5", progress=False)
     assert main(["view", str(res_file), "--png", str(tmp_path / "a.png"), "--protein", "IL6",
                  "--start", "2"]) == 0
-    assert isinstance(seen["obj"], lazyact.store.StoredActivity)
+    assert isinstance(seen["obj"], lazyact.StoredActivity)
     assert seen["protein"] == "IL6" and seen["start"] == 2 and (tmp_path / "a.png").exists()
     # expression input: computed lazily with the run options
     assert main(["view", str(LY86), "-s", "CytoSig", "--n-rand", "10", "--png", str(tmp_path / "b.png"),

@@ -4,28 +4,19 @@ from __future__ import annotations
 import os
 import pickle
 
-import anndata
 import numpy as np
-import pandas as pd
 import pytest
-import scipy.sparse as sp
 
 import lazyact
+from conftest import one_blas_thread, write_counts_h5ad
 
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
 
 def _cells_h5ad(path, n_cells=160, seed=1):
-    sig = lazyact.load_signature("CytoSig")
-    genes = list(sig.index[:1200]) + [f"OTHER{i}" for i in range(40)]
-    rng = np.random.default_rng(seed)
-    X = sp.random(n_cells, len(genes), density=0.06, format="csr", random_state=rng,
-                  data_rvs=lambda k: rng.poisson(4, k) + 1.0)
-    ad = anndata.AnnData(X=X.astype(np.float32), obs=pd.DataFrame(index=[f"c{i}" for i in range(n_cells)]),
-                         var=pd.DataFrame(index=genes))
-    ad.write_h5ad(path)
-    return path
+    return write_counts_h5ad(path, n_cells, 1200, 40, density=0.06, mean=4, seed=seed, cell_prefix="c",
+                             other_prefix="OTHER")
 
 
 @pytest.fixture(scope="module")
@@ -41,13 +32,6 @@ def client():
         os.environ.update(environ)
 
 
-def _one_blas_thread():
-    """The workers' BLAS setting (one thread): float64 rounding of a GEMM depends on it."""
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1, user_api="blas")
-
-
 def test_activity_pickles_by_reference(tmp_path):
     path = _cells_h5ad(tmp_path / "cells.h5ad")
     act = lazyact.activity(path, "CytoSig", n_rand=20, chunks=(43, 40))
@@ -60,7 +44,7 @@ def test_activity_pickles_by_reference(tmp_path):
 def test_distributed_max_and_write_equal_local(tmp_path, client):
     path = _cells_h5ad(tmp_path / "cells.h5ad")
     act = lazyact.activity(path, "CytoSig", n_rand=30, chunks=(43, 40))
-    with _one_blas_thread():
+    with one_blas_thread():
         local = act.zscore.max(axis=1)  # local streaming reduction, same blocks
         z_local = act.zscore.as_numpy()
         p_local = act.pvalue.as_numpy()

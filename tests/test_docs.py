@@ -35,7 +35,7 @@ def resolve(dotted: str):
 def test_the_page_documents_something():
     names = documented_names()
     assert len(names) > 50
-    assert {"lazyact.open", "lazyact.LazyActivity.to_hdf5", "lazyact.array.sinks.write_hdf5"} <= set(names)
+    assert {"lazyact.open", "lazyact.LazyActivity.to_hdf5", "lazyact.results.write_hdf5"} <= set(names)
 
 
 @pytest.mark.parametrize("name", documented_names())

@@ -1,8 +1,13 @@
 """lazyact: lazy, NumPy-like arrays of secreted-protein activity.
 
+``lazyact.activity("atlas.h5ad", signature="SecAct", preprocess="scrnaseq")`` computes
+nothing until a slice is asked for; on the bundled bulk example:
+
 >>> import lazyact
->>> act = lazyact.activity("atlas.h5ad", signature="SecAct", preprocess="scrnaseq")  # doctest: +SKIP
->>> act.zscore.loc["IL6", :]                                                        # doctest: +SKIP
+>>> from lazyact.demo import example_path
+>>> act = lazyact.activity(example_path(), "CytoSig", n_rand=20)
+>>> act.zscore.loc["IL6", :].shape  # one protein over all samples: only that row is computed
+(5,)
 """
 from . import fdr, ranking, ridge
 from ._version import __version__
@@ -12,7 +17,7 @@ from .pipeline import activity
 from .ranking import active, top
 from .ridge import permutation_table, projection
 from .signatures import load_signature
-from .store import StoredActivity, open
+from .results import StoredActivity, open
 
 
 def view(obj, array=None, **kwargs):

@@ -13,11 +13,11 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from . import __version__
+from ._version import __version__
 from .array import BlockStore
-from .ridge import STATISTICS, Projection, RidgeModel
-from .ridge.analytic import AnalyticModel, make_model
-from .store import ActivityIO
+from .preprocess import as_expression
+from .ridge import STATISTICS, AnalyticModel, Projection, RidgeModel, make_model
+from .results.io import ActivityIO
 from .views import ActivityArray, ActivityViews
 
 __all__ = ["ActivityArray", "ActivityBlocks", "LazyActivity"]
@@ -30,11 +30,10 @@ class ActivityBlocks:
     ----------
     model : RidgeModel
         Projection, permutation table and backend.
-    expression : object
-        Anything with ``shape == (n_genes, n_samples)`` and a method
-        ``block(cols) -> (n_genes, len(cols)) float64`` giving the (normalised)
-        expression columns aligned to the model's genes; a NumPy array is
-        wrapped as such.
+    expression : Expression
+        An :class:`~lazyact.preprocess.expression.Expression`: ``shape == (n_genes,
+        n_samples)`` and ``block(cols) -> (n_genes, len(cols)) float64`` giving the
+        (normalised) expression columns aligned to the model's genes.
     row_map : int array, optional
         Output row -> model row (signature groups expanded back to their
         member proteins); identity by default.
@@ -88,28 +87,6 @@ class ActivityBlocks:
         if model_rows.size == len(rows) and (back == np.arange(len(rows))).all():
             return out
         return {k: v[back] for k, v in out.items()}
-
-
-class DenseExpression:
-    """A dense genes x samples matrix as an expression for :class:`ActivityBlocks`."""
-
-    def __init__(self, Y: np.ndarray):
-        Y = np.asarray(Y)
-        if Y.ndim != 2:
-            raise ValueError(f"expression must be 2-D (genes x samples), got shape {Y.shape}")
-        if not np.issubdtype(Y.dtype, np.number) or np.issubdtype(Y.dtype, np.complexfloating):
-            raise ValueError(f"expression must be real numbers, got dtype {Y.dtype}")
-        bad = ~np.isfinite(Y).all(axis=0) if Y.size else np.zeros(Y.shape[1], bool)
-        if bad.any():
-            raise ValueError(
-                f"expression has NaN/inf values in {int(bad.sum())} sample column(s), first at column "
-                f"{int(np.argmax(bad))}; remove or impute them before computing activity"
-            )
-        self.Y = Y
-        self.shape = Y.shape
-
-    def block(self, cols: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(self.Y[:, cols], dtype=np.float64)
 
 
 def _labels(values, n: int, what: str, prefix: str) -> pd.Index:
@@ -196,7 +173,7 @@ class LazyActivity(ActivityViews, ActivityIO):
         if model.n_rand == 0 and model.projection.X is None:
             raise ValueError("n_rand=0 (t-test) needs the signature X: pass a lazyact.ridge.Projection, "
                              "not a bare T matrix")
-        expression = Y if hasattr(Y, "block") and hasattr(Y, "shape") else DenseExpression(Y)
+        expression = as_expression(Y)
         self.blocks = ActivityBlocks(model, expression, row_map, kernel=kernel)
         p, m = self.blocks.shape
         if proteins is None and getattr(T, "proteins", None) is not None:

@@ -19,17 +19,22 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-__all__ = ["main", "build_parser"]
+import numpy as np
 
-_PREPROCESS = ("none", "center", "scrnaseq", "spatial", "pseudobulk")
-_STATS = ("beta", "se", "zscore", "pvalue")
+from . import demo, viz
+from ._version import __version__
+from .pipeline import PREPROCESS_MODES, activity
+from .results import ActivityIO, NotResultsFileError, file_info, format_info, open_results
+from .ridge import STATISTICS
+
+__all__ = ["main", "build_parser"]
 
 
 def _input_options(p: argparse.ArgumentParser, signature_required: bool) -> None:
     g = p.add_argument_group("input and method")
     g.add_argument("-s", "--signature", required=signature_required, default="SecAct",
                    help='"SecAct", "CytoSig" or a genes x proteins table (default SecAct)')
-    g.add_argument("--preprocess", choices=_PREPROCESS, default="none",
+    g.add_argument("--preprocess", choices=PREPROCESS_MODES, default="none",
                    help="none: INPUT is already differential; center: subtract gene means; "
                         "scrnaseq/spatial/pseudobulk: counts (see the user guide). Default none")
     g.add_argument("--n-rand", type=int, default=1000, help="permutations (default 1000; 0 = t-test)")
@@ -53,8 +58,6 @@ def _input_options(p: argparse.ArgumentParser, signature_required: bool) -> None
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of :func:`main`."""
-    from . import __version__
-
     ap = argparse.ArgumentParser(prog="lazyact", description="Secreted-protein activity (SecAct / CytoSig), lazily.")
     ap.add_argument("--version", action="version", version=f"lazyact {__version__}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
@@ -70,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     w = run.add_argument_group("output")
     w.add_argument("--h5ad", action="store_true", help="write an AnnData .h5ad (also chosen by an .h5ad OUT)")
     w.add_argument("--block", type=int, default=None, help="samples per write block (resume granularity)")
-    w.add_argument("--arrays", nargs="+", choices=_STATS, default=list(_STATS), help="statistics to store")
+    w.add_argument("--arrays", nargs="+", choices=STATISTICS, default=list(STATISTICS), help="statistics to store")
     w.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="stored dtype")
     w.add_argument("--compression", default="gzip", help="gzip (default), lzf or none")
     w.add_argument("--summary", action="store_true", help="also store per-protein mean/std/min/max")
@@ -101,8 +104,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _activity(args: argparse.Namespace) -> Any:
-    from .pipeline import activity
-
     group: Any = args.group
     if args.group_threshold is not None and group is not False:
         group = float(args.group_threshold)
@@ -117,10 +118,6 @@ def _activity(args: argparse.Namespace) -> Any:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from .store import ActivityIO
-
     out = Path(args.out)
     t0 = time.perf_counter()
     act = _activity(args)
@@ -129,7 +126,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     opts = dict(dtype=np.dtype(args.dtype), compression=compression, block=args.block, progress=not args.quiet,
                 resume=args.resume, overwrite=args.overwrite)
     if args.h5ad or out.suffix.lower() == ".h5ad":
-        if list(args.arrays) != list(_STATS):
+        if list(args.arrays) != list(STATISTICS):
             print("lazyact: note: --arrays is ignored with --h5ad (X = beta, obsm = se/zscore/pvalue)", file=sys.stderr)
         if args.summary:
             print("lazyact: note: --summary applies to .h5 output only", file=sys.stderr)
@@ -143,17 +140,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from .store import file_info, format_info
-
     info = file_info(args.path)
     print(format_info(info))
     return 0 if info["complete"] else 3
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run
-
-    run(out=args.out, n_rand=args.n_rand, top=args.top)
+    demo.run(out=args.out, n_rand=args.n_rand, top=args.top)
     return 0
 
 
@@ -161,13 +154,6 @@ _VIZ_HINT = "Install the viewer with:  pip install 'lazyact[viz]'   (fastplotlib
 
 
 def _cmd_view(args: argparse.Namespace) -> int:
-    from .store import NotResultsFileError, open_results
-
-    try:
-        from . import viz
-    except ImportError as exc:  # pragma: no cover - the package ships viz
-        print(f"lazyact view: the viewer is not available ({exc}).\n{_VIZ_HINT}", file=sys.stderr)
-        return 1
     try:
         obj = open_results(args.input)  # a results file (an unfinished one is an error) ...
     except NotResultsFileError:
@@ -179,7 +165,7 @@ def _cmd_view(args: argparse.Namespace) -> int:
             print(f"wrote {args.png}", file=sys.stderr)
             return 0
         viz.view(obj, array=args.array, protein=args.protein, start=start)
-        import fastplotlib
+        import fastplotlib  # the optional GUI dependency (lazyact[viz]): imported only to show a window
 
         fastplotlib.loop.run()
     except ImportError as exc:
@@ -197,7 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Examples
     --------
     >>> from lazyact.cli import main
-    >>> main(["info", "results.h5"])  # doctest: +SKIP
+    >>> main(["info", "no-such-results.h5"])  # the error goes to stderr
+    1
     """
     args = build_parser().parse_args(argv)
     try:

@@ -9,10 +9,14 @@ from __future__ import annotations
 import os
 from importlib import resources
 from pathlib import Path
+import sys
 from typing import Any, TextIO
 
 import numpy as np
 import pandas as pd
+
+from .pipeline import activity
+from .results import ActivityIO, open_results
 
 __all__ = ["EXAMPLE", "example_path", "top_proteins", "run"]
 
@@ -81,11 +85,6 @@ def run(out: str | os.PathLike = "lazyact-demo.h5", n_rand: int = 1000, top: int
     StoredActivity
         The written file, opened lazily.
     """
-    import sys
-
-    from .pipeline import activity
-    from .store import ActivityIO, open_results
-
     stream = sys.stdout if stream is None else stream
     path = example_path()
     act = activity(path, "CytoSig", n_rand=n_rand)

@@ -22,20 +22,22 @@ import pandas as pd
 
 from .array import BlockStore, LazyArray, config
 
-__all__ = ["METHODS", "adjust", "qvalue", "QValueBlocks"]
+__all__ = ["METHODS", "adjust", "as_view", "check_axis", "check_method", "qvalue", "QValueBlocks", "read_full_axis"]
 
 #: Supported adjustment methods.
 METHODS = ("bh", "by")
 
 
-def _check_method(method: str) -> str:
+def check_method(method: str) -> str:
+    """``method`` in lower case, checked against :data:`METHODS`."""
     m = str(method).lower()
     if m not in METHODS:
         raise ValueError(f"unknown method {method!r}: choose one of {', '.join(map(repr, METHODS))}")
     return m
 
 
-def _check_axis(axis: Any) -> int:
+def check_axis(axis: Any) -> int:
+    """``axis`` as 0 (over proteins, per sample) or 1 (over samples, per protein)."""
     if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)) or int(axis) not in (0, 1, -1, -2):
         raise ValueError(f"axis must be 0 (over proteins, per sample) or 1 (over samples, per protein), got {axis!r}")
     return int(axis) % 2
@@ -66,7 +68,7 @@ def adjust(p: Any, method: str = "bh", axis: int = 0) -> np.ndarray:
     >>> adjust([0.5, 0.6, 0.1, 0.001])
     array([0.6  , 0.6  , 0.2  , 0.004])
     """
-    method = _check_method(method)
+    method = check_method(method)
     ps = np.asarray(p, dtype=np.float64)
     if not bool(np.all(ps == np.clip(ps, 0.0, 1.0))):
         raise ValueError("p-values must be numbers between 0 and 1 (no NaN)")
@@ -167,8 +169,8 @@ class QValueBlocks:
 
     def __init__(self, pvalue: LazyArray, method: str = "bh", axis: int = 0):
         self.pvalue = pvalue
-        self.method = _check_method(method)
-        self.axis = _check_axis(axis)
+        self.method = check_method(method)
+        self.axis = check_axis(axis)
         self.shape = tuple(pvalue.shape)
         self.dtype = np.dtype(np.float64)
         self.token = f"qvalue-{self.method}-{self.axis}-{pvalue.store.token}-{pvalue.name}"
@@ -217,7 +219,8 @@ def qvalue(act: Any, method: str = "bh", axis: int = 0, *, chunks: tuple[int, in
     Returns
     -------
     ActivityArray or LazyArray
-        A read-only lazy proteins x samples array named ``"qvalue"`` with the
+        A read-only lazy proteins x samples array named ``"qvalue"``, of the type of
+        the p-value view it adjusts (an ``ActivityArray`` for an activity), with the
         full NumPy-like API (indexing, ``.loc``, streaming reductions,
         ``as_numpy``); equal to ``scipy.stats.false_discovery_control(
         act.pvalue[:, :], axis=axis, method=method)``.
@@ -250,10 +253,5 @@ def qvalue(act: Any, method: str = "bh", axis: int = 0, *, chunks: tuple[int, in
     kwargs = {} if cache_bytes is None else {"cache_bytes": int(cache_bytes)}
     store = BlockStore(fn, chunks=chunks, threads=pv.store.threads, **kwargs)
     attrs = {**pv.attrs, "statistic": "qvalue", "fdr_method": fn.method, "fdr_axis": fn.axis}
-    try:
-        from .activity import ActivityArray
-
-        cls = ActivityArray
-    except ImportError:  # pragma: no cover
-        cls = LazyArray
-    return cls(store, "qvalue", row_labels=pv.row_labels, col_labels=pv.col_labels, attrs=attrs)
+    # the view's own type: an activity's statistic gives an ActivityArray, a plain array a LazyArray
+    return type(pv)(store, "qvalue", row_labels=pv.row_labels, col_labels=pv.col_labels, attrs=attrs)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .array import LazyArray
-from .fdr import _check_axis, _check_method, adjust, as_view
+from .fdr import adjust, as_view, check_axis, check_method, qvalue
 
 __all__ = ["top", "active", "stream_columns"]
 
@@ -122,8 +122,6 @@ def _resolve_by(act: Any, by: Any) -> LazyArray:
     if isinstance(view, LazyArray):
         return view
     if by == "qvalue":
-        from .fdr import qvalue
-
         return qvalue(act)
     try:
         view = act[by]
@@ -191,7 +189,7 @@ def top(act: Any, k: int = 5, by: str | LazyArray = "zscore", axis: int = 0, *, 
     True
     """
     view = _resolve_by(act, by)
-    axis = _check_axis(axis)
+    axis = check_axis(axis)
     k = int(k)
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
@@ -302,7 +300,7 @@ def active(act: Any, alpha: float = 0.05, by: str = "pvalue", *, direction: str 
     alpha = float(alpha)
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
-    method = _check_method(method)
+    method = check_method(method)
     pv = as_view(act, "pvalue")
     views = [pv]
     if direction is not None:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .array import LazyArray
+from . import fdr, ranking
+from .array import MOMENTS, LazyArray
+from .array import summary as store_summary
+from .ridge import STATISTICS
 
-__all__ = ["ActivityArray", "ActivityViews", "STATISTICS"]
-
-STATISTICS = ("beta", "se", "zscore", "pvalue")
-_MOMENTS = ("mean", "std", "min", "max")
+__all__ = ["ActivityArray", "ActivityViews"]
 
 
 class ActivityArray(LazyArray):
@@ -96,13 +96,11 @@ class ActivityViews:
 
     # -- one-pass summaries ----------------------------------------------------
     def _summary_frame(self, progress: bool | None = None) -> pd.DataFrame:
-        from .array.reduce import summary as _summary
-
         names = [n for n in STATISTICS if n in self.store.names]
-        res = _summary(self.store, names, axis=1, progress=progress)
+        res = store_summary(self.store, names, axis=1, progress=progress)
         cols, data = [], []
         for name in names:
-            for moment in _MOMENTS:
+            for moment in MOMENTS:
                 cols.append((name, moment))
                 data.append(np.asarray(res[name][moment]))
         frame = pd.DataFrame(np.column_stack(data), index=self.proteins,
@@ -131,18 +129,12 @@ class ActivityViews:
     # -- multiple testing and rankings (lazyact.fdr, lazyact.ranking) ---------
     def qvalue(self, method: str = "bh", axis: int = 0, **kwargs) -> LazyArray:
         """FDR-adjusted p-values as a lazy view: see :func:`lazyact.fdr.qvalue`."""
-        from .fdr import qvalue
-
-        return qvalue(self, method, axis, **kwargs)
+        return fdr.qvalue(self, method, axis, **kwargs)
 
     def top(self, k: int = 5, by="zscore", axis: int = 0, **kwargs) -> pd.DataFrame:
         """The ``k`` most active proteins per sample: see :func:`lazyact.ranking.top`."""
-        from .ranking import top
-
-        return top(self, k, by, axis, **kwargs)
+        return ranking.top(self, k, by, axis, **kwargs)
 
     def active(self, alpha: float = 0.05, by: str = "pvalue", **kwargs) -> pd.Series:
         """Per protein, the number of samples where it is significant: see :func:`lazyact.ranking.active`."""
-        from .ranking import active
-
-        return active(self, alpha, by, **kwargs)
+        return ranking.active(self, alpha, by, **kwargs)

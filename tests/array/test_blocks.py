@@ -1,4 +1,4 @@
-"""BlockStore / BlockCache: what gets computed, caching, threads, streaming, pickling."""
+"""BlockStore: what gets computed, caching, threads, streaming, pickling."""
 from __future__ import annotations
 
 import pickle
@@ -10,7 +10,7 @@ from array_toys import RefusedError, Toy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lazyact.array import BlockCache, BlockStore, auto_chunks
+from lazyact.array import BlockStore
 
 BIG = 2**30
 
@@ -194,8 +194,6 @@ def test_chunks_defaults_and_normalisation():
     assert BlockStore(Toy((0, 4))).chunks[0] == 1
     with pytest.raises(ValueError):
         BlockStore(toy, chunks=(0, 3))
-    rc, cc = auto_chunks((1170, 2_000_000), 8, 4, target_bytes=16 * 2**20)
-    assert rc * cc * 33 <= 16 * 2**20 and rc <= 1170
     assert BlockStore(Toy((3, 4))).grid == (1, 1)
 
 
@@ -353,12 +351,6 @@ def test_pickle_round_trip_drops_the_cache():
     assert clone.token == store.token
     np.testing.assert_array_equal(clone.read(np.array([4]), None, "b")["b"][0], toy.full()["b"][4])
     assert clone.function.ncells == 10
-
-
-def test_block_cache_standalone():
-    cache = BlockCache(0)
-    assert len(cache) == 0 and cache.get("x") is None
-    assert "BlockCache" in repr(cache)
 
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")

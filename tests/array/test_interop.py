@@ -1,8 +1,6 @@
 """NumPy protocols, matplotlib, dask and xarray on a LazyArray."""
 from __future__ import annotations
 
-import doctest
-import importlib
 import pickle
 
 import numpy as np
@@ -115,10 +113,3 @@ def test_xarray_stays_lazy(view_toy):
     np.testing.assert_array_equal(vals, toy.full()["a"][2:5][:, [1, 7, 3]])
     assert toy.ncells == 9
     np.testing.assert_array_equal(arr[5, :, ...].values, toy.full()["a"][5])  # xarray's (5, slice, ...) key
-
-
-@pytest.mark.parametrize("module", ["indexing", "blocks", "reduce", "lazyarray"])
-def test_docstring_examples(module):
-    mod = importlib.import_module(f"lazyact.array.{module}")
-    result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.failed == 0

@@ -205,3 +205,19 @@ def test_reduction_progress(capsys, monkeypatch):
     assert "max(a, axis=1)" in capsys.readouterr().err
     view.max(axis=1)
     assert capsys.readouterr().err == ""  # conftest: config.progress = False
+
+
+def test_public_accumulator_merges_blocks_in_any_order():
+    from lazyact.array import Accumulator
+    from lazyact.array.reduce import sum_dtype_for
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((5, 23))
+    acc = Accumulator(5, {"sum", "moments", "min", "max"}, False, x.dtype, sum_dtype_for(x.dtype))
+    for lo in (12, 0, 20, 5):  # disjoint column blocks, out of order
+        hi = {0: 5, 5: 12, 12: 20, 20: 23}[lo]
+        acc.add(x[:, lo:hi], axis=1)
+    np.testing.assert_allclose(acc.mean_(), x.mean(axis=1), rtol=1e-14)
+    np.testing.assert_allclose(acc.var_(1), x.var(axis=1, ddof=1), rtol=1e-13)
+    np.testing.assert_array_equal(acc.extreme("min"), x.min(axis=1))
+    np.testing.assert_array_equal(acc.extreme("max"), x.max(axis=1))

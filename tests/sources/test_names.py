@@ -12,8 +12,6 @@ from lazyact.sources import (
     H5ADSource,
     TenxH5Source,
     as_source,
-    check_orientation,
-    dedup_rows,
 )
 
 from .conftest import GENES, SAMPLES, make_matrix, write_10x, write_h5ad
@@ -151,59 +149,3 @@ def test_anndata_sources(rich_h5ad, y):
     no_x = ad.AnnData(obs=pd.DataFrame(index=SAMPLES), var=pd.DataFrame(index=GENES))
     with pytest.raises(ValueError, match="no X matrix"):
         as_source(no_x, layer="X")
-
-
-# ----------------------------------------------------------------------------- orientation
-def test_check_orientation(y):
-    sig = GENES[:10] + ["UNRELATED"]
-    good = as_source(pd.DataFrame(y, index=GENES, columns=SAMPLES))
-    rep = check_orientation(good, sig)
-    assert (rep.gene_overlap, rep.sample_overlap) == (10, 0)
-    # a cells x genes table passed as genes x samples: names say so
-    flipped = as_source(pd.DataFrame(y.T, index=SAMPLES, columns=[g.lower() for g in GENES]))
-    with pytest.raises(ValueError, match="looks transposed"):
-        check_orientation(flipped, sig)
-    # stated orientation fixes it
-    ok = as_source(pd.DataFrame(y.T, index=SAMPLES, columns=GENES), orientation="samples x genes")
-    assert check_orientation(ok, sig).gene_overlap == 10
-    # never guessed from the shape: a wide genes x samples matrix is fine
-    wide = as_source(np.zeros((3, 500)), genes=GENES[:3])
-    assert check_orientation(wide, sig).gene_overlap == 3
-    # a few sample names that happen to be genes (stimulation experiments) are fine
-    stim = as_source(pd.DataFrame(y[:, :3], index=GENES, columns=["G1", "G2", "ctrl"]))
-    assert check_orientation(stim, sig).sample_overlap == 2
-
-
-def test_check_orientation_transposed_numpy(y):
-    src = as_source(y.T, genes=SAMPLES, samples=GENES)  # user mixed up the names/orientation
-    with pytest.raises(ValueError, match="looks transposed"):
-        check_orientation(src, GENES)
-
-
-# ----------------------------------------------------------------------------- duplicates
-def test_dedup_rows_secactpy_rules():
-    names = ["IL6", "TNF", "il6", "IL6.2", "CXCL8", "TNF"]
-    assert dedup_rows(names).tolist() == [0, 1, 2, 3, 4]
-    norm = lambda g: g.upper().split(".")[0]  # SecActPy's symbol clean-up
-    assert dedup_rows(names, normalize=norm).tolist() == [0, 1, 4]
-    score = np.array([1.0, 5.0, 7.0, 7.0, 0.0, 9.0])
-    # highest score wins, ties keep the first, result in original order
-    assert dedup_rows(names, keep="max", score=score, normalize=norm).tolist() == [2, 4, 5]
-    assert dedup_rows(["A", "A"], keep="max", score=[np.nan, 0.0]).tolist() == [1]
-    with pytest.raises(ValueError, match="score"):
-        dedup_rows(names, keep="max")
-    with pytest.raises(ValueError, match="keep"):
-        dedup_rows(names, keep="last")
-
-
-def test_dedup_rows_matches_secactpy_loop():
-    """Same choice as SecActPy's gene_to_best_idx loop (inference.py:1613-1618)."""
-    rng = np.random.default_rng(1)
-    for _ in range(50):
-        names = [f"G{k}" for k in rng.integers(0, 8, size=30)]
-        means = rng.integers(0, 4, size=30).astype(float)  # many ties
-        best = {}
-        for idx, g in enumerate(names):
-            if g not in best or means[idx] > means[best[g]]:
-                best[g] = idx
-        assert dedup_rows(names, keep="max", score=means).tolist() == sorted(best.values())

@@ -326,7 +326,7 @@ def test_render_png(fpl, act, tmp_path):
 def test_results_file(viewer_factory, act, tmp_path):
     from lazyact.viz.limits import limits_from_summary
 
-    from lazyact.store import ActivityIO
+    from lazyact.results import ActivityIO
 
     write = getattr(act, "to_hdf5", None) or (lambda *a, **k: ActivityIO.to_hdf5(act, *a, **k))
     path = write(tmp_path / "act.h5", summary=True, progress=False)

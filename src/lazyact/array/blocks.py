@@ -1,9 +1,10 @@
-"""Block-wise computation of a 2-D array with several named outputs, with an LRU cache.
+"""Block-wise computation of a 2-D array with several named outputs, cached and threaded.
 
 A :class:`BlockFunction` computes any rectangle ``rows x cols`` of a 2-D array and
 returns several named outputs at once (e.g. four statistics of one model). A
-:class:`BlockStore` wraps it with a chunk grid, a byte-bounded thread-safe LRU
-:class:`BlockCache` of grid blocks, and a thread pool:
+:class:`BlockStore` wraps it with a chunk grid (:mod:`lazyact.array.grid`), a
+byte-bounded thread-safe LRU :class:`~lazyact.array.cache.BlockCache` of grid blocks
+(:mod:`lazyact.array.cache`), counters (:class:`BlockStats`) and a thread pool:
 
 * :meth:`BlockStore.read` -- any sorted set of rows x cols as dense arrays, computing
   only the missing cells: for each column chunk, ONE call for (rows with a missing
@@ -18,11 +19,10 @@ The store knows nothing about what the outputs mean.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import threading
 import uuid
-from collections import OrderedDict, deque
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence, runtime_checkable
@@ -31,8 +31,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import config
+from .cache import BlockCache, CachedBlock
+from .grid import ChunkGroup, auto_chunks, chunk_groups, compact, full_groups, grid_shape, normalise_chunks
 
-__all__ = ["BlockFunction", "BlockCache", "BlockStats", "BlockStore", "auto_chunks"]
+__all__ = ["BlockFunction", "BlockStats", "BlockStore"]
 
 
 @runtime_checkable
@@ -108,163 +110,7 @@ class BlockStats:
         return "BlockStats(" + ", ".join(f"{k}={v}" for k, v in self.as_dict().items()) + ")"
 
 
-# --------------------------------------------------------------------------- cache
-class _Block:
-    """One grid block: an array per output name plus a mask of computed cells."""
-
-    __slots__ = ("shape", "size", "nbytes", "lock", "arrays", "done", "ndone", "pins", "cached")
-
-    def __init__(self, shape: tuple[int, int], bytes_per_cell: int) -> None:
-        self.shape = shape
-        self.size = shape[0] * shape[1]
-        self.nbytes = self.size * bytes_per_cell
-        self.lock = threading.Lock()
-        self.arrays: dict[str, np.ndarray] | None = None
-        self.done: np.ndarray | None = None
-        self.ndone = 0
-        self.pins = 0
-        self.cached = False
-
-    @property
-    def complete(self) -> bool:
-        return self.arrays is not None and self.ndone == self.size
-
-    def allocate(self, names: Sequence[str], dtype: np.dtype) -> None:
-        if self.arrays is None:
-            self.arrays = {n: np.empty(self.shape, dtype) for n in names}
-            self.done = np.zeros(self.shape, dtype=bool)
-
-
-class BlockCache:
-    """Byte-bounded, thread-safe LRU cache of blocks.
-
-    Entries are pinned while a computation uses them and are never evicted while
-    pinned; the cache may exceed ``max_bytes`` by the pinned blocks until they are
-    released. ``max_bytes=0`` keeps nothing.
-
-    Parameters
-    ----------
-    max_bytes : int
-        Bound on the bytes allocated by the cached blocks.
-
-    Examples
-    --------
-    >>> cache = BlockCache(2**20)
-    >>> cache.max_bytes, len(cache), cache.nbytes
-    (1048576, 0, 0)
-    """
-
-    def __init__(self, max_bytes: int) -> None:
-        self._max_bytes = max(0, int(max_bytes))
-        self._blocks: OrderedDict[Any, _Block] = OrderedDict()
-        self._lock = threading.Lock()
-        self.nbytes = 0
-        self.evictions = 0
-
-    @property
-    def max_bytes(self) -> int:
-        """Byte bound; setting it evicts down to the new bound."""
-        return self._max_bytes
-
-    @max_bytes.setter
-    def max_bytes(self, value: int) -> None:
-        with self._lock:
-            self._max_bytes = max(0, int(value))
-            self._evict_locked()
-
-    def __len__(self) -> int:
-        return len(self._blocks)
-
-    def __contains__(self, key: Any) -> bool:
-        return key in self._blocks
-
-    def keys(self) -> list:
-        """Cached keys, least recently used first."""
-        with self._lock:
-            return list(self._blocks)
-
-    def blocks(self) -> list[_Block]:
-        with self._lock:
-            return list(self._blocks.values())
-
-    def clear(self) -> None:
-        """Drop every entry (blocks in use stay valid for their users)."""
-        with self._lock:
-            for block in self._blocks.values():
-                block.cached = False
-            self._blocks.clear()
-            self.nbytes = 0
-
-    def get(self, key: Any) -> _Block | None:
-        """The block for ``key`` (marked recently used), or None; not pinned."""
-        with self._lock:
-            block = self._blocks.get(key)
-            if block is not None:
-                self._blocks.move_to_end(key)
-            return block
-
-    def acquire(self, key: Any, factory: Callable[[], _Block]) -> _Block:
-        """Pin and return the block for ``key``, creating it with ``factory`` if absent."""
-        with self._lock:
-            block = self._blocks.get(key)
-            if block is None:
-                block = factory()
-                if self._max_bytes > 0:
-                    self._blocks[key] = block
-                    block.cached = True
-                    self.nbytes += block.nbytes
-            else:
-                self._blocks.move_to_end(key)
-            block.pins += 1
-            self._evict_locked()
-            return block
-
-    def release(self, block: _Block) -> None:
-        """Unpin a block returned by :meth:`acquire`."""
-        with self._lock:
-            block.pins -= 1
-            self._evict_locked()
-
-    def _evict_locked(self) -> None:
-        if self.nbytes <= self._max_bytes:
-            return
-        for key in list(self._blocks):
-            if self.nbytes <= self._max_bytes:
-                break
-            block = self._blocks[key]
-            if block.pins == 0:
-                del self._blocks[key]
-                block.cached = False
-                self.nbytes -= block.nbytes
-                self.evictions += 1
-
-    def __repr__(self) -> str:
-        return f"BlockCache({len(self)} blocks, {_fmt_bytes(self.nbytes)} of {_fmt_bytes(self._max_bytes)})"
-
-
 # --------------------------------------------------------------------------- helpers
-def _fmt_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"  # pragma: no cover
-
-
-def _compact(local: np.ndarray) -> np.ndarray | slice:
-    """A sorted unique index array as a slice when it is an arithmetic progression."""
-    n = local.size
-    if n == 0:
-        return local
-    first = int(local[0])
-    if n == 1 or int(local[-1]) - first == n - 1:
-        return slice(first, int(local[-1]) + 1)
-    step = int(local[1]) - first
-    if int(local[-1]) - first == step * (n - 1) and np.all(np.diff(local) == step):
-        return slice(first, int(local[-1]) + 1, step)
-    return local
-
-
 def _take(a: np.ndarray, r: np.ndarray | slice, c: np.ndarray | slice) -> np.ndarray:
     if isinstance(r, np.ndarray) and isinstance(c, np.ndarray):
         return a[np.ix_(r, c)]
@@ -277,65 +123,6 @@ def _put(a: np.ndarray, r: np.ndarray | slice, c: np.ndarray | slice, value: Any
     else:
         a[r, c] = value
 
-
-def _groups(idx: np.ndarray, chunk: int) -> list[tuple[int, np.ndarray, np.ndarray | slice, slice]]:
-    """Split sorted unique ``idx`` by chunk: [(chunk id, global idx, local idx, positions)]."""
-    if idx.size == 0:
-        return []
-    ids = idx // chunk
-    cuts = np.flatnonzero(ids[1:] != ids[:-1]) + 1
-    starts = np.concatenate(([0], cuts))
-    stops = np.concatenate((cuts, [idx.size]))
-    # groups that are runs of consecutive indices get a slice without any per-group work
-    contiguous = (idx[stops - 1] - idx[starts]) == (stops - starts - 1)
-    lo = (idx[starts] - ids[starts] * chunk).tolist()
-    hi = (idx[stops - 1] - ids[starts] * chunk + 1).tolist()
-    out = []
-    for s, e, c, cont, a, b in zip(starts.tolist(), stops.tolist(), ids[starts].tolist(), contiguous.tolist(), lo, hi):
-        glob = idx[s:e]
-        local = slice(a, b) if cont else _compact(glob - c * chunk)
-        out.append((c, glob, local, slice(s, e)))
-    return out
-
-
-def _full_groups(n: int, chunk: int) -> list[tuple[int, np.ndarray, slice, slice]]:
-    out = []
-    for c in range(-(-n // chunk) if n else 0):
-        lo, hi = c * chunk, min(n, (c + 1) * chunk)
-        out.append((c, np.arange(lo, hi, dtype=np.intp), slice(0, hi - lo), slice(lo, hi)))
-    return out
-
-
-def auto_chunks(shape: tuple[int, int], itemsize: int, n_outputs: int, target_bytes: int | None = None) -> tuple[int, int]:
-    """A chunk shape whose block (all outputs plus the done mask) is about ``target_bytes``.
-
-    Examples
-    --------
-    >>> auto_chunks((100, 50), 8, 2)
-    (100, 50)
-    """
-    target = config.block_bytes if target_bytes is None else target_bytes
-    cells = max(1, int(target) // (itemsize * n_outputs + 1))
-    n0, n1 = max(1, shape[0]), max(1, shape[1])
-    rc = min(n0, max(1, math.isqrt(cells)))
-    cc = min(n1, max(1, cells // rc))
-    rc = min(n0, max(1, cells // cc))
-    return rc, cc
-
-
-def _normalise_chunks(chunks: Any, shape: tuple[int, int]) -> tuple[int, int]:
-    if isinstance(chunks, (int, np.integer)):
-        chunks = (chunks, chunks)
-    chunks = tuple(chunks)
-    if len(chunks) != 2:
-        raise ValueError(f"chunks must have two entries, got {chunks!r}")
-    out = []
-    for c, n in zip(chunks, shape):
-        c = n if c is None or int(c) == -1 else int(c)
-        if c < 1 and n > 0:
-            raise ValueError(f"chunk sizes must be positive, got {chunks!r}")
-        out.append(max(1, min(c, n)))
-    return out[0], out[1]
 
 
 # --------------------------------------------------------------------------- store
@@ -396,7 +183,7 @@ class BlockStore:
             chunks = getattr(function, "preferred_chunks", None)
         if chunks is None:
             chunks = auto_chunks(self.shape, self.dtype.itemsize, len(self.names))
-        self.chunks: tuple[int, int] = _normalise_chunks(chunks, self.shape)
+        self.chunks: tuple[int, int] = normalise_chunks(chunks, self.shape)
         self.cache_bytes = int(config.cache_bytes if cache_bytes is None else cache_bytes)
         self.threads = threads
         self.token: str = str(getattr(function, "token", None) or uuid.uuid4().hex)
@@ -445,15 +232,17 @@ class BlockStore:
     @property
     def grid(self) -> tuple[int, int]:
         """Number of chunks along each axis."""
-        return tuple(-(-n // c) if n else 0 for n, c in zip(self.shape, self.chunks))  # type: ignore[return-value]
+        return grid_shape(self.shape, self.chunks)
 
     @property
-    def _bytes_per_cell(self) -> int:
+    def bytes_per_cell(self) -> int:
+        """Bytes one cell takes in a cached block: every output plus the done mask."""
         return self.dtype.itemsize * len(self.names) + 1
 
     @property
-    def _cacheable(self) -> bool:
-        full = self.chunks[0] * self.chunks[1] * self._bytes_per_cell
+    def cacheable(self) -> bool:
+        """Whether one full block fits in the cache (else blocks are computed uncached)."""
+        full = self.chunks[0] * self.chunks[1] * self.bytes_per_cell
         return 0 < full <= self.cache.max_bytes
 
     def cached_fraction(self) -> float:
@@ -491,7 +280,8 @@ class BlockStore:
             pass
 
     # -- argument checks
-    def _check_names(self, names: str | Sequence[str] | None) -> tuple[str, ...]:
+    def check_names(self, names: str | Sequence[str] | None) -> tuple[str, ...]:
+        """``names`` (one, several or None for all) as a tuple of outputs; ``KeyError`` when unknown."""
         if names is None:
             return self.names
         if isinstance(names, str):
@@ -502,7 +292,8 @@ class BlockStore:
             raise KeyError(f"unknown output name(s) {unknown}; available: {list(self.names)}")
         return names
 
-    def _check_index(self, idx: Any, axis: int) -> np.ndarray:
+    def check_index(self, idx: Any, axis: int) -> np.ndarray:
+        """A sorted unique index array along ``axis`` (a slice or None for all is accepted)."""
         n = self.shape[axis]
         if idx is None:
             return np.arange(n, dtype=np.intp)
@@ -522,7 +313,12 @@ class BlockStore:
         return arr
 
     # -- computing
-    def _call(self, rows: np.ndarray, cols: np.ndarray) -> dict[str, np.ndarray]:
+    def compute(self, rows: np.ndarray, cols: np.ndarray) -> dict[str, np.ndarray]:
+        """Call the block function once for ``rows x cols``, bypassing the cache.
+
+        The outputs are checked (every name, the right shape) and converted to the
+        store's dtype; the call is counted in :attr:`stats`.
+        """
         res = self.function(rows, cols)
         out = {}
         shape = (rows.size, cols.size)
@@ -538,10 +334,10 @@ class BlockStore:
         self.stats.add(calls=1, cells=shape[0] * shape[1])
         return out
 
-    def _new_block(self, i: int, j: int) -> _Block:
+    def _new_block(self, i: int, j: int) -> CachedBlock:
         rc, cc = self.chunks
         shape = (min(rc, self.shape[0] - i * rc), min(cc, self.shape[1] - j * cc))
-        return _Block(shape, self._bytes_per_cell)
+        return CachedBlock(shape, self.bytes_per_cell)
 
     def _fill(
         self,
@@ -549,14 +345,14 @@ class BlockStore:
         cols_g: np.ndarray,
         lcols: np.ndarray | slice,
         cpos: slice,
-        rgroups: Sequence[tuple[int, np.ndarray, np.ndarray | slice, slice]],
+        rgroups: Sequence[ChunkGroup],
         out: dict[str, np.ndarray],
         names: tuple[str, ...],
     ) -> None:
         """Fill ``out[name][rpos, cpos]`` for all row groups of column chunk ``j``."""
-        if not self._cacheable:
+        if not self.cacheable:
             rows_g = np.concatenate([g[1] for g in rgroups]) if len(rgroups) > 1 else rgroups[0][1]
-            res = self._call(rows_g, cols_g)
+            res = self.compute(rows_g, cols_g)
             self.stats.add(misses=len(rgroups))
             start = 0
             for _, rg, _, rpos in rgroups:
@@ -591,14 +387,14 @@ class BlockStore:
                 self.stats.add(hits=hits, misses=len(miss_blocks))
                 if miss_blocks:
                     mrows = np.concatenate(miss_rows)
-                    res = self._call(mrows, cols_g[miss_cols])
-                    lc = _compact(lcols_arr[miss_cols])
+                    res = self.compute(mrows, cols_g[miss_cols])
+                    lc = compact(lcols_arr[miss_cols])
                     start = 0
                     for k, mr in zip(miss_blocks, miss_rows):
                         b = blocks[k]
                         seg = slice(start, start + mr.size)
                         start += mr.size
-                        lr = _compact(mr - rgroups[k][0] * self.chunks[0])
+                        lr = compact(mr - rgroups[k][0] * self.chunks[0])
                         already = int(np.count_nonzero(_take(b.done, lr, lc)))
                         for n in self.names:
                             _put(b.arrays[n], lr, lc, res[n][seg])
@@ -641,14 +437,14 @@ class BlockStore:
         >>> BlockStore(Ones()).read(np.array([0, 2]), None)["one"].shape
         (2, 3)
         """
-        names = self._check_names(names)
-        rows = self._check_index(rows, 0)
-        cols = self._check_index(cols, 1)
+        names = self.check_names(names)
+        rows = self.check_index(rows, 0)
+        cols = self.check_index(cols, 1)
         out = {n: np.empty((rows.size, cols.size), self.dtype) for n in names}
         if rows.size == 0 or cols.size == 0:
             return out
-        rgroups = _groups(rows, self.chunks[0])
-        tasks = _groups(cols, self.chunks[1])
+        rgroups = chunk_groups(rows, self.chunks[0])
+        tasks = chunk_groups(cols, self.chunks[1])
 
         def run(task: tuple) -> None:
             j, cols_g, lcols, cpos = task
@@ -660,24 +456,24 @@ class BlockStore:
     # -- streaming
     def _selection_groups(self, sel: Any, axis: int) -> list:
         if sel is None or (isinstance(sel, slice) and sel == slice(None)):
-            return _full_groups(self.shape[axis], self.chunks[axis])
-        idx = self._check_index(sel, axis)
+            return full_groups(self.shape[axis], self.chunks[axis])
+        idx = self.check_index(sel, axis)
         # positions of each group within the selection
-        return _groups(idx, self.chunks[axis])
+        return chunk_groups(idx, self.chunks[axis])
 
     def _block_task(self, rg: tuple, cg: tuple, names: tuple[str, ...], cache: bool) -> dict[str, np.ndarray]:
         i, rows_g, lrows, _ = rg
         j, cols_g, lcols, _ = cg
-        if cache and self._cacheable:
+        if cache and self.cacheable:
             out = {n: np.empty((rows_g.size, cols_g.size), self.dtype) for n in names}
             self._fill(j, cols_g, lcols, slice(None), [(i, rows_g, lrows, slice(None))], out, names)
             return out
-        block = self.cache.get((i, j)) if self._cacheable else None
+        block = self.cache.get((i, j)) if self.cacheable else None
         if block is not None and block.complete:
             self.stats.add(hits=1)
             return {n: np.array(_take(block.arrays[n], lrows, lcols), copy=True) for n in names}
         self.stats.add(misses=1)
-        res = self._call(rows_g, cols_g)
+        res = self.compute(rows_g, cols_g)
         return {n: res[n] for n in names}
 
     def progress_bar(self, total: int, progress: bool | None = None, desc: str | None = None) -> tqdm:
@@ -739,7 +535,7 @@ class BlockStore:
         >>> [(r, c, b["v"].shape) for r, c, b in store.iter_blocks()]
         [(slice(0, 2, None), slice(0, 4, None), (2, 4)), (slice(2, 4, None), slice(0, 4, None), (2, 4)), (slice(4, 5, None), slice(0, 4, None), (1, 4))]
         """
-        names = self._check_names(names)
+        names = self.check_names(names)
         rgroups = self._selection_groups(rows, 0)
         cgroups = self._selection_groups(cols, 1)
         tasks = [(rg, cg) for rg in rgroups for cg in cgroups]
@@ -749,9 +545,16 @@ class BlockStore:
             arrays = self._block_task(rg, cg, names, cache)
             return rg[3], cg[3], (transform(arrays) if transform is not None else arrays)
 
-        return self._stream(work, tasks, progress, desc)
+        return self.stream(work, tasks, progress, desc)
 
-    def _stream(self, work: Callable, tasks: list, progress: bool | None, desc: str | None) -> Iterator:
+    def stream(self, work: Callable[[Any], Any], tasks: Sequence[Any], progress: bool | None = None,
+               desc: str | None = None) -> Iterator[Any]:
+        """Run ``work(task)`` for every task on the thread pool and yield the results in task order.
+
+        At most ``2 * threads`` tasks run ahead of the consumer (bounded memory); a
+        progress bar counts the tasks (see :meth:`progress_bar`). Closing the generator
+        cancels the tasks not yet started.
+        """
         bar = self.progress_bar(len(tasks), progress, desc)
         pending: deque = deque()
         try:

@@ -26,6 +26,7 @@ __all__ = [
     "block_bytes",
     "default_threads",
     "progress_enabled",
+    "format_bytes",
 ]
 
 _OFF = {"0", "false", "no", "off", ""}
@@ -72,3 +73,18 @@ def progress_enabled() -> bool:
     if env is not None and env.strip().lower() in _OFF:
         return False
     return bool(progress)
+
+
+def format_bytes(n: float) -> str:
+    """A byte count for messages, in binary units.
+
+    Examples
+    --------
+    >>> format_bytes(512), format_bytes(3 * 2**20)
+    ('512 B', '3.0 MiB')
+    """
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"  # pragma: no cover

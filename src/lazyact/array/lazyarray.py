@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from . import config
-from .blocks import BlockStore, _fmt_bytes
+from .blocks import BlockStore
+from .config import format_bytes
 from .indexing import IndexPlan, plan_index, plan_oindex
 from .reduce import reduce as _reduce
 
@@ -293,14 +294,14 @@ class LazyArray:
         if self.nbytes > limit and not force:
             raise ArrayTooLargeError(
                 f"{type(self).__name__} {self.name!r} of shape {self.shape} ({self.dtype}) is "
-                f"{_fmt_bytes(self.nbytes)}, more than max_bytes={_fmt_bytes(limit)}. Select a part "
+                f"{format_bytes(self.nbytes)}, more than max_bytes={format_bytes(limit)}. Select a part "
                 f"first (e.g. view[:, :1000] or view.loc[labels]), reduce it (e.g. view.mean(axis=1)), "
                 f"stream it to disk block by block (to_hdf5, where available), or materialise anyway "
                 f"with as_numpy(force=True) / as_numpy(max_bytes=...)."
             )
         out = np.empty(self.shape, dtype=self.dtype)
         store = self.store
-        fits = store._cacheable and self.size * store._bytes_per_cell <= store.cache.max_bytes
+        fits = store.cacheable and self.size * store.bytes_per_cell <= store.cache.max_bytes
         for rsl, csl, arrays in store.iter_blocks(
             names=(self.name,), cache=fits, progress=progress, desc=f"{self.name} as numpy"
         ):
@@ -337,7 +338,7 @@ class LazyArray:
     def _ufunc_message(self, name: str) -> str:
         return (
             f"refusing to apply {name} to a whole {type(self).__name__} {self.shape} "
-            f"({_fmt_bytes(self.nbytes)}, computed lazily): slice first, e.g. "
+            f"({format_bytes(self.nbytes)}, computed lazily): slice first, e.g. "
             f"np.abs(view[:, :100]), use a streaming reduction (view.max(axis=1)), or "
             f"materialise explicitly with view.as_numpy()"
         )

@@ -16,13 +16,17 @@ import numpy as np
 
 from .blocks import BlockStore
 
-__all__ = ["REDUCTIONS", "reduce", "summary", "normalise_axis"]
+__all__ = ["REDUCTIONS", "MOMENTS", "Accumulator", "partial_statistics", "sum_dtype_for", "reduce", "summary",
+           "normalise_axis"]
 
 #: Supported reduction names.
 REDUCTIONS = (
     "sum", "mean", "var", "std", "min", "max",
     "nansum", "nanmean", "nanvar", "nanstd", "nanmin", "nanmax",
 )  # fmt: skip
+
+#: The per-row (or per-column) moments :func:`summary` gives, in this order.
+MOMENTS = ("mean", "std", "min", "max")
 
 _KINDS = {
     "sum": {"sum"},
@@ -69,58 +73,101 @@ def _result_dtype(op: str, dtype: np.dtype) -> np.dtype:
 
 
 # --------------------------------------------------------------------------- partials
-def _block_partials(
-    arrays: Mapping[str, np.ndarray],
-    spec: Mapping[str, set[str]],
-    axis: int | None,
-    skipna: bool,
-    sum_dtypes: Mapping[str, np.dtype],
-) -> dict[str, dict[str, np.ndarray]]:
-    """Reduce one block to partial statistics per output position (runs in a worker)."""
-    out: dict[str, dict[str, np.ndarray]] = {}
-    for name, kinds in spec.items():
-        x = arrays[name]
-        if axis is None:
-            x, ax = x.reshape(1, -1), 1
+def partial_statistics(x: np.ndarray, kinds: set[str], axis: int | None, skipna: bool,
+                       sum_dtype: np.dtype) -> dict[str, np.ndarray]:
+    """Reduce one 2-D block to partial statistics per kept position (runs in a worker).
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        The block.
+    kinds : set of {"sum", "moments", "min", "max"}
+        What to keep besides the count (``"moments"``: mean and M2).
+    axis : None, 0 or 1
+        The reduced axis (None: all cells, one position).
+    skipna : bool
+        Ignore NaNs.
+    sum_dtype : numpy.dtype
+        Accumulation dtype of ``"sum"`` (see :func:`sum_dtype_for`).
+
+    Returns
+    -------
+    dict
+        ``count`` and the requested statistics, one value per kept position; merge them
+        with :meth:`Accumulator.merge`.
+
+    Examples
+    --------
+    >>> p = partial_statistics(np.array([[1.0, 3.0], [2.0, 6.0]]), {"sum", "max"}, 1, False, np.dtype("f8"))
+    >>> p["count"].tolist(), p["sum"].tolist(), p["max"].tolist()
+    ([2, 2], [4.0, 8.0], [3.0, 6.0])
+    """
+    if axis is None:
+        x, ax = x.reshape(1, -1), 1
+    else:
+        ax = axis
+    nan_aware = skipna and x.dtype.kind in "fc"
+    p: dict[str, np.ndarray] = {}
+    with np.errstate(all="ignore"):
+        if nan_aware:
+            valid = ~np.isnan(x)
+            count = valid.sum(axis=ax, dtype=np.int64)
+            xz = np.where(valid, x, 0)
         else:
-            ax = axis
-        nan_aware = skipna and x.dtype.kind in "fc"
-        p: dict[str, np.ndarray] = {}
-        with np.errstate(all="ignore"):
-            if nan_aware:
-                valid = ~np.isnan(x)
-                count = valid.sum(axis=ax, dtype=np.int64)
-                xz = np.where(valid, x, 0)
-            else:
-                valid = None
-                count = np.full(x.shape[1 - ax], x.shape[ax], dtype=np.int64)
-                xz = x
-            p["count"] = count
-            if "sum" in kinds:
-                p["sum"] = xz.sum(axis=ax, dtype=sum_dtypes[name])
-            if "moments" in kinds:
-                xf = xz.astype(np.float64, copy=False)
-                s = xf.sum(axis=ax)
-                mean = np.divide(s, count, out=np.zeros_like(s), where=count > 0)
-                dev = xf - (mean[:, None] if ax == 1 else mean[None, :])
-                if valid is not None:
-                    dev = np.where(valid, dev, 0.0)
-                p["mean"] = mean
-                np.multiply(dev, dev, out=dev)
-                p["m2"] = dev.sum(axis=ax)
-            if "min" in kinds:
-                p["min"] = np.fmin.reduce(x, axis=ax) if nan_aware else np.min(x, axis=ax)
-            if "max" in kinds:
-                p["max"] = np.fmax.reduce(x, axis=ax) if nan_aware else np.max(x, axis=ax)
-        out[name] = p
-    return out
+            valid = None
+            count = np.full(x.shape[1 - ax], x.shape[ax], dtype=np.int64)
+            xz = x
+        p["count"] = count
+        if "sum" in kinds:
+            p["sum"] = xz.sum(axis=ax, dtype=sum_dtype)
+        if "moments" in kinds:
+            xf = xz.astype(np.float64, copy=False)
+            s = xf.sum(axis=ax)
+            mean = np.divide(s, count, out=np.zeros_like(s), where=count > 0)
+            dev = xf - (mean[:, None] if ax == 1 else mean[None, :])
+            if valid is not None:
+                dev = np.where(valid, dev, 0.0)
+            p["mean"] = mean
+            np.multiply(dev, dev, out=dev)
+            p["m2"] = dev.sum(axis=ax)
+        if "min" in kinds:
+            p["min"] = np.fmin.reduce(x, axis=ax) if nan_aware else np.min(x, axis=ax)
+        if "max" in kinds:
+            p["max"] = np.fmax.reduce(x, axis=ax) if nan_aware else np.max(x, axis=ax)
+    return p
 
 
-class _Accumulator:
-    """Merged statistics of one output over the positions of the kept axis."""
+class Accumulator:
+    """Merged statistics of one output over the positions of the kept axis.
+
+    Partial statistics of disjoint blocks (:func:`partial_statistics`) are merged in
+    any grid order: sums are added, moments combined with Chan et al.'s pairwise
+    formula, extrema with ``minimum``/``fmin``.
+
+    Parameters
+    ----------
+    length : int
+        Number of kept positions (rows for ``axis=1``).
+    kinds : set of {"sum", "moments", "min", "max"}
+    skipna : bool
+        Ignore NaNs.
+    dtype : numpy.dtype
+        dtype of the data (of the extrema).
+    sum_dtype : numpy.dtype
+        Accumulation dtype of the sums (see :func:`sum_dtype_for`).
+
+    Examples
+    --------
+    >>> x = np.arange(12.0).reshape(3, 4)
+    >>> acc = Accumulator(3, {"sum", "moments", "max"}, False, x.dtype, sum_dtype_for(x.dtype))
+    >>> acc.add(x[:, :1]); acc.add(x[:, 1:])
+    >>> acc.mean_().tolist(), acc.var_(0).tolist(), acc.extreme("max").tolist()
+    ([1.5, 5.5, 9.5], [1.25, 1.25, 1.25], [3.0, 7.0, 11.0])
+    """
 
     def __init__(self, length: int, kinds: set[str], skipna: bool, dtype: np.dtype, sum_dtype: np.dtype) -> None:
         self.kinds = kinds
+        self.sum_dtype = np.dtype(sum_dtype)
         self.skipna = skipna
         self.count = np.zeros(length, dtype=np.int64)
         if "sum" in kinds:
@@ -135,7 +182,12 @@ class _Accumulator:
         if "max" in kinds:
             self.max = np.zeros(length, dtype=dtype)
 
+    def add(self, block: np.ndarray, axis: int = 1, sl: slice = slice(None)) -> None:
+        """Reduce ``block`` along ``axis`` and merge it into positions ``sl``."""
+        self.merge(sl, partial_statistics(block, self.kinds, axis, self.skipna, self.sum_dtype))
+
     def merge(self, sl: slice, p: Mapping[str, np.ndarray]) -> None:
+        """Merge the partial statistics ``p`` of a disjoint block into positions ``sl``."""
         na = self.count[sl]
         nb = p["count"]
         n = na + nb
@@ -161,12 +213,14 @@ class _Accumulator:
 
     # -- final statistics
     def mean_(self) -> np.ndarray:
+        """Mean per position (warns on empty positions, like NumPy)."""
         if np.any(self.count == 0):
             warnings.warn("Mean of empty slice", RuntimeWarning, stacklevel=4)
         with np.errstate(all="ignore"):
             return self.sum / self.count
 
     def var_(self, ddof: float) -> np.ndarray:
+        """Variance per position with ``ddof`` delta degrees of freedom."""
         dof = self.count - ddof
         if np.any(dof <= 0):
             warnings.warn("Degrees of freedom <= 0 for slice.", RuntimeWarning, stacklevel=4)
@@ -179,13 +233,21 @@ class _Accumulator:
         return var
 
     def extreme(self, kind: str) -> np.ndarray:
+        """``"min"`` or ``"max"`` per position."""
         values = getattr(self, kind)
         if self.skipna and values.dtype.kind in "fc" and np.any(np.isnan(values)):
             warnings.warn("All-NaN slice encountered", RuntimeWarning, stacklevel=4)
         return values
 
 
-def _sum_dtype(dtype: np.dtype) -> np.dtype:
+def sum_dtype_for(dtype: np.dtype) -> np.dtype:
+    """Accumulation dtype of sums of ``dtype`` data (float64 at least for floats, as NumPy's ``sum``).
+
+    Examples
+    --------
+    >>> sum_dtype_for(np.dtype("f4")), sum_dtype_for(np.dtype("i2"))
+    (dtype('float64'), dtype('int64'))
+    """
     rd = _result_dtype("sum", dtype)
     return np.result_type(rd, np.float64) if rd.kind in "fc" else rd
 
@@ -200,12 +262,12 @@ def _run(
     progress: bool | None,
     desc: str,
     length: int,
-) -> dict[str, _Accumulator]:
-    sum_dtypes = {n: _sum_dtype(store.dtype) for n in spec}
-    accs = {n: _Accumulator(length, spec[n], skipna, store.dtype, sum_dtypes[n]) for n in spec}
+) -> dict[str, Accumulator]:
+    sdt = sum_dtype_for(store.dtype)
+    accs = {n: Accumulator(length, spec[n], skipna, store.dtype, sdt) for n in spec}
 
     def partials(arrays: Mapping[str, np.ndarray]) -> dict:
-        return _block_partials(arrays, spec, axis, skipna, sum_dtypes)
+        return {n: partial_statistics(arrays[n], kinds, axis, skipna, sdt) for n, kinds in spec.items()}
 
     blocks = store.iter_blocks(
         names=tuple(spec), rows=rows, cols=cols, cache=False, progress=progress, transform=partials, desc=desc
@@ -219,8 +281,8 @@ def _run(
 
 def _selection_shape(store: BlockStore, rows: Any, cols: Any) -> tuple[int, int]:
     return (
-        store._check_index(rows, 0).size if rows is not None else store.shape[0],
-        store._check_index(cols, 1).size if cols is not None else store.shape[1],
+        store.check_index(rows, 0).size if rows is not None else store.shape[0],
+        store.check_index(cols, 1).size if cols is not None else store.shape[1],
     )
 
 
@@ -365,7 +427,7 @@ def summary(
     >>> s["b"]["max"].tolist(), s["a"]["mean"].tolist()
     ([4.0, 6.0, 8.0], [1.0, 2.0, 3.0])
     """
-    names = store._check_names(names)
+    names = store.check_names(names)
     ax = normalise_axis(axis)
     shape = _selection_shape(store, rows, cols)
     prefix = "nan" if skipna else ""
@@ -373,7 +435,7 @@ def summary(
         return {
             n: {
                 s: reduce(store, n, prefix + s, ax, ddof=ddof, rows=rows, cols=cols)
-                for s in ("mean", "std", "min", "max")
+                for s in MOMENTS
             }
             for n in names
         }

@@ -33,9 +33,9 @@ import scipy.sparse as sp
 from scipy import special
 
 from .backends import resolve_backend
-from .model import STATISTICS, RidgeModel, compute_dtype
+from .model import RidgeModel, compute_dtype
 from .projection import Projection
-from .statistics import EPS
+from .statistics import EPS, STATISTICS
 
 __all__ = ["AnalyticModel", "NULLS", "analytic_moments", "make_model"]
 

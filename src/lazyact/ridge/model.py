@@ -13,14 +13,13 @@ import numpy as np
 from . import kernels
 from .kernels import numba as sparse_kernel
 from .kernels import numpy as numpy_kernel
+from .kernels import xp as xp_kernel
 from .backends import resolve_backend
-from .permutations import RNG_NAMES, forward_table, invert_table, permutation_table
+from .permutations import RNG_NAMES, forward_table, index_dtype, invert_table, permutation_table
 from .projection import Projection
-from .statistics import finalize_permutation, ttest_statistics
+from .statistics import STATISTICS, finalize_permutation, ttest_statistics
 
-__all__ = ["RidgeModel", "STATISTICS"]
-
-STATISTICS = ("beta", "se", "zscore", "pvalue")
+__all__ = ["RidgeModel"]
 
 
 def _check_table(table, n_rand: int | None, n_genes: int) -> np.ndarray:
@@ -37,8 +36,6 @@ def _check_table(table, n_rand: int | None, n_genes: int) -> np.ndarray:
     if table.size and not (srt == np.arange(n_genes)).all():
         bad = int(np.nonzero(~(srt == np.arange(n_genes)).all(axis=1))[0][0])
         raise ValueError(f"permutation table row {bad} is not a permutation of 0..{n_genes - 1}")
-    from .permutations import index_dtype
-
     out = np.ascontiguousarray(table.astype(index_dtype(n_genes)))
     out.setflags(write=False)
     return out
@@ -244,9 +241,7 @@ class RidgeModel:
         return {"beta": beta, "se": se, "zscore": z, "pvalue": p}
 
     def _compute_cupy(self, T_rows, Y):  # pragma: no cover - needs a GPU
-        import cupy as cp
-
-        from .kernels import xp as xp_kernel
+        import cupy as cp  # the optional GPU backend (lazyact[gpu]): imported only when used
 
         if self._device_cache is None:
             self._device_cache = (cp.asarray(self.forward_table), cp.asarray(self.inverse_table))

@@ -1,4 +1,4 @@
-"""Finalisation of SecAct's statistics from the permutation accumulators.
+"""SecAct's statistics: their names, and their finalisation from the permutation accumulators.
 
 The formulas and their order of floating-point operations are SecAct's::
 
@@ -16,7 +16,11 @@ import warnings
 
 import numpy as np
 
-__all__ = ["EPS", "finalize_permutation", "ttest_statistics"]
+__all__ = ["STATISTICS", "EPS", "finalize_permutation", "ttest_statistics"]
+
+#: The four statistics of SecAct's method, in this order everywhere (block outputs,
+#: result views, file datasets).
+STATISTICS = ("beta", "se", "zscore", "pvalue")
 
 EPS = 1e-12
 

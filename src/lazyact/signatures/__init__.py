@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import subprocess
+import sys
+import tempfile
 import warnings
+import zipfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -89,11 +93,6 @@ def fetch_secact(dest: str | os.PathLike | None = None, version: str = "0.3.1") 
     pathlib.Path
         The signature file.
     """
-    import subprocess
-    import sys
-    import tempfile
-    import zipfile
-
     dest = Path(dest) if dest else Path.home() / ".cache" / "lazyact" / "SecAct.tsv.gz"
     if dest.is_file():
         return dest

@@ -1,4 +1,7 @@
-"""Expression sources: genes x samples data that gives columns on request.
+"""Expression sources: readers of genes x samples data that give columns on request.
+
+Sources read; they apply no SecActPy rule (names are kept as stored, duplicates
+included): :mod:`lazyact.preprocess` does that.
 
 :func:`as_source` turns any supported input into an
 :class:`~lazyact.sources.base.ExpressionSource`:
@@ -29,20 +32,11 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .anndata import AnnDataSource, is_anndata
-from .base import (
-    ExpressionSource,
-    OrientationReport,
-    SourceClosedError,
-    SourceReadError,
-    check_orientation,
-    dedup_rows,
-    parse_orientation,
-)
+from .base import ExpressionSource, FileLockedError, SourceClosedError, SourceReadError, parse_orientation
 from .dense import DenseSource, from_dataframe
 from .h5ad import H5ADSource, TenxH5Source, open_path
-from .hdf5 import HDF5Source
+from .hdf5 import HDF5Source, open_h5
 from .sparse import SparseSource
-from .stats import LogNormalize, SourceStats, StatsAccumulator, compute_stats
 
 __all__ = [
     "as_source",
@@ -54,15 +48,11 @@ __all__ = [
     "TenxH5Source",
     "AnnDataSource",
     "from_dataframe",
-    "check_orientation",
-    "OrientationReport",
-    "dedup_rows",
+    "parse_orientation",
     "SourceReadError",
     "SourceClosedError",
-    "compute_stats",
-    "SourceStats",
-    "StatsAccumulator",
-    "LogNormalize",
+    "FileLockedError",
+    "open_h5",
 ]
 
 

@@ -16,6 +16,7 @@ attributes (``X``, ``raw``, ``layers``, ``obs_names``, ``var``...).
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,7 @@ import scipy.sparse as sp
 
 from .base import ExpressionSource
 from .dense import DenseSource
-from .h5ad import H5ADSource, _resolve_gene_column, _to_str_names
+from .h5ad import H5ADSource, resolve_gene_column, to_str_names
 from .sparse import SparseSource
 
 __all__ = ["AnnDataSource", "is_anndata"]
@@ -32,8 +33,6 @@ __all__ = ["AnnDataSource", "is_anndata"]
 
 def is_anndata(obj: Any) -> bool:
     """True for an ``anndata.AnnData`` (checked without importing anndata)."""
-    import sys
-
     ad = sys.modules.get("anndata")
     if ad is not None and isinstance(obj, getattr(ad, "AnnData", ())):
         return True
@@ -125,12 +124,12 @@ class AnnDataSource(ExpressionSource):
 
     @staticmethod
     def _gene_names(var_names: pd.Index, var: pd.DataFrame, gene_column: str | None) -> pd.Index:
-        col = _resolve_gene_column(np.asarray(var_names, dtype=object), list(var.columns), gene_column)
+        col = resolve_gene_column(np.asarray(var_names, dtype=object), list(var.columns), gene_column)
         if col is None:
             return pd.Index(var_names)
-        return _to_str_names(var[col].to_numpy(), np.asarray(var_names, dtype=object))
+        return to_str_names(var[col].to_numpy(), np.asarray(var_names, dtype=object))
 
-    def _describe(self) -> str:
+    def describe(self) -> str:
         where = f"backed '{self._inner.path}'" if self.backed else "in memory"
         return f"AnnDataSource({where}, layer={self.layer!r})"
 

@@ -9,7 +9,7 @@ Conventions
 -----------
 * Rows are genes, columns are samples (cells, spots), whatever the storage
   orientation.  Names are exposed *as stored*: no upper-casing, no version
-  stripping, duplicates kept (see :func:`dedup_rows` for the SecActPy rules).
+  stripping, duplicates kept (SecActPy's rules: :mod:`lazyact.preprocess.genes`).
 * :meth:`ExpressionSource.columns` always returns float64 data that the caller
   owns (never a view of the source's storage), with all genes or the genes
   selected by ``rows``.
@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import abc
 import threading
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Iterator, Union
 
 import numba
 import numpy as np
@@ -31,16 +30,15 @@ import scipy.sparse as sp
 
 __all__ = [
     "ExpressionSource",
+    "DescribedSource",
     "SourceReadError",
     "SourceClosedError",
+    "FileLockedError",
     "Block",
-    "check_orientation",
-    "OrientationReport",
-    "dedup_rows",
+    "normalise_indices",
     "parse_orientation",
+    "select_rows",
 ]
-
-from typing import Union
 
 #: What ``columns`` returns.
 Block = Union[np.ndarray, sp.csc_matrix]
@@ -52,6 +50,10 @@ DEFAULT_BLOCK_BYTES = 32 << 20
 
 class SourceReadError(OSError):
     """A file-backed source could not be read (truncated, corrupt, not HDF5)."""
+
+
+class FileLockedError(SourceReadError):
+    """An HDF5 file is locked by another process (one that is writing it)."""
 
 
 class SourceClosedError(ValueError):
@@ -103,7 +105,7 @@ def parse_orientation(orientation: str | None, default: str = "genes x samples")
 # ----------------------------------------------------------------------------
 # index helpers
 # ----------------------------------------------------------------------------
-def _as_index(names: Any, n: int, what: str) -> pd.Index:
+def as_index(names: Any, n: int, what: str) -> pd.Index:
     """Names as a pandas Index of length ``n`` (RangeIndex when None)."""
     if names is None:
         return pd.RangeIndex(n)
@@ -113,7 +115,7 @@ def _as_index(names: Any, n: int, what: str) -> pd.Index:
     return idx
 
 
-def normalize_indices(idx: Any, n: int, what: str = "column") -> tuple[np.ndarray, np.ndarray | None]:
+def normalise_indices(idx: Any, n: int, what: str = "column") -> tuple[np.ndarray, np.ndarray | None]:
     """Validate an index selection along an axis of length ``n``.
 
     Returns ``(sorted_unique, inverse)`` where ``inverse`` is None when ``idx``
@@ -343,13 +345,14 @@ class ExpressionSource(abc.ABC):
         """True when some gene name occurs more than once (as stored)."""
         return not self.genes.is_unique
 
-    def _describe(self) -> str:
+    def describe(self) -> str:
+        """A short description naming the source (its file, for file-backed sources), for messages."""
         return type(self).__name__
 
     def __repr__(self) -> str:
         g, s = self.shape
         kind = "sparse" if self.is_sparse else "dense"
-        return f"<{self._describe()}: {g} genes x {s} samples, {kind}, stored {np.dtype(self.dtype)}>"
+        return f"<{self.describe()}: {g} genes x {s} samples, {kind}, stored {np.dtype(self.dtype)}>"
 
     # -- subclass hooks ------------------------------------------------------
     @abc.abstractmethod
@@ -406,10 +409,10 @@ class ExpressionSource(abc.ABC):
         >>> src.columns(np.array([0, 4])).shape
         (5, 2)
         """
-        cols_u, inv = normalize_indices(cols, self.n_samples, "column")
+        cols_u, inv = normalise_indices(cols, self.n_samples, "column")
         rows_u = None
         if rows is not None:
-            rows_u = self._normalize_rows(rows)
+            rows_u = self._normalise_rows(rows)
         if cols_u.size == 0:
             block = self._empty(0)
         else:
@@ -423,7 +426,7 @@ class ExpressionSource(abc.ABC):
             block = select_rows(block, rows_u)
         return block
 
-    def _normalize_rows(self, rows: Any) -> np.ndarray:
+    def _normalise_rows(self, rows: Any) -> np.ndarray:
         if isinstance(rows, slice):
             return np.arange(*rows.indices(self.n_genes), dtype=np.intp)
         r = np.asarray(rows)
@@ -471,7 +474,7 @@ class ExpressionSource(abc.ABC):
         start = int(start)
         if not (0 <= start <= stop <= n):
             raise IndexError(f"start/stop {start}:{stop} out of range for {n} samples")
-        rows_u = None if rows is None else self._normalize_rows(rows)
+        rows_u = None if rows is None else self._normalise_rows(rows)
         for sl, blk in self._iter_raw(block, start, stop):
             self._validate(blk, np.arange(sl.start, sl.stop))
             if rows_u is not None:
@@ -559,7 +562,7 @@ class ExpressionSource(abc.ABC):
         except Exception:  # names unreadable: still report the position
             name = "?"
         raise ValueError(
-            f"{self._describe()}: sample {name} (column {col}) contains {what}; "
+            f"{self.describe()}: sample {name} (column {col}) contains {what}; "
             "clean the input or pass check_finite=False / check_counts=False to skip this check"
         )
 
@@ -613,130 +616,3 @@ class DescribedSource(ExpressionSource):
     @property
     def samples(self) -> pd.Index:
         return self._samples
-
-
-# ----------------------------------------------------------------------------
-# orientation check and duplicate genes
-# ----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class OrientationReport:
-    """Overlap of the signature genes with a source's gene and sample names."""
-
-    gene_overlap: int
-    sample_overlap: int
-
-
-def _upper_set(names: Iterable[Any]) -> set[str]:
-    return {str(x).upper() for x in names}
-
-
-def _overlap(index: pd.Index, sig: set[str]) -> int:
-    if isinstance(index, pd.RangeIndex) or index.dtype.kind in "iufb":
-        return 0
-    up = pd.Index(index.astype(str)).str.upper()
-    return int(up.isin(sig).sum())
-
-
-def check_orientation(source: ExpressionSource, signature_genes: Sequence[Any]) -> OrientationReport:
-    """Refuse a transposed input, judged from gene NAMES (never from the shape).
-
-    Counts how many of the signature genes occur (case-insensitively) among
-    the source's gene names and among its sample names.  When the sample
-    names overlap at least 2 signature genes and more than twice as many as
-    the gene names do, the input is taken as transposed and ``ValueError``
-    is raised.
-
-    Parameters
-    ----------
-    source : ExpressionSource
-    signature_genes : sequence of str
-
-    Returns
-    -------
-    OrientationReport
-        The two overlap counts.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from lazyact.sources import as_source, check_orientation
-    >>> src = as_source(np.ones((3, 2)), genes=["IL6", "TNF", "CXCL8"], samples=["s1", "s2"])
-    >>> check_orientation(src, ["IL6", "TNF"]).gene_overlap
-    2
-    """
-    sig = _upper_set(signature_genes)
-    g = _overlap(source.genes, sig)
-    s = _overlap(source.samples, sig)
-    if s >= 2 and s > 2 * g:
-        raise ValueError(
-            f"{source._describe()} looks transposed: {s} of its sample names but only {g} of its "
-            f"gene names are signature genes. Pass cells x genes AnnData / .h5ad, or a genes x "
-            f"samples matrix/DataFrame (or state orientation='samples x genes')."
-        )
-    return OrientationReport(g, s)
-
-
-def dedup_rows(names: Sequence[Any], *, keep: str = "first", score: np.ndarray | None = None,
-               normalize: Callable[[Any], Any] | None = None) -> np.ndarray:
-    """Row positions that keep one row per (normalised) gene name.
-
-    Sources keep duplicated names as stored; the caller applies this rule and
-    passes the result as ``rows=``.  SecActPy 0.3.1 uses two rules:
-
-    * ``keep="first"`` -- bulk tables read by ``load_expression_data``
-      (``secactpy/inference.py:221-225``: ``df[~df.index.duplicated(keep='first')]``).
-    * ``keep="max"`` with ``score`` -- ``secact_activity_inference_scrnaseq``
-      keeps, per duplicated symbol, the row with the highest mean over all
-      cells (``inference.py:1602-1620``), ``secact_activity_inference_st``
-      the highest sum (``inference.py:2294-2311``); both compare with a
-      strict ``>`` so ties keep the first row, both run after upper-casing
-      and cutting at the first ``"."`` (``inference.py:1595-1600``,
-      ``2286-2291``), and both return the kept rows in original order.  The
-      streaming h5ad path estimates the means from the first 1000 cells only
-      (``streaming.py:935-960``).  Mean and sum give the same choice.  The ST
-      path drops all-zero genes first (``inference.py:2273-2281``).
-      ``secact_activity_inference`` itself (a DataFrame in memory) does not
-      de-duplicate.
-
-    Parameters
-    ----------
-    names : sequence
-        Gene names, one per row.
-    keep : {"first", "max"}
-    score : array, optional
-        Per-row score for ``keep="max"`` (row means or sums, e.g.
-        ``SourceStats.row_sum``); NaN counts as lowest.
-    normalize : callable, optional
-        Applied to each name before comparing (e.g. SecActPy's upper-case and
-        version strip).
-
-    Returns
-    -------
-    numpy.ndarray
-        Sorted intp row positions.
-
-    Examples
-    --------
-    >>> dedup_rows(["A", "B", "A", "C"])
-    array([0, 1, 3])
-    >>> dedup_rows(["A", "B", "A"], keep="max", score=[1.0, 5.0, 2.0])
-    array([1, 2])
-    """
-    keys = list(names) if normalize is None else [normalize(x) for x in names]
-    codes, _ = pd.factorize(pd.Index(keys, dtype=object), use_na_sentinel=False)
-    n = len(keys)
-    if keep == "first":
-        return np.flatnonzero(~pd.Index(codes).duplicated(keep="first")).astype(np.intp)
-    if keep != "max":
-        raise ValueError(f"keep must be 'first' or 'max', got {keep!r}")
-    if score is None:
-        raise ValueError("keep='max' needs a per-row score (row means or sums)")
-    sc = np.asarray(score, dtype=np.float64)
-    if sc.shape != (n,):
-        raise ValueError(f"score has shape {sc.shape}, expected ({n},)")
-    sc = np.where(np.isnan(sc), -np.inf, sc)
-    # order by code, then score descending, then position ascending (first wins ties)
-    order = np.lexsort((np.arange(n), -sc, codes))
-    first = np.ones(n, dtype=bool)
-    first[1:] = codes[order][1:] != codes[order][:-1]
-    return np.sort(order[first]).astype(np.intp)

@@ -19,7 +19,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from .base import DescribedSource, ExpressionSource, _as_index, is_contiguous, parse_orientation
+from .base import DescribedSource, ExpressionSource, as_index, is_contiguous, parse_orientation
+from .sparse import SparseSource
 
 __all__ = ["DenseSource", "from_dataframe"]
 
@@ -81,8 +82,8 @@ class DenseSource(DescribedSource):
         self._arr = array
         ng, ns = array.shape[::-1] if self._samples_first else array.shape
         self._shape = (int(ng), int(ns))
-        self._genes = _as_index(genes, ng, "genes")
-        self._samples = _as_index(samples, ns, "samples")
+        self._genes = as_index(genes, ng, "genes")
+        self._samples = as_index(samples, ns, "samples")
         self._memmap_ref: tuple | None = None
 
     # -- properties ----------------------------------------------------------
@@ -95,7 +96,7 @@ class DenseSource(DescribedSource):
         """The wrapped array, in its stored orientation."""
         return self._arr
 
-    def _describe(self) -> str:
+    def describe(self) -> str:
         kind = "memmap" if isinstance(self._arr, np.memmap) else "ndarray"
         o = "samples x genes" if self._samples_first else "genes x samples"
         return f"DenseSource({kind}, {o})"
@@ -182,8 +183,6 @@ def from_dataframe(df: pd.DataFrame, *, orientation: str | None = None, check_fi
     genes, samples = (df.columns, df.index) if samples_first else (df.index, df.columns)
     o = "samples x genes" if samples_first else "genes x samples"
     if len(df.columns) and all(isinstance(t, pd.SparseDtype) for t in df.dtypes):
-        from .sparse import SparseSource
-
         return SparseSource(df.sparse.to_coo().tocsc(), genes=genes, samples=samples,
                             orientation=o, check_finite=check_finite, check_counts=check_counts)
     values = df.to_numpy()

@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from .base import ExpressionSource, SourceClosedError
+from .dense import DenseSource
 from .hdf5 import H5DenseMatrix, H5SparseMatrix, ensure_valid, open_h5, read_guard
 
 __all__ = ["H5ADSource", "TenxH5Source", "open_path", "read_h5_column", "read_h5_index"]
@@ -134,7 +135,7 @@ def _columns_of(group: h5py.Group) -> list[str]:
     return [k for k in group.keys() if k not in (idx, "__categories")]
 
 
-def _to_str_names(values: Any, fallback: np.ndarray | None) -> pd.Index:
+def to_str_names(values: Any, fallback: np.ndarray | None) -> pd.Index:
     """Names as a string Index; missing entries (NaN/None/'') replaced by ``fallback``."""
     arr = np.asarray(pd.Series(values, dtype=object).to_numpy(), dtype=object)
     miss = pd.isna(arr) | (arr == "")
@@ -146,7 +147,7 @@ def _to_str_names(values: Any, fallback: np.ndarray | None) -> pd.Index:
     return pd.Index([str(x) for x in arr], dtype=object)
 
 
-def _resolve_gene_column(index: np.ndarray | None, columns: list[str], gene_column: str | None) -> str | None:
+def resolve_gene_column(index: np.ndarray | None, columns: list[str], gene_column: str | None) -> str | None:
     """Which var column to take names from (None: the index)."""
     if gene_column is None:
         return None
@@ -209,14 +210,14 @@ class _H5FileSource(ExpressionSource):
 
     def _f(self) -> h5py.File:
         if self._file is None or not self._file.id.valid:
-            raise SourceClosedError(f"{self._describe()} is closed; create a new source from the path")
+            raise SourceClosedError(f"{self.describe()} is closed; create a new source from the path")
         return self._file
 
     def _live(self) -> Any:
         if self._reader is None:
-            raise SourceClosedError(f"{self._describe()} is closed; create a new source from the path")
+            raise SourceClosedError(f"{self.describe()} is closed; create a new source from the path")
         ensure_valid(self._reader.data if isinstance(self._reader, H5SparseMatrix) else self._reader.ds,
-                     self._describe())
+                     self.describe())
         return self._reader
 
     @property
@@ -361,7 +362,7 @@ class H5ADSource(_H5FileSource):
         super().__init__(path, check_finite=check_finite, check_counts=check_counts,
                          scan_chunk=scan_chunk, scan_bytes=scan_bytes)
 
-    def _describe(self) -> str:
+    def describe(self) -> str:
         return f"H5ADSource('{self.path}', layer={getattr(self, 'layer', self.layer_requested)!r})"
 
     def _setup(self, f: h5py.File) -> None:
@@ -427,19 +428,19 @@ class H5ADSource(_H5FileSource):
             return pd.RangeIndex(self._shape[0])
         var = f[self._var_key]
         index = read_h5_index(var)
-        col = _resolve_gene_column(index, _columns_of(var), self.gene_column)
+        col = resolve_gene_column(index, _columns_of(var), self.gene_column)
         if col is None:
             if index is None:
                 raise ValueError(f"'{self.path}': {self._var_key} has no index; pass gene_column=")
-            return _to_str_names(index, None)
-        return _to_str_names(read_h5_column(var, col), index)
+            return to_str_names(index, None)
+        return to_str_names(read_h5_column(var, col), index)
 
     def _read_samples(self, f: h5py.File) -> pd.Index:
         index = read_h5_index(f["obs"]) if "obs" in f else None
         if index is None:
             warnings.warn(f"'{self.path}': obs has no index; samples are numbered", stacklevel=3)
             return pd.RangeIndex(self._shape[1])
-        return _to_str_names(index, None)
+        return to_str_names(index, None)
 
     def obs_keys(self) -> list[str]:
         """Column names of ``obs``."""
@@ -512,7 +513,7 @@ class TenxH5Source(_H5FileSource):
         super().__init__(path, check_finite=check_finite, check_counts=check_counts,
                          scan_chunk=scan_chunk, scan_bytes=scan_bytes)
 
-    def _describe(self) -> str:
+    def describe(self) -> str:
         return f"TenxH5Source('{self.path}')"
 
     @staticmethod
@@ -542,10 +543,10 @@ class TenxH5Source(_H5FileSource):
             key = "features/name" if self.gene_column == "name" else "features/id"
         else:
             key = "gene_names" if self.gene_column == "name" else "genes"
-        return _to_str_names(_read_dataset(g[key]), None)
+        return to_str_names(_read_dataset(g[key]), None)
 
     def _read_samples(self, f: h5py.File) -> pd.Index:
-        return _to_str_names(_read_dataset(f[self._group]["barcodes"]), None)
+        return to_str_names(_read_dataset(f[self._group]["barcodes"]), None)
 
 
 # ----------------------------------------------------------------------------
@@ -591,8 +592,6 @@ def open_path(path: str | os.PathLike, *, layer: str | None = None, gene_column:
         raise ValueError(f"'{p}' is neither AnnData nor a 10x matrix (top-level keys {keys}); "
                          "for a plain 2-D dataset pass the h5py.Dataset with genes=, samples= and orientation=")
     if low.endswith(".npy"):
-        from .dense import DenseSource
-
         orientation = kw.pop("orientation", None)
         arr = np.load(p, mmap_mode="r")
         return DenseSource(arr, kw.pop("genes", None), kw.pop("samples", None), orientation=orientation,

@@ -37,6 +37,7 @@ every gene column)
 from __future__ import annotations
 
 import os
+import re
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
@@ -46,9 +47,10 @@ import scipy.sparse as sp
 
 from .base import (
     DescribedSource,
+    FileLockedError,
     SourceClosedError,
     SourceReadError,
-    _as_index,
+    as_index,
     index_dtype,
     is_contiguous,
     make_csc,
@@ -57,30 +59,54 @@ from .base import (
     take_csc_columns,
 )
 
-__all__ = ["HDF5Source", "H5DenseMatrix", "H5SparseMatrix", "open_h5"]
+__all__ = ["HDF5Source", "H5DenseMatrix", "H5SparseMatrix", "open_h5", "read_guard"]
 
 #: HDF5 chunk-cache size per dataset for files we open (bytes).
 RDCC_NBYTES = 8 << 20
 
 
-def open_h5(path: str | os.PathLike, rdcc_nbytes: int = RDCC_NBYTES) -> h5py.File:
-    """Open an HDF5 file read-only, turning HDF5 errors into clear messages.
+def open_h5(path: str | os.PathLike, mode: str = "r", *, rdcc_nbytes: int | None = RDCC_NBYTES,
+            locking: bool | None = None) -> h5py.File:
+    """Open an HDF5 file, turning HDF5's errors into clear messages (every h5py open in lazyact).
+
+    Parameters
+    ----------
+    path : str or path
+    mode : {"r", "r+", "w"}
+    rdcc_nbytes : int or None
+        HDF5 chunk-cache bytes per dataset (None: h5py's default).
+    locking : bool, optional
+        HDF5 file locking (None: h5py's default; ``False`` reads a file another process
+        is writing).
 
     Raises
     ------
     FileNotFoundError
-        No such file.
+        No such file (modes ``"r"``, ``"r+"``).
+    IsADirectoryError
+        ``path`` is a directory.
+    FileLockedError
+        (a :class:`SourceReadError`) another process holds HDF5's lock on the file.
     SourceReadError
-        (an ``OSError``) the file exists but cannot be opened: truncated,
-        corrupt, or not HDF5.
+        (an ``OSError``) the file exists but cannot be opened: truncated, corrupt, or
+        not HDF5.
     """
     p = os.fspath(path)
-    if not os.path.exists(p):
+    if mode in ("r", "r+") and not os.path.exists(p):
         raise FileNotFoundError(f"no such file: '{p}'")
+    if os.path.isdir(p):
+        raise IsADirectoryError(f"'{p}' is a directory, not an HDF5 file")
+    kwargs: dict[str, Any] = {}
+    if rdcc_nbytes is not None:
+        kwargs["rdcc_nbytes"] = rdcc_nbytes
+    if locking is not None:
+        kwargs["locking"] = locking
     try:
-        return h5py.File(p, "r", rdcc_nbytes=rdcc_nbytes)
+        return h5py.File(p, mode, **kwargs)
     except OSError as e:
         msg = str(e)
+        if re.search(r"\block", msg, re.IGNORECASE):  # "unable to lock file" (not "sblock")
+            raise FileLockedError(f"'{p}' is open in another process (HDF5 file lock) [{msg}]") from e
         what = ("looks truncated (it is shorter than its header says; was the copy or "
                 "download interrupted?)") if "truncated" in msg else \
             "looks truncated or corrupt, or is not an HDF5 file"
@@ -404,8 +430,8 @@ class HDF5Source(DescribedSource):
         self._file: h5py.File | None = None  # only set when we opened it ourselves
         self._shape = self._reader.shape
         self._dtype = dataset.dtype
-        self._genes = _as_index(genes, self._shape[0], "genes")
-        self._samples = _as_index(samples, self._shape[1], "samples")
+        self._genes = as_index(genes, self._shape[0], "genes")
+        self._samples = as_index(samples, self._shape[1], "samples")
 
     _transient = ("_reader", "_file")
 
@@ -413,13 +439,13 @@ class HDF5Source(DescribedSource):
     def dtype(self) -> np.dtype:
         return self._dtype
 
-    def _describe(self) -> str:
+    def describe(self) -> str:
         return f"HDF5Source('{self._filename}'{self._dsname})"
 
     def _live(self) -> H5DenseMatrix:
         if self._reader is None:
-            raise SourceClosedError(f"{self._describe()} is closed")
-        ensure_valid(self._reader.ds, self._describe())
+            raise SourceClosedError(f"{self.describe()} is closed")
+        ensure_valid(self._reader.ds, self.describe())
         return self._reader
 
     def _read(self, cols: np.ndarray) -> np.ndarray:

@@ -25,7 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from .base import DescribedSource, _as_index, make_csc, parse_orientation, take_csc_columns
+from .base import DescribedSource, as_index, make_csc, parse_orientation, take_csc_columns
 
 __all__ = ["SparseSource"]
 
@@ -77,8 +77,8 @@ class SparseSource(DescribedSource):
         self._m = m
         self._csc_cache: Any = None
         self._shape = (int(m.shape[0]), int(m.shape[1]))
-        self._genes = _as_index(genes, self._shape[0], "genes")
-        self._samples = _as_index(samples, self._shape[1], "samples")
+        self._genes = as_index(genes, self._shape[0], "genes")
+        self._samples = as_index(samples, self._shape[1], "samples")
 
     _transient = ("_csc_cache",)
 
@@ -95,7 +95,7 @@ class SparseSource(DescribedSource):
         """The wrapped matrix viewed as genes x samples."""
         return self._m
 
-    def _describe(self) -> str:
+    def describe(self) -> str:
         return f"SparseSource({self._m.format} genes x samples{', converted to CSC' if self._csc_cache is not None else ''})"
 
     def _csc(self) -> Any:

@@ -16,6 +16,9 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from ..results import open_results, read_obsm
+from ..ridge import STATISTICS
+
 __all__ = [
     "STATISTICS",
     "VIEWS",
@@ -25,8 +28,6 @@ __all__ = [
     "resolve",
 ]
 
-#: The four statistics of an activity, in the order of :data:`lazyact.ridge.STATISTICS`.
-STATISTICS: tuple[str, ...] = ("beta", "se", "zscore", "pvalue")
 #: Views the viewer can show: the statistics plus ``-log10 p`` derived from ``pvalue``.
 VIEWS: tuple[str, ...] = ("beta", "se", "zscore", "pvalue", "-log10p")
 
@@ -337,27 +338,6 @@ class ActivitySource:
 
 
 # --------------------------------------------------------------------------- resolving
-def _read_h5ad_spatial(path: str | os.PathLike, key: str = "spatial") -> np.ndarray | None:
-    """``obsm[key]`` of an .h5ad file read with h5py (no AnnData needed), or None."""
-    try:
-        import h5py
-    except ImportError:  # pragma: no cover - h5py is a dependency
-        return None
-    try:
-        with h5py.File(path, "r") as f:
-            obsm = f.get("obsm")
-            if obsm is None or key not in obsm:
-                return None
-            node = obsm[key]
-            if isinstance(node, h5py.Dataset):
-                return np.asarray(node[...])
-            # a dataframe-encoded obsm entry: stack its columns
-            cols = [np.asarray(node[c][...]) for c in node.attrs.get("column-order", list(node))]
-            return np.column_stack(cols) if cols else None
-    except (OSError, KeyError, TypeError, ValueError):
-        return None
-
-
 def _source_path(obj: Any) -> str | None:
     for attr in ("path", "filename", "source_path"):
         p = getattr(obj, attr, None)
@@ -392,11 +372,11 @@ def _resolve_spatial(spatial: Any, obj: Any, n_samples: int, path: str | None) -
                 except (KeyError, AttributeError, TypeError, ValueError):
                     coords = None
         if coords is None and path is not None and str(path).endswith(".h5ad"):
-            coords = _read_h5ad_spatial(path)
+            coords = read_obsm(path, "spatial")
         if coords is None and spatial is True:
             raise ValueError("spatial=True but no spatial coordinates were found (obj.spatial or obsm['spatial'])")
     elif isinstance(spatial, (str, os.PathLike)):
-        coords = _read_h5ad_spatial(spatial)
+        coords = read_obsm(spatial, "spatial")
         if coords is None:
             raise ValueError(f"no obsm['spatial'] in {os.fspath(spatial)!r}")
     else:
@@ -409,16 +389,6 @@ def _resolve_spatial(spatial: Any, obj: Any, n_samples: int, path: str | None) -
             f"spatial coordinates must have shape (n_samples={n_samples}, 2), got {coords.shape}"
         )
     return np.ascontiguousarray(coords[:, :2])
-
-
-def _open_path(path: str | os.PathLike) -> Any:
-    """Stored results as a lazy activity (``lazyact.open``)."""
-    import lazyact
-
-    opener = getattr(lazyact, "open", None)
-    if opener is None:
-        from lazyact.store import open_results as opener
-    return opener(os.fspath(path))
 
 
 def resolve(obj: Any, spatial: Any = None) -> ActivitySource:
@@ -452,7 +422,7 @@ def resolve(obj: Any, spatial: Any = None) -> ActivitySource:
     path = None
     if isinstance(obj, (str, os.PathLike)):
         path = os.fspath(obj)
-        obj = _open_path(path)
+        obj = open_results(path)
     else:
         path = _source_path(obj)
 

@@ -1,13 +1,11 @@
 """Single-cell / spatial pipelines against SecActPy, for every kind of source."""
 import anndata as ad
 import numpy as np
-import pandas as pd
 import pytest
 import scipy.sparse as sp
 
 import lazyact
 from conftest import DATA, load_golden
-from lazyact.singlecell import clean_gene_name
 
 H5AD = DATA / "sc_synth_cytosig.h5ad"
 
@@ -110,11 +108,6 @@ def test_pseudobulk_labels_array(variants):
     act = lazyact.activity(adata, "CytoSig", preprocess="pseudobulk", groupby=adata.obs["cell_type"].to_numpy(),
                            n_rand=1000)
     assert_golden(act, g, atol_z=1e-10)
-
-
-def test_gene_name_cleanup():
-    assert clean_gene_name("il6.2") == "IL6"
-    assert clean_gene_name("ENSG00000136244.12") == "ENSG00000136244"
 
 
 def test_pseudobulk_needs_groupby(variants):

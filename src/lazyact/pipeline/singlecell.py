@@ -1,0 +1,124 @@
+"""Single-cell and spatial pipelines: SecActPy's ``*_scrnaseq`` and ``*_st``, lazily.
+
+``preprocess="scrnaseq"`` (``secact_activity_inference_scrnaseq`` with
+``is_single_cell_level=True``) and ``"spatial"`` (``secact_activity_inference_st``
+at spot level) both do, in this order (facts: ``tests/goldens/NOTES.md``):
+
+1. take ``raw/X`` when present (scRNA-seq; spatial uses ``X``), gene names
+   from a symbol column when the names are Ensembl IDs;
+2. upper-case gene names and cut them at the first ``"."``; spatial first
+   drops genes with no counts;
+3. de-duplicate: keep the row with the highest mean (scRNA-seq) / sum
+   (spatial) over all cells, first on ties, rows in original order;
+4. per cell, ``log2(x / total * 1e5 + 1)`` with ``total`` the cell's count
+   over the kept genes;
+5. subtract each gene's mean over all cells;
+6. then the bulk pipeline on the result: overlap, column z-score, ridge.
+
+Here steps 2-3 are :func:`~lazyact.preprocess.genes.single_cell_genes`, step 4-5's
+statistics one streaming pass (:func:`~lazyact.preprocess.passes.log_row_means`) that
+keeps one number per gene and per cell; the normalisation of steps 4-6 is applied one
+block of cells at a time (dense blocks) or in flight as rank-1 corrections (sparse
+blocks) by :class:`~lazyact.preprocess.expression.PreparedExpression`.
+
+``preprocess="pseudobulk"`` sums counts per group (``groupby``: an obs column or one
+label per cell; groups sorted case-insensitively), scales to counts per million,
+``log2(x + 1)``, subtracts each gene's mean over groups
+(:func:`~lazyact.preprocess.passes.pseudobulk`), then runs the bulk pipeline
+(:func:`~lazyact.pipeline.bulk.run_bulk`) on the result. Already-normalised input
+(SecActPy's check: max < 20 and non-integer values in the first 1000 genes x 100 cells)
+is averaged instead, without scaling or log.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..activity import LazyActivity
+from ..preprocess import PreparedExpression, check_orientation, log_row_means, pseudobulk, single_cell_genes
+from ..sources import ExpressionSource, as_source
+from .build import ActivityOptions, build_model, resolve_signature
+from .bulk import bulk_source, run_bulk
+
+__all__ = ["SCALE", "group_labels", "single_cell_activity"]
+
+#: Library-size scale of the log normalisation of each single-cell mode.
+SCALE = {"scrnaseq": 1e5, "spatial": 1e5}
+
+
+def group_labels(src: ExpressionSource, groupby: Any, expression: Any = None) -> np.ndarray:
+    """One pseudo-bulk group label per sample: an obs column of the input, or the labels given."""
+    if groupby is None:
+        raise ValueError("preprocess='pseudobulk' needs groupby=: an obs column name or one label per cell")
+    obs = getattr(expression, "obs", None)
+    if isinstance(groupby, str) and isinstance(obs, pd.DataFrame) and not hasattr(src, "obs_column"):
+        if groupby not in obs.columns:
+            raise ValueError(f"obs has no column {groupby!r}; available: {list(obs.columns)}")
+        return np.asarray(obs[groupby], dtype=object)
+    if isinstance(groupby, str):
+        if not hasattr(src, "obs_column"):
+            raise ValueError(f"groupby={groupby!r} names an obs column, but this input has no obs; "
+                             "pass one label per sample instead")
+        try:
+            labels = src.obs_column(groupby)
+        except KeyError:
+            keys = src.obs_keys() if hasattr(src, "obs_keys") else []
+            raise ValueError(f"obs has no column {groupby!r}; available: {keys}") from None
+        return np.asarray(labels, dtype=object)
+    labels = np.asarray(groupby, dtype=object)
+    if labels.shape != (src.n_samples,):
+        raise ValueError(f"groupby has {labels.size} labels for {src.n_samples} samples")
+    return labels
+
+
+def _counts_source(expression: Any, options: ActivityOptions) -> ExpressionSource:
+    """The counts as a source, with SecActPy's choice of matrix and gene names for AnnData / .h5ad."""
+    layer, gene_column = options.layer, options.gene_column
+    annotated = hasattr(expression, "obs") or (isinstance(expression, (str, os.PathLike))
+                                               and str(expression).lower().endswith((".h5ad", ".h5")))
+    if annotated:
+        if layer is None and options.preprocess == "spatial":
+            layer = "X"  # the spatial path ignores raw/X; scRNA-seq takes raw/X when present
+        if gene_column is None:
+            gene_column = "auto"
+    return as_source(expression, genes=options.genes, samples=options.samples, layer=layer,
+                     gene_column=gene_column, check_counts=True)
+
+
+def single_cell_activity(expression: Any, options: ActivityOptions) -> LazyActivity:
+    """:func:`lazyact.activity` for the single-cell modes (see the module doc)."""
+    src = _counts_source(expression, options)
+    sig, sig_name = resolve_signature(options.signature)
+    check_orientation(src, sig.index)
+    kept, kept_names = single_cell_genes(src, drop_empty=options.preprocess == "spatial")
+
+    if options.preprocess == "pseudobulk":
+        frame = pseudobulk(src, kept, kept_names, group_labels(src, options.groupby, expression))
+        groupby = options.groupby if isinstance(options.groupby, str) else "labels"
+        bulk = options.replace(preprocess="none", genes=None, samples=None, layer=None, gene_column=None)
+        return run_bulk(bulk_source(frame, bulk), sig, sig_name, bulk,
+                        params={"preprocess": "pseudobulk", "groupby": groupby})
+
+    scale_dtype = None
+    gene_order = options.gene_order
+    if options.sparse_mode:  # SecActPy's sparse_mode arithmetic: signature gene order, scale factors in X's dtype
+        gene_order = "signature" if gene_order == "expression" else gene_order
+        if src.dtype == np.float32:
+            scale_dtype = np.float32
+    build = build_model(sig, sig_name, kept_names, options.replace(gene_order=gene_order))
+    shared = build.overlap.expression_rows  # positions within `kept`
+    scale = SCALE[options.preprocess]
+    totals, row_means = log_row_means(src, kept, shared, scale, scale_dtype)
+    expr = PreparedExpression(src, kept[shared], row_offsets=row_means, log_scale=scale, totals=totals,
+                              scale_dtype=scale_dtype)
+    try:  # obsm["spatial"] of an .h5ad / AnnData, for the viewer
+        spatial = getattr(src, "spatial", None)
+        spatial = spatial() if callable(spatial) else spatial
+    except (KeyError, ValueError, OSError):
+        spatial = None
+    return build.activity(expr, pd.Index(src.samples), {"preprocess": options.preprocess,
+                                                        "layer": getattr(src, "layer", None)},
+                          source=src, spatial=spatial, **options.array_options())

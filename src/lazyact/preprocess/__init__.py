@@ -1,0 +1,58 @@
+"""SecActPy's preprocessing rules, in one place.
+
+* :mod:`~lazyact.preprocess.normalise` -- the log normalisation (written once, each
+  SecActPy floating-point order an explicit option) and the column z-score;
+* :mod:`~lazyact.preprocess.passes` -- streaming passes for the global statistics
+  (row sums and means, library sizes, pseudo-bulk profiles);
+* :mod:`~lazyact.preprocess.genes` -- gene rules: name clean-up, de-duplication,
+  orientation check, overlap with a signature;
+* :mod:`~lazyact.preprocess.signature` -- signature grouping, expansion and scaling;
+* :mod:`~lazyact.preprocess.expression` -- the expression protocol a
+  :class:`~lazyact.LazyActivity` reads, for dense and prepared (normalised
+  block by block) inputs.
+
+The order in which each SecActPy pipeline applies these lives in :mod:`lazyact.pipeline`.
+Facts are cited in ``tests/goldens/NOTES.md`` (file:line of the SecActPy 0.3.1 wheel).
+"""
+from .expression import DenseExpression, Expression, PreparedExpression, as_expression
+from .genes import (
+    GENE_ORDERS,
+    GeneOverlap,
+    OrientationReport,
+    check_orientation,
+    clean_gene_name,
+    dedup_rows,
+    overlap_genes,
+    single_cell_genes,
+)
+from .normalise import LOG_ORDERS, log_normalise, scale_factors, zscore_columns
+from .passes import PASS_BYTES, log_row_means, looks_normalised, pass_block, pseudobulk, row_sums
+from .signature import expand_groups, group_signature, scale_signature
+
+__all__ = [
+    "DenseExpression",
+    "Expression",
+    "PreparedExpression",
+    "as_expression",
+    "GENE_ORDERS",
+    "GeneOverlap",
+    "OrientationReport",
+    "check_orientation",
+    "clean_gene_name",
+    "dedup_rows",
+    "overlap_genes",
+    "single_cell_genes",
+    "LOG_ORDERS",
+    "log_normalise",
+    "scale_factors",
+    "zscore_columns",
+    "PASS_BYTES",
+    "log_row_means",
+    "looks_normalised",
+    "pass_block",
+    "pseudobulk",
+    "row_sums",
+    "expand_groups",
+    "group_signature",
+    "scale_signature",
+]

@@ -1,0 +1,116 @@
+"""What a results file holds, without reading the data: ``lazyact info``.
+
+:func:`file_info` describes a complete file or an unfinished ``.partial`` one (how
+many column blocks are written); :func:`format_info` is the text the command prints.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+import h5py
+import numpy as np
+
+from ..array import format_bytes
+from .files import partial_path
+from .hdf5 import DONE_KEY, open_results_file
+from .stored import inspect, py_value
+
+__all__ = ["file_info", "format_info"]
+
+
+def file_info(path: str | os.PathLike) -> dict:
+    """What a results file holds, without reading the data; works on ``.partial`` files.
+
+    Returns
+    -------
+    dict
+        ``path``, ``complete`` (bool), ``blocks_done`` / ``n_blocks`` (for unfinished
+        lazyact files), ``format``, ``shape``, ``arrays`` (dtype, chunks, compression
+        per statistic), ``params``, ``version``, ``summary`` (bool), ``size_bytes``.
+
+    Raises
+    ------
+    NotResultsFileError, FileNotFoundError
+    """
+    p = Path(os.fspath(path))
+    if not p.exists() and partial_path(p).exists():
+        p = partial_path(p)
+    if not p.exists():
+        raise FileNotFoundError(f"no such file: '{path}'")
+    f = open_results_file(p, allow_locked=True)
+    with f:
+        attrs = dict(f.attrs)
+        out: dict[str, Any] = {"path": str(p), "size_bytes": p.stat().st_size}
+        incomplete = DONE_KEY in f or not bool(attrs.get("lazyact_complete", True))
+        out["complete"] = not incomplete
+        if DONE_KEY in f:
+            d = f[DONE_KEY][()]
+            out["blocks_done"], out["n_blocks"] = int(np.count_nonzero(d)), int(d.size)
+        layout = json.loads(attrs["lazyact_layout"]) if "lazyact_layout" in attrs else None
+        if incomplete:
+            out["format"] = f"lazyact {layout['format']} (unfinished)" if layout else "unfinished"
+            if layout:
+                out["shape"] = tuple(layout["shape"])
+                out["arrays"] = {n: {"dtype": layout["dtype"], "chunks": layout["chunks"],
+                                     "compression": layout["compression"]} for n in layout["arrays"]}
+            params = json.loads(attrs["lazyact_params"]) if "lazyact_params" in attrs else {}
+        else:
+            info = inspect(f, p)
+            out["format"] = info["kind"]
+            out["shape"] = tuple(info["shape"])
+            out["arrays"] = {}
+            for n, (key, tr, cols) in info["sources"].items():
+                node = f[key]
+                if isinstance(node, h5py.Dataset):
+                    ch = None if node.chunks is None else (tuple(reversed(node.chunks)) if tr else node.chunks)
+                    out["arrays"][n] = {"dataset": key, "dtype": str(node.dtype), "chunks": ch,
+                                        "compression": node.compression}
+                else:
+                    out["arrays"][n] = {"dataset": key, "dtype": "dataframe", "chunks": None, "compression": None}
+            params = info["params"]
+            out["proteins"] = info["proteins"][:5]
+            out["samples"] = info["samples"][:5]
+        out["params"] = params
+        out["version"] = py_value(attrs.get("lazyact_version")) if "lazyact_version" in attrs else None
+        out["summary"] = "summary" in f
+        if layout:
+            out["block"] = layout.get("block")
+    return out
+
+
+def format_info(info: Mapping[str, Any]) -> str:
+    """Human-readable text of :func:`file_info`."""
+    lines = [f"{info['path']}"]
+    lines.append(f"  format     {info.get('format')}")
+    if "shape" in info:
+        p, m = info["shape"]
+        lines.append(f"  shape      {p:,} proteins x {m:,} samples")
+    if info.get("complete"):
+        lines.append("  complete   yes")
+    else:
+        done = ""
+        if "n_blocks" in info:
+            n = info["n_blocks"]
+            pct = 100.0 * info["blocks_done"] / n if n else 100.0
+            done = f" ({info['blocks_done']} of {n} column blocks written, {pct:.0f}%)"
+        lines.append(f"  complete   no{done}: run the same command again to resume, or delete the .partial file")
+    lines.append(f"  size       {format_bytes(info['size_bytes'])}")
+    for n, a in info.get("arrays", {}).items():
+        lines.append(f"  {n:<10} {a.get('dtype')}, chunks {a.get('chunks')}, compression {a.get('compression')}")
+    if info.get("summary"):
+        lines.append("  summary    per-protein mean/std/min/max stored")
+    if info.get("proteins"):
+        lines.append(f"  proteins   {', '.join(map(str, info['proteins']))}{', ...' if info['shape'][0] > 5 else ''}")
+    if info.get("samples"):
+        lines.append(f"  samples    {', '.join(map(str, info['samples']))}{', ...' if info['shape'][1] > 5 else ''}")
+    if info.get("version"):
+        lines.append(f"  written by lazyact {info['version']}")
+    params = info.get("params") or {}
+    if params:
+        lines.append("  parameters")
+        for k, v in params.items():
+            lines.append(f"    {k} = {v!r}")
+    return "\n".join(lines)

@@ -1,0 +1,326 @@
+"""Stored results as lazy activity: :func:`open` and :class:`StoredActivity`.
+
+:func:`open` reads files written by ``act.to_hdf5`` / ``act.to_h5ad`` / ``lazyact run``,
+SecActPy's streaming-writer and ``save_results`` HDF5 files, and its
+``save_results_to_h5ad`` / ``results_to_anndata`` AnnData files, as a
+:class:`StoredActivity`: the same lazy array API as :class:`~lazyact.LazyActivity`,
+whose blocks (:class:`StoredBlocks`) read the datasets. Each format's module
+(:mod:`~lazyact.results.hdf5`, :mod:`~lazyact.results.h5ad`) finds its statistics;
+:func:`inspect` checks what they found.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from ..array import BlockStore
+from ..sources import open_h5
+from ..views import ActivityViews
+from . import h5ad, hdf5
+from .files import IncompleteFileError, NotResultsFileError
+from .fingerprint import digest, hash_names
+from .io import ActivityIO
+
+__all__ = ["StoredActivity", "StoredBlocks", "inspect", "is_results_file", "open", "open_results", "py_value"]
+
+
+def py_value(v: Any) -> Any:
+    """An attribute value as plain Python (bytes decoded, NumPy scalars unwrapped, long arrays elided)."""
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return [py_value(x) for x in v.tolist()] if v.size < 100 else f"<array {v.shape}>"
+    return v
+
+
+def _node_info(node: Any, transpose: bool
+               ) -> tuple[tuple[int, int], np.dtype, tuple[int, int] | None, list[str] | None]:
+    """(proteins x samples shape, dtype, chunks as proteins x samples, frame columns)."""
+    if isinstance(node, h5py.Group):  # AnnData dataframe (samples x proteins)
+        return h5ad.frame_info(node)
+    return (*hdf5.dataset_info(node, transpose), None)
+
+
+def inspect(f: h5py.File, path: Path) -> dict:
+    """Find the statistics in an open results file: kind, sources, shape, dtype, names, params.
+
+    Raises
+    ------
+    IncompleteFileError
+        An unfinished lazyact file.
+    NotResultsFileError
+        No statistics, or inconsistent ones (the message says what was found).
+    """
+    keys = sorted(f.keys())
+    if hdf5.DONE_KEY in f or (not bool(f.attrs.get("lazyact_complete", True))):
+        raise IncompleteFileError(hdf5.incomplete_message(path, f))
+    attrs = dict(f.attrs)
+    found = hdf5.find_statistics(f, attrs) or h5ad.find_statistics(f, attrs, path)
+    if found is None:
+        raise NotResultsFileError(
+            f"'{path}' is not an activity results file: found top-level keys {keys}. Expected datasets "
+            "beta/se/zscore/pvalue (written by lazyact's to_hdf5 or SecActPy's streaming writer) or an "
+            "AnnData .h5ad with X and obsm se/zscore/pvalue (to_h5ad, SecActPy's save_results_to_h5ad).")
+    kind, sources, proteins, samples = found["kind"], found["sources"], found["proteins"], found["samples"]
+    infos = {}
+    for n, (key, tr, _) in sources.items():
+        infos[n] = _node_info(f[key], tr)
+    shapes = {n: i[0] for n, i in infos.items()}
+    shape = next(iter(shapes.values()))
+    if len(set(shapes.values())) != 1:
+        raise NotResultsFileError(f"'{path}': the statistics have different shapes {shapes}")
+    sources = {n: (key, tr, infos[n][3]) for n, (key, tr, _) in sources.items()}
+    dtype = np.result_type(*(i[1] for i in infos.values()))
+    if dtype.kind != "f":
+        dtype = np.dtype(np.float64)
+    if len(proteins) != shape[0] or len(samples) != shape[1]:
+        raise NotResultsFileError(f"'{path}': {len(proteins)} protein / {len(samples)} sample names for "
+                                  f"statistics of shape {shape}")
+    if "lazyact_params" in attrs:
+        params = json.loads(attrs["lazyact_params"])
+    else:
+        params = {k: py_value(v) for k, v in attrs.items() if k not in ("feature_names", "sample_names")
+                  and not str(k).startswith(("encoding-", "lazyact_"))}
+        params.setdefault("source", kind)
+    return dict(kind=kind, sources=sources, shape=shape, dtype=dtype, chunks=infos[next(iter(infos))][2],
+                proteins=proteins, samples=samples, params=params, attrs=attrs)
+
+
+class StoredBlocks:
+    """Block function reading stored statistics from an HDF5 / h5ad file.
+
+    Pickles as its path (the file is opened lazily in each process).
+
+    Parameters
+    ----------
+    path : str
+        The file.
+    sources : mapping
+        ``{statistic: (hdf5 path, transposed, frame columns or None)}``.
+    shape : (int, int)
+        proteins x samples.
+    dtype : numpy.dtype
+    preferred_chunks : (int, int)
+    token : str
+        Deterministic identity (names dask graphs).
+    """
+
+    def __init__(self, path: str, sources: Mapping[str, tuple[str, bool, Sequence[str] | None]],
+                 shape: tuple[int, int], dtype: Any, preferred_chunks: tuple[int, int], token: str):
+        self.path = os.fspath(path)
+        self.sources = dict(sources)
+        self.names = tuple(self.sources)
+        self.shape = (int(shape[0]), int(shape[1]))
+        self.dtype = np.dtype(dtype)
+        self.preferred_chunks = preferred_chunks
+        self.token = token
+        self._lock = threading.Lock()
+        self._file: h5py.File | None = None
+        self._pid = os.getpid()
+
+    def _f(self) -> h5py.File:
+        with self._lock:
+            if self._file is None or not self._file.id.valid or self._pid != os.getpid():
+                self._file = open_h5(self.path, rdcc_nbytes=None)
+                self._pid = os.getpid()
+            return self._file
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None and self._file.id.valid:
+                self._file.close()
+            self._file = None
+
+    def __call__(self, rows: np.ndarray, cols: np.ndarray) -> dict[str, np.ndarray]:
+        f = self._f()
+        out = {}
+        for n, (key, tr, columns) in self.sources.items():
+            if columns is not None:  # an AnnData DataFrame in obsm: one dataset per protein
+                out[n] = h5ad.read_frame_block(f[key], columns, rows, cols)
+            else:
+                out[n] = hdf5.read_block(f[key], rows, cols, tr)
+        return out
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_lock")
+        state["_file"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+
+def store_chunks(node_chunks: tuple[int, int] | None, shape: tuple[int, int], itemsize: int,
+                 n: int) -> tuple[int, int]:
+    """Cache-grid chunks (proteins, samples) aligned to the file's chunks."""
+    p, m = max(1, shape[0]), max(1, shape[1])
+    rc, cc = node_chunks if node_chunks else (p, min(m, 1024))
+    cols = min(m, max(cc, (4096 // cc) * cc))
+    budget = 32 * 2**20 // max(1, cols * (itemsize * n + 1))
+    rows = p if p <= budget else max(rc, budget // rc * rc)
+    return min(p, rows), cols
+
+
+class StoredActivity(ActivityViews, ActivityIO):
+    """Activity results read from a file, with the API of :class:`~lazyact.LazyActivity`.
+
+    ``beta``, ``se``, ``zscore``, ``pvalue`` are :class:`~lazyact.ActivityArray`
+    views (proteins x samples) over a :class:`~lazyact.array.BlockStore` whose blocks
+    read the datasets: lazy, cached, with NumPy indexing, ``.loc``, ``.oindex`` and
+    streaming reductions. Made by :func:`lazyact.open`.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+    format : str
+        ``"lazyact hdf5"``, ``"SecActPy hdf5"``, ``"lazyact h5ad"``, ``"h5ad"``,
+        ``"h5ad (layers)"``.
+    proteins, samples : pandas.Index
+    params : dict
+        Parameters recorded in the file (``{"source": ...}`` for foreign files).
+    summary_stats : pandas.DataFrame or None
+        Stored per-protein summaries (``to_hdf5(summary=True)``).
+    spatial : numpy.ndarray or None
+        Stored coordinates (samples x 2).
+    attrs : dict
+        The file's root attributes.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, chunks: tuple[int, int] | None = None,
+                 cache_bytes: int | None = None, threads: int | None = None):
+        self.path = Path(os.fspath(path))
+        with hdf5.open_results_file(self.path) as f:
+            info = inspect(f, self.path)
+            self.summary_stats = hdf5.read_summary(f, info["proteins"])
+            spatial = hdf5.read_spatial(f)
+            if spatial is None:
+                spatial = h5ad.obsm_array(f, "spatial")
+            self.spatial = None if spatial is None else np.asarray(spatial, dtype=np.float64)
+        self.format: str = info["kind"]
+        self.params: dict = info["params"]
+        self.attrs: dict = {k: py_value(v) for k, v in info["attrs"].items()}
+        self.proteins = pd.Index(info["proteins"], dtype=object)
+        self.samples = pd.Index(info["samples"], dtype=object)
+        st = os.stat(self.path)
+        self._file_id = {"path": str(self.path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+        token = digest({"file": self._file_id, "sources": {k: v[:2] for k, v in info["sources"].items()}})
+        dtype = info["dtype"]
+        pref = store_chunks(info["chunks"], info["shape"], dtype.itemsize, len(info["sources"]))
+        self.blocks = StoredBlocks(str(self.path), info["sources"], info["shape"], dtype, pref, token)
+        kwargs = {} if cache_bytes is None else {"cache_bytes": int(cache_bytes)}
+        self.store = BlockStore(self.blocks, chunks=chunks, threads=threads, **kwargs)
+        self._views: dict[str, Any] = {}
+
+    def _missing(self, name: str) -> str:
+        return f"'{self.path}' stores no {name!r} (stored: {', '.join(self.store.names)})"
+
+    @property
+    def arrays(self) -> tuple[str, ...]:
+        """Names of the stored statistics."""
+        return self.store.names
+
+    def summary(self, progress: bool | None = None) -> pd.DataFrame:
+        """Per-protein mean/std/min/max of every stored statistic.
+
+        The stored summaries when the file has them (``to_hdf5(summary=True)``), else
+        computed in one streaming pass over the file (and kept in ``summary_stats``).
+        """
+        if self.summary_stats is not None:
+            return self.summary_stats.copy()
+        return self._summary_frame(progress)
+
+    def _fingerprint_parts(self) -> dict:
+        return {"file": self._file_id, "arrays": list(self.store.names), "proteins": hash_names(self.proteins),
+                "samples": hash_names(self.samples)}
+
+    def close(self) -> None:
+        """Close the file handle (it is reopened on the next read)."""
+        self.blocks.close()
+
+    def __enter__(self) -> "StoredActivity":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_views"] = {}
+        return state
+
+    def __repr__(self) -> str:
+        p, m = self.shape
+        bits = [f"{k}={self.params[k]!r}" for k in ("n_rand", "rng", "seed") if k in self.params]
+        extra = f"; {', '.join(bits)}" if bits else ""
+        return (f"StoredActivity: {p:,} proteins x {m:,} samples from '{self.path.name}' "
+                f"({self.format}{extra}; arrays {', '.join(self.store.names)})")
+
+
+def open_results(path: str | os.PathLike, *, chunks: tuple[int, int] | None = None, cache_bytes: int | None = None,
+                 threads: int | None = None) -> StoredActivity:
+    """Open stored activity results lazily, with the API of :class:`~lazyact.LazyActivity`.
+
+    Reads files written by ``act.to_hdf5`` / ``act.to_h5ad`` / ``lazyact run``, by
+    SecActPy's streaming writer (``ridge_batch(output_path=...)``) and ``save_results``,
+    and AnnData files written by SecActPy's ``save_results_to_h5ad`` or
+    ``results_to_anndata`` (statistics in ``obsm`` or ``layers``). Nothing is loaded
+    but the names and metadata; indexing reads only the chunks it needs.
+
+    Parameters
+    ----------
+    path : str or path
+    chunks : (int, int), optional
+        Block shape of the cache (default aligned to the file's chunks).
+    cache_bytes, threads
+        As for :class:`~lazyact.array.BlockStore`.
+
+    Raises
+    ------
+    IncompleteFileError
+        The file (or only its ``.partial``) is an unfinished run.
+    NotResultsFileError
+        The file holds no results (the message lists what it found).
+    FileNotFoundError
+
+    Examples
+    --------
+    >>> import lazyact, tempfile
+    >>> from lazyact.demo import example_path
+    >>> act = lazyact.activity(example_path(), "CytoSig", n_rand=20)
+    >>> res = lazyact.open(act.to_hdf5(os.path.join(tempfile.mkdtemp(), "r.h5"), progress=False))
+    >>> res.shape, res.params["n_rand"]
+    ((43, 5), 20)
+    >>> bool(np.allclose(res.zscore[:, 0], act.zscore[:, 0], rtol=1e-12, atol=0))
+    True
+    >>> bool((res.pvalue[:, 0] == act.pvalue[:, 0]).all())
+    True
+    """
+    return StoredActivity(path, chunks=chunks, cache_bytes=cache_bytes, threads=threads)
+
+
+#: ``lazyact.open``.
+open = open_results  # noqa: A001
+
+
+def is_results_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a complete results file :func:`open` can read."""
+    p = Path(os.fspath(path))
+    if not p.is_file() or not h5py.is_hdf5(p):
+        return False
+    try:
+        with open_h5(p, rdcc_nbytes=None) as f:
+            inspect(f, p)
+        return True
+    except (NotResultsFileError, IncompleteFileError, OSError, KeyError):
+        return False
