@@ -121,7 +121,10 @@ def test_viewer_docs_examples_run(renderer, tmp_path, monkeypatch):
     assert len(blocks) >= 3
     ns = {"act": act, "lazyact": lazyact, "__name__": "docs"}
     for block in blocks:
-        code = block.replace('"visium.h5ad"', repr(str(H5AD))).replace('"atlas.h5ad"', repr(str(H5AD)))
+        code = block.replace('"visium.h5ad"', repr(str(H5AD))).replace('"cells.h5ad"', repr(str(H5AD)))
+        code = code.replace('signature="SecAct"', 'signature="CytoSig"').replace(
+            'preprocess="scrnaseq")', 'preprocess="scrnaseq", n_rand=20)').replace(
+            'preprocess="spatial")', 'preprocess="spatial", n_rand=20)')
         code = "\n".join(ln for ln in code.splitlines() if "loop.run()" not in ln)
         if "render_png" in code:
             code = code.replace('"view.png",', f'"view.png", renderer={renderer!r},')

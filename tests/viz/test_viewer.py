@@ -25,7 +25,7 @@ from .helpers import (
     computed_mask,
     expected_colors,
     heatmap_cells,
-    save_doc_image,
+
     screen,
 )
 
@@ -107,15 +107,12 @@ def test_heatmap_pixels_are_the_window_data(viewer_factory, shared_act):
     np.testing.assert_allclose(v.data, z, rtol=1e-6, atol=1e-6)  # float32 of the lazy window
     got = heatmap_cells(v, frame)
     want = expected_colors(z, "matplotlib:coolwarm", -3.0, 3.0)
-    save_doc_image(frame, f"viewer_zscore_{v.renderer}.png") if v.renderer == "matplotlib" else None
     assert np.median(np.abs(got - want)) <= 3.0
     assert np.percentile(np.abs(got - want).max(axis=-1), 95) <= 12.0
     # the planted row is red where it is active, no other row is
     frac = red_fraction(got)
     assert frac[PROTEINS.index("P3")] > 0.99
     assert np.delete(frac, PROTEINS.index("P3")).max() < 0.05
-    if v.renderer == "fastplotlib":
-        save_doc_image(frame, "viewer_zscore.png")
 
 
 def test_scrolling_moves_the_planted_rows(viewer_factory, shared_act):
@@ -217,8 +214,7 @@ def test_click_selects_a_row_and_the_trace_follows(viewer_factory, shared_act):
         else:
             assert column.max(axis=1).min() < 80  # a near-black line pixel
     assert not np.array_equal(after, frame)
-    if v.renderer == "fastplotlib":
-        save_doc_image(after, "viewer_selected.png")
+
     click(v, "heatmap", 10, 5)
     assert v.protein == "P5"
 
