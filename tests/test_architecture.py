@@ -26,7 +26,7 @@ def lint_imports() -> str:
 
 def test_import_contracts_are_kept():
     # run from src/ so that the source tree (not an installed copy) is analysed
-    res = subprocess.run([lint_imports(), "--config", str(ROOT / "pyproject.toml"), "--no-cache"],
+    res = subprocess.run([lint_imports(), str(ROOT / "pyproject.toml"), "--no-cache"],
                          cwd=ROOT / "src", capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "0 broken" in res.stdout

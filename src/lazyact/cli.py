@@ -16,6 +16,7 @@ import argparse
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -26,8 +27,11 @@ from ._version import __version__
 from .pipeline import PREPROCESS_MODES, activity
 from .results import ActivityIO, NotResultsFileError, file_info, format_info, open_results
 from .ridge import STATISTICS
+from .viz.viewer import RendererFallbackWarning, RendererUnavailable
 
 __all__ = ["main", "build_parser"]
+
+_VIEWS = (*STATISTICS, "-log10p")
 
 
 def _input_options(p: argparse.ArgumentParser, signature_required: bool) -> None:
@@ -92,14 +96,27 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--n-rand", type=int, default=1000, help="permutations (default 1000)")
     demo.add_argument("--top", type=int, default=5, help="proteins listed per sample (default 5)")
 
-    view = sub.add_parser("view", help="interactive viewer, or a PNG of it",
-                          description="Show INPUT (expression, computed lazily) or a results file.")
+    view = sub.add_parser("view", help="interactive viewer, or a PNG of it", conflict_handler="resolve",
+                          description="Show INPUT (expression, computed lazily) or a results file: a heatmap of "
+                                      "proteins x a window of cells, its colour bar, the selected protein's trace "
+                                      "and, with coordinates, its spatial map. --png draws it offscreen (with "
+                                      "matplotlib where wgpu finds no usable GPU adapter).")
     view.add_argument("input", metavar="INPUT", help="expression data or a results file")
-    view.add_argument("--png", default=None, help="render offscreen to this PNG instead of opening a window")
-    view.add_argument("--protein", default=None, help="protein to select")
-    view.add_argument("--start", default="0", help="first sample shown (index or name)")
-    view.add_argument("--array", default="zscore", help="zscore (default), beta, se, pvalue or -log10p")
     _input_options(view, signature_required=False)
+    vg = view.add_argument_group("viewer")
+    vg.add_argument("--png", default=None, help="render offscreen to this PNG instead of opening a window")
+    vg.add_argument("--protein", default=None,
+                    help="protein to select (default: the most active one in the first window)")
+    vg.add_argument("--start", default="0", help="first cell shown (position, in group order with --groupby, "
+                                                 "or name)")
+    vg.add_argument("--array", default="zscore", metavar="VIEW",
+                    help=f"{', '.join(_VIEWS)} (default zscore; aliases z, p, logp)")
+    vg.add_argument("--groupby", default=None, metavar="COLUMN",
+                    help="order the cells by this obs column and show it as a coloured track with a legend "
+                         "(with --preprocess pseudobulk: the column the cells are summed over)")
+    vg.add_argument("--size", default="1200x700", help="picture size WIDTHxHEIGHT in pixels (default 1200x700)")
+    vg.add_argument("--renderer", choices=("auto", "fastplotlib", "matplotlib"), default="auto",
+                    help="what draws --png (default auto: fastplotlib, else matplotlib)")
     return ap
 
 
@@ -153,23 +170,53 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 _VIZ_HINT = "Install the viewer with:  pip install 'lazyact[viz]'   (fastplotlib, matplotlib, imageio)"
 
 
+def _view_argv(argv: Sequence[str]) -> list[str]:
+    """``--array -log10p`` as ``--array=-log10p``: argparse takes a value starting with '-' for an option."""
+    out = list(argv)
+    for i in range(len(out) - 1):
+        if out[i] == "--array" and out[i + 1].startswith("-") and out[i + 1] not in ("-h", "--help"):
+            out[i : i + 2] = [f"--array={out[i + 1]}"]
+            break
+    return out
+
+
 def _cmd_view(args: argparse.Namespace) -> int:
+    pseudobulk = args.preprocess == "pseudobulk"
+    groupby = None if pseudobulk else args.groupby  # pseudobulk: the samples already are the groups
     try:
         obj = open_results(args.input)  # a results file (an unfinished one is an error) ...
     except NotResultsFileError:
-        obj = _activity(args)  # ... else expression data, computed lazily
+        build = argparse.Namespace(**vars(args))
+        if not pseudobulk:
+            build.groupby = None
+        obj = _activity(build)  # ... else expression data, computed lazily
     start: Any = int(args.start) if str(args.start).lstrip("-").isdigit() else args.start
     try:
+        width, height = (int(t) for t in str(args.size).lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--size must be WIDTHxHEIGHT, e.g. 1200x700; got {args.size!r}") from None
+    opts = dict(protein=args.protein, start=start, array=args.array, groupby=groupby, size=(width, height))
+    try:
         if args.png:
-            viz.render_png(obj, args.png, protein=args.protein, start=start, array=args.array)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", RendererFallbackWarning)
+                viz.render_png(obj, args.png, renderer=args.renderer, **opts)
+            for w in caught:
+                if issubclass(w.category, RendererFallbackWarning):
+                    print(f"lazyact view: note: {w.message}", file=sys.stderr)
+                else:
+                    warnings.showwarning(w.message, w.category, w.filename, w.lineno)
             print(f"wrote {args.png}", file=sys.stderr)
             return 0
-        viz.view(obj, array=args.array, protein=args.protein, start=start)
+        viz.view(obj, **opts)
         import fastplotlib  # the optional GUI dependency (lazyact[viz]): imported only to show a window
 
         fastplotlib.loop.run()
+    except RendererUnavailable as exc:
+        print(f"lazyact view: {exc}", file=sys.stderr)
+        return 1
     except ImportError as exc:
-        print(f"lazyact view: the viewer's dependencies are missing ({exc}).\n{_VIZ_HINT}", file=sys.stderr)
+        print(f"lazyact view: the viewer's dependencies are missing ({exc}). {_VIZ_HINT}", file=sys.stderr)
         return 1
     return 0
 
@@ -186,7 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     >>> main(["info", "no-such-results.h5"])  # the error goes to stderr
     1
     """
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(_view_argv(argv))
     try:
         return _COMMANDS[args.command](args)
     except KeyboardInterrupt:

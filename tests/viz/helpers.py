@@ -60,10 +60,15 @@ def computed_mask(act: lazyact.LazyActivity) -> np.ndarray:
 
 
 def lut(name: str) -> np.ndarray:
-    """(256, 3) uint8-scaled colour table of a fastplotlib (cmap library) colour map."""
-    import cmap
+    """(256, 3) uint8-scaled colour table of a colour map (cmap-library or matplotlib name)."""
+    try:
+        import cmap
 
-    return cmap.Colormap(name).lut(256)[:, :3] * 255.0
+        return cmap.Colormap(name).lut(256)[:, :3] * 255.0
+    except ImportError:  # matplotlib only
+        import matplotlib
+
+        return matplotlib.colormaps[name.split(":")[-1]](np.linspace(0, 1, 256))[:, :3] * 255.0
 
 
 def expected_colors(values: np.ndarray, cmap_name: str, lo: float, hi: float) -> np.ndarray:
@@ -71,24 +76,17 @@ def expected_colors(values: np.ndarray, cmap_name: str, lo: float, hi: float) ->
     return lut(cmap_name)[np.round(t * 255).astype(int)]
 
 
-def screen(subplot, x, y) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel (column, row) indices of world points (vectorised; the 2-D cameras are affine)."""
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    x0, y0 = subplot.map_world_to_screen((0.0, 0.0, 0.0))[:2]
-    x1, _ = subplot.map_world_to_screen((1.0, 0.0, 0.0))[:2]
-    _, y1 = subplot.map_world_to_screen((0.0, 1.0, 0.0))[:2]
-    px = x0 + (x1 - x0) * x
-    py = y0 + (y1 - y0) * y
-    return np.floor(px).astype(int), np.floor(py).astype(int)
+def screen(viewer, panel, x, y) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel (column, row) indices of data points of a viewer panel, for either renderer."""
+    return viewer.panels.pixel(panel, x, y)
 
 
 def heatmap_cells(viewer, frame: np.ndarray) -> np.ndarray:
     """RGB (rows x window x 3) of the pixel at the centre of every heatmap cell."""
     nr, w = viewer.data.shape
     rr, cc = np.meshgrid(np.arange(nr), np.arange(w), indexing="ij")
-    px, py = screen(viewer.figure["heatmap"], cc, rr)
-    return frame[py, px, :3].astype(np.float64)
+    px, py = screen(viewer, "heatmap", cc.ravel(), rr.ravel())
+    return frame[py, px, :3].astype(np.float64).reshape(nr, w, 3)
 
 
 def save_doc_image(frame: np.ndarray, name: str) -> None:

@@ -108,4 +108,32 @@ def test_plot_spatial_colours_the_band(act):
     with pytest.raises(ValueError, match="spatial"):
         plot_spatial(act.zscore, "P3")  # a bare view has no coordinates
     ax = plot_spatial(act.zscore, 8, spatial=np.column_stack([j % GRID_W, j // GRID_W]))
-    assert ax.get_title() == "P8 (zscore)"
+    assert ax.get_title() == "P8 z-score, 600 spots"
+    # by default the most active protein of a cheap sample (64 cells) is shown: P3
+    act.store.stats.reset()
+    ax = plot_spatial(act)
+    assert ax.get_title().startswith("P3 ")
+    assert act.store.stats.cells <= N_PROTEINS * 64 + N_SAMPLES
+
+
+def test_plot_heatmap_groupby_orders_cells_and_keeps_labels_inside(act):
+    groups = np.array(["b", "a"])[(np.arange(N_SAMPLES) // 10) % 2]  # alternating blocks of 10
+    ax = plot_heatmap(act, samples=slice(0, 100), groupby=groups)
+    img = render(ax)
+    assert act.store.stats.cells == N_PROTEINS * 100  # the selection only
+    fig = ax.figure
+    # cells ordered by group: the first 50 columns are the "a" cells 10-19, 30-39, ...
+    z = act.zscore[:, :100]
+    order = np.argsort(groups[:100], kind="stable")
+    np.testing.assert_allclose(ax.images[0].get_array(), z[:, order], rtol=1e-6)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"]
+    assert ax.get_legend().get_title().get_text() == "group"
+    # the track above the heatmap has the group colours in order
+    track = ax.images[1].get_array()
+    assert track.shape == (1, 100, 4) and not np.array_equal(track[0, 0], track[0, -1])
+    # nothing is cut off: the x label and the legend lie inside the saved figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for artist in (ax.xaxis.label, ax.get_legend()):
+        bb = artist.get_window_extent(renderer)
+        assert bb.x0 >= 0 and bb.y0 >= 0 and bb.x1 <= img.shape[1] and bb.y1 <= img.shape[0]

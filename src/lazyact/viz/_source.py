@@ -21,6 +21,7 @@ from ..ridge import STATISTICS
 
 __all__ = [
     "STATISTICS",
+    "unknown_protein_message",
     "VIEWS",
     "ActivitySource",
     "Cancelled",
@@ -44,6 +45,34 @@ _ALIASES = {
     "-log10 p": "-log10p",
     "-log10pvalue": "-log10p",
 }
+
+
+def unknown_protein_message(protein: Any, proteins: pd.Index) -> str:
+    """``unknown protein 'TNF'; did you mean 'TNFA'?`` (close names, else the first few).
+
+    Examples
+    --------
+    >>> unknown_protein_message("TNF", pd.Index(["IL6", "TNFA", "TGFB1"]))
+    "unknown protein 'TNF'; did you mean 'TNFA'?"
+    >>> unknown_protein_message("il6", pd.Index(["IL6", "IL1A"]))
+    "unknown protein 'il6'; did you mean 'IL6'?"
+    """
+    import difflib
+
+    names = [str(p) for p in proteins]
+    key = str(protein)
+    upper = {n.upper(): n for n in names}
+    close = []
+    if key.upper() in upper:
+        close.append(upper[key.upper()])
+    close += [n for n in names if n.upper().startswith(key.upper()) and n not in close][:3]
+    close += [upper[n] for n in difflib.get_close_matches(key.upper(), list(upper), n=3, cutoff=0.6)
+              if upper[n] not in close]
+    if close:
+        quoted = " or ".join(repr(c) for c in close[:3])
+        return f"unknown protein {protein!r}; did you mean {quoted}?"
+    shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+    return f"unknown protein {protein!r} ({len(names)} proteins: {shown})"
 
 
 class Cancelled(Exception):
@@ -113,6 +142,12 @@ class ActivitySource:
         The block store (``.stats``, ``.cache``) when the views are lazy.
     primary : str, optional
         The view to show by default (the one given when one view was passed).
+    groups : Groups, optional
+        One group per sample (:class:`lazyact.viz.groups.Groups`).
+    order_by_group : bool
+        Show the samples ordered by group (default True when ``groups`` is given):
+        display positions are mapped to sample positions through ``groups.order``, a
+        lazy permutation of the columns (nothing is copied).
 
     Examples
     --------
@@ -134,6 +169,8 @@ class ActivitySource:
         params: Mapping[str, Any] | None = None,
         store: Any = None,
         primary: str | None = None,
+        groups: Any = None,
+        order_by_group: bool = True,
     ) -> None:
         if not arrays:
             raise ValueError("nothing to show: no 2-D views found")
@@ -168,6 +205,23 @@ class ActivitySource:
         self.store = store
         #: the view shown by default: the one given when a single view was passed
         self.primary = canonical_view(primary) if primary is not None else None
+        #: one group per sample (or None)
+        self.groups = groups
+        #: display position -> sample position (None: file order)
+        self.order: np.ndarray | None = groups.order if (groups is not None and order_by_group) else None
+
+    # -- display order ----------------------------------------------------------------
+    def sample_positions(self, start: int, stop: int) -> np.ndarray:
+        """Sample positions shown at display positions ``start:stop``."""
+        if self.order is None:
+            return np.arange(start, stop, dtype=np.intp)
+        return self.order[start:stop]
+
+    def group_codes(self, start: int, stop: int) -> np.ndarray | None:
+        """Group codes of display positions ``start:stop`` (None without groups)."""
+        if self.groups is None:
+            return None
+        return self.groups.codes[self.sample_positions(start, stop)]
 
     # -- names ------------------------------------------------------------------------
     @property
@@ -255,7 +309,7 @@ class ActivitySource:
         try:
             loc = self.proteins.get_loc(protein)
         except KeyError:
-            raise KeyError(f"unknown protein {protein!r} (first proteins: {list(self.proteins[:5])})") from None
+            raise KeyError(unknown_protein_message(protein, self.proteins)) from None
         if isinstance(loc, slice):
             loc = loc.start
         elif isinstance(loc, np.ndarray):
@@ -273,11 +327,15 @@ class ActivitySource:
         start: int,
         stop: int,
         cancelled: Callable[[], bool] | None = None,
+        ordered: bool = True,
     ) -> np.ndarray:
-        """Values of view ``base`` for ``rows`` x ``start:stop`` (float64, unsorted rows ok).
+        """Values of view ``base`` for ``rows`` x display positions ``start:stop`` (float64).
 
-        When ``cancelled`` is given the columns are read chunk by chunk (aligned to the
-        array's column chunks) and :class:`Cancelled` is raised between chunks once it
+        Rows may be unsorted. With ``ordered`` (default) and samples ordered by group the
+        columns are ``order[start:stop]``, read with one fancy-index key per piece (only
+        those cells are computed); ``ordered=False`` reads sample positions directly.
+        When ``cancelled`` is given the columns are read piece by piece (aligned to the
+        array's column chunks) and :class:`Cancelled` is raised between pieces once it
         returns True; what was computed so far stays in the block cache.
         """
         arr = self.arrays[base]
@@ -289,26 +347,43 @@ class ActivitySource:
             order = np.argsort(rows, kind="stable")
             srows = np.asarray(rows)[order]
             uniq, inv = np.unique(srows, return_inverse=True)
-        pieces = [(start, stop)]
+        cols = None if (not ordered or self.order is None) else self.order[start:stop]
+        span = 1
         chunk = _col_chunk(arr)
         if cancelled is not None and chunk:
             # pieces of one column chunk per worker thread of the store: cancellable
             # between pieces, still parallel within one
-            chunk *= max(1, int(getattr(getattr(arr, "store", None), "nthreads", 1) or 1))
-            cuts = list(range((start // chunk + 1) * chunk, stop, chunk))
-            edges = [start, *cuts, stop]
-            pieces = list(zip(edges[:-1], edges[1:]))
+            span = chunk * max(1, int(getattr(getattr(arr, "store", None), "nthreads", 1) or 1))
         out = np.empty((nrows, stop - start), dtype=np.float64)
-        for lo, hi in pieces:
+        if cols is None:
+            pieces = [(start, stop)]
+            if span > 1:
+                cuts = list(range((start // span + 1) * span, stop, span))
+                edges = [start, *cuts, stop]
+                pieces = list(zip(edges[:-1], edges[1:]))
+            keys = [(slice(lo, hi), slice(lo - start, hi - start)) for lo, hi in pieces]
+        else:  # a permutation of the columns: read them sorted, put them back in display order
+            perm = np.argsort(cols, kind="stable")
+            scols = cols[perm]
+            if span > 1:
+                piece = scols // span
+                cuts = np.flatnonzero(np.diff(piece)) + 1
+            else:
+                cuts = np.empty(0, dtype=np.intp)
+            edges = [0, *cuts.tolist(), scols.size]
+            keys = [(scols[a:b], perm[a:b]) for a, b in zip(edges[:-1], edges[1:])]
+            if len(keys) == 1 and scols.size and scols[-1] - scols[0] + 1 == scols.size:
+                keys = [(slice(int(scols[0]), int(scols[-1]) + 1), perm)]  # contiguous: a slice
+        for key, dest in keys:
             if cancelled is not None and cancelled():
                 raise Cancelled()
             if all_rows:
-                block = arr[:, lo:hi]
+                block = arr[:, key]
             else:
-                sub = np.asarray(arr[uniq, lo:hi])
-                block = np.empty((nrows, hi - lo), dtype=sub.dtype)
+                sub = np.asarray(arr[uniq, key] if isinstance(key, slice) else arr[np.ix_(uniq, key)])
+                block = np.empty((nrows, sub.shape[1]), dtype=sub.dtype)
                 block[order] = sub[inv]
-            out[:, lo - start : hi - start] = block
+            out[:, dest] = block
         return out
 
     def read(
@@ -323,8 +398,10 @@ class ActivitySource:
         return self.transform(name, self.read_raw(self.base(name), rows, start, stop, cancelled))
 
     def read_row(self, name: str, row: int, cancelled: Callable[[], bool] | None = None) -> np.ndarray:
-        """One protein over all samples (float32), read chunk by chunk when cancellable."""
-        return self.read(name, np.array([row], dtype=np.intp), 0, self.shape[1], cancelled)[0]
+        """One protein over all samples in sample order (float32), by chunks when cancellable."""
+        raw = self.read_raw(self.base(name), np.array([row], dtype=np.intp), 0, self.shape[1], cancelled,
+                            ordered=False)
+        return self.transform(name, raw)[0]
 
     def read_col(self, name: str, col: int) -> np.ndarray:
         """All proteins of one sample (float32)."""
@@ -391,7 +468,7 @@ def _resolve_spatial(spatial: Any, obj: Any, n_samples: int, path: str | None) -
     return np.ascontiguousarray(coords[:, :2])
 
 
-def resolve(obj: Any, spatial: Any = None) -> ActivitySource:
+def resolve(obj: Any, spatial: Any = None, groupby: Any = None, order_by_group: bool = True) -> ActivitySource:
     """An :class:`ActivitySource` for anything the viewer or the static plots accept.
 
     Parameters
@@ -407,6 +484,12 @@ def resolve(obj: Any, spatial: Any = None) -> ActivitySource:
         ``None``: use ``obj.spatial`` (or ``obsm["spatial"]`` of an .h5ad source) when
         present; ``False``: none; ``True``: required; an ``(n_samples, 2)`` array; or
         the path of an .h5ad file whose ``obsm["spatial"]`` to use.
+    groupby : None, str, sequence, pandas.Series or Groups
+        Group the samples: an obs column name (read from the input's ``.h5ad``, an
+        ``obs`` table, a results ``.h5ad`` or the input recorded in a results file) or
+        one label per sample (see :func:`lazyact.viz.groups.find_labels`).
+    order_by_group : bool
+        Show the samples ordered by group (a lazy permutation of the columns).
 
     Examples
     --------
@@ -418,6 +501,11 @@ def resolve(obj: Any, spatial: Any = None) -> ActivitySource:
     if isinstance(obj, ActivitySource):
         if spatial is not None:
             obj.spatial = _resolve_spatial(spatial, None, obj.shape[1], None)
+        if groupby is not None:
+            from .groups import find_labels
+
+            obj.groups = find_labels(None, groupby, obj.samples)
+            obj.order = obj.groups.order if order_by_group else None
         return obj
     path = None
     if isinstance(obj, (str, os.PathLike)):
@@ -487,7 +575,13 @@ def resolve(obj: Any, spatial: Any = None) -> ActivitySource:
     params = getattr(obj, "params", None) or getattr(first, "attrs", None) or {}
     summary = getattr(obj, "summary_stats", None)
     coords = _resolve_spatial(spatial, obj, n_samples, path)
-    return ActivitySource(ordered, proteins, samples, coords, summary, params, store, primary)
+    source = ActivitySource(ordered, proteins, samples, coords, summary, params, store, primary)
+    if groupby is not None and groupby is not False:
+        from .groups import find_labels
+
+        source.groups = find_labels(obj, groupby, source.samples, path)
+        source.order = source.groups.order if order_by_group else None
+    return source
 
 
 def sample_positions(source: ActivitySource, samples: Any) -> np.ndarray | slice:

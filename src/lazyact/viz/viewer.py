@@ -1,16 +1,23 @@
-"""Interactive fastplotlib viewer that computes only what is on screen.
+"""Interactive viewer that computes only what is on screen, drawn by fastplotlib or matplotlib.
 
-:class:`Viewer` shows a heatmap of proteins x a window of samples, a trace of the
-selected protein over that window, and (when spatial coordinates are known) a scatter
-of all spots coloured by the selected protein. Each window is one block read of a lazy
-view (``act.zscore[rows, start:stop]``) on a background thread
-(:class:`~lazyact.viz.prefetch.Prefetcher`). The first window is read while fastplotlib
-is imported and the figure is built, and the first frame does not wait for it (it says
-"loading"); once it has been drawn, the next and previous windows are read into the
-block cache, so scrolling finds them ready. Contrast limits follow
-:mod:`lazyact.viz.limits` and are never taken from a scan of the whole array.
+:class:`Viewer` shows a heatmap of proteins x a window of samples (protein names on
+the rows, a coloured group track above when ``groupby=`` is given), a colour bar naming
+the statistic, a legend of the groups, a trace of the selected protein over the window,
+and (when spatial coordinates are known) every spot coloured by the selected protein.
+Each window is one block read of a lazy view (``act.zscore[rows, start:stop]``, or the
+columns ``order[start:stop]`` when the samples are ordered by group) on a background
+thread (:class:`~lazyact.viz.prefetch.Prefetcher`). The first window is read while the
+figure is built, and the first frame does not wait for it (it says "loading"); once it
+has been drawn, the next and previous windows are read into the block cache, so
+scrolling finds them ready. Contrast limits follow :mod:`lazyact.viz.limits` and are
+never taken from a scan of the whole array.
 
-Keyboard (on the canvas):
+The panels are drawn by fastplotlib (:mod:`~lazyact.viz.panels_fpl`, GPU through wgpu)
+or, where wgpu finds no usable adapter, by matplotlib (:mod:`~lazyact.viz.panels_mpl`):
+:func:`render_png` falls back by itself and says so in one line; the interactive
+:func:`view` says in one line what to install.
+
+Keyboard (on the canvas, or :meth:`Viewer.key`):
 
 ==========================  ==========================================================
 ``Right`` / ``j`` / PgDn    next window
@@ -21,14 +28,14 @@ Keyboard (on the canvas):
 ``1`` ... ``5``             switch the view (beta, se, zscore, pvalue, -log10 p)
 ==========================  ==========================================================
 
-Clicking a heatmap row selects that protein; clicking a spot of the spatial scatter moves
-the window to that sample. With ``imgui-bundle`` installed a control panel adds a slider
-over samples, a view selector, a protein selector and contrast limits.
+Clicking a heatmap cell selects that protein and cell; clicking a spot of the spatial
+map selects that cell and moves the window to it. With ``imgui-bundle`` installed a
+control panel adds a slider over samples, a view selector, a protein selector and
+contrast limits.
 """
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 import warnings
 from typing import Any
@@ -36,13 +43,26 @@ from typing import Any
 import numpy as np
 
 from ._source import ActivitySource, Cancelled, resolve
+from .layout import activity_score, fmt_value, most_extreme, stat_name, summary_score
 from .limits import DEFAULT_ZLIM, colormap, contrast_limits
 from .prefetch import Prefetcher
+from .renderer import _VULKAN_FIX, RendererFallbackWarning, RendererUnavailable, import_fastplotlib
 
-__all__ = ["Viewer", "default_window", "import_fastplotlib", "view"]
+__all__ = [
+    "RENDERERS",
+    "RendererFallbackWarning",
+    "RendererUnavailable",
+    "Viewer",
+    "default_window",
+    "import_fastplotlib",
+    "render_png",
+    "view",
+]
 
 #: Cells (proteins x samples) a default window holds at most.
 WINDOW_CELLS = 65536
+#: Renderers of the viewer's panels.
+RENDERERS = ("fastplotlib", "matplotlib")
 _SCROLL_KEYS = {"ArrowRight": 1, "j": 1, "PageDown": 1, "ArrowLeft": -1, "k": -1, "PageUp": -1}
 
 
@@ -58,42 +78,8 @@ def default_window(n_rows: int, n_samples: int, cells: int = WINDOW_CELLS) -> in
     return max(1, min(w, int(n_samples)))
 
 
-def import_fastplotlib(offscreen: bool = False) -> Any:
-    """Import fastplotlib; ``offscreen=True`` forces the offscreen canvas if not yet imported.
-
-    Interactive use must not force offscreen: then rendercanvas picks a GUI backend
-    (Qt, glfw or Jupyter) and an ``ImportError`` explains what to install when none is
-    available.
-    """
-    import sys
-
-    if offscreen and "fastplotlib" not in sys.modules:
-        os.environ.setdefault("RENDERCANVAS_FORCE_OFFSCREEN", "1")
-        os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
-    try:
-        import fastplotlib as fpl
-    except ImportError as exc:
-        raise ImportError(
-            "the lazyact viewer needs fastplotlib with a GUI backend: pip install 'lazyact[viz]' glfw "
-            "(or pyside6; in Jupyter, jupyter-rfb). Without a display use lazyact.viz.render_png or "
-            f"RENDERCANVAS_FORCE_OFFSCREEN=1. ({exc})"
-        ) from exc
-    return fpl
-
-
-def _figure_class(fpl: Any, imgui: bool | None) -> tuple[Any, bool]:
-    from fastplotlib import layouts
-
-    has_imgui = bool(getattr(layouts, "IMGUI", False))
-    if has_imgui and imgui is not False:
-        return layouts.ImguiFigure, True
-    if imgui and not has_imgui:
-        warnings.warn("imgui-bundle is not installed: the viewer runs without its control panel", stacklevel=3)
-    return layouts.Figure, False
-
-
 class Viewer:
-    """Heatmap, trace and spatial panels over a lazy activity, computed window by window.
+    """Heatmap, colour bar, group track, trace and spatial panels over a lazy activity.
 
     Parameters
     ----------
@@ -111,10 +97,22 @@ class Viewer:
     spatial : None, False, True, array or str
         Spatial coordinates (``(n_samples, 2)``); None finds ``obj.spatial`` or the
         ``obsm["spatial"]`` of an .h5ad source; False disables the spatial panel.
+    groupby : str, sequence or pandas.Series, optional
+        Order and annotate the samples by group: an obs column name (``"cell_type"``,
+        read from the input ``.h5ad``, an ``obs`` table or a results file) or one label
+        per sample. The samples are shown ordered by group (a lazy permutation of the
+        columns: windows read ``order[start:stop]``), with a coloured track above the
+        heatmap and a legend. ``start`` and the window then count in that order.
+    order_by_group : bool
+        With ``groupby``, order the samples by group (default True); False keeps file
+        order and only colours the track.
     start : int or str
-        First sample shown (a position or a sample name); clamped so a full window fits.
+        First sample shown (a display position or a sample name); clamped so a full
+        window fits.
     protein : str or int, optional
-        Protein selected first (name, or position among ``proteins``); default the first.
+        Protein selected first (name, or position among ``proteins``). Default: the most
+        active one (largest root-mean-square z-score) by the stored summaries when the
+        results have them, else in the first window (already computed: no extra reads).
     clim : (float, float) or dict, optional
         Contrast limits for the first view, or ``{view: (lo, hi)}``.
     cmap : str or dict, optional
@@ -129,16 +127,27 @@ class Viewer:
     imgui : bool, optional
         Control panel when imgui-bundle is installed (None: when available).
     labels : bool, optional
-        Protein names left of the heatmap rows (None: when rows are at least 9 px tall).
+        Protein names left of the heatmap rows (None: all when rows are at least 9 px
+        tall, else every k-th).
+    renderer : {"auto", "fastplotlib", "matplotlib"}
+        What draws the panels. ``"auto"``: fastplotlib, or matplotlib offscreen when
+        fastplotlib cannot draw here (with a :class:`RendererFallbackWarning`); an
+        interactive canvas needs fastplotlib (:class:`RendererUnavailable` names the
+        fix).
+    canvas : str or canvas, optional
+        fastplotlib canvas: ``"offscreen"``, ``"jupyter"``, ``"glfw"``, ``"qt"`` or a
+        rendercanvas instance (default: chosen by rendercanvas, or offscreen).
     offscreen : bool
         Render to an offscreen canvas (tests, :func:`render_png`).
 
     Attributes
     ----------
     source : ActivitySource
-        The named views being shown.
-    figure : fastplotlib.Figure
-        The figure (``figure["heatmap"]``, ``figure["trace"]``, ``figure["spatial"]``).
+        The named views being shown (``source.groups``, ``source.order``).
+    panels : object
+        The renderer (``panels.name`` is ``"fastplotlib"`` or ``"matplotlib"``).
+    figure : fastplotlib.Figure or matplotlib.figure.Figure
+        The figure.
     rows : numpy.ndarray
         Row positions of the heatmap's proteins.
     data : numpy.ndarray
@@ -155,8 +164,6 @@ class Viewer:
     >>> v.frame().shape, v.start, v.stop                                   # doctest: +SKIP
     ((700, 1200, 4), 0, 100)
     >>> v.scroll(1); v.select(3); v.set_view("pvalue")                    # doctest: +SKIP
-    >>> act.store.stats.cells  # two windows of 6 x 100; switching views is free  # doctest: +SKIP
-    1200
     """
 
     def __init__(
@@ -167,6 +174,8 @@ class Viewer:
         proteins: Any = None,
         spatial: Any = None,
         *,
+        groupby: Any = None,
+        order_by_group: bool = True,
         start: int | str = 0,
         protein: Any = None,
         clim: Any = None,
@@ -176,9 +185,13 @@ class Viewer:
         size: tuple[int, int] = (1200, 700),
         imgui: bool | None = None,
         labels: bool | None = None,
+        renderer: str = "auto",
+        canvas: Any = None,
         offscreen: bool = False,
     ) -> None:
-        self.source: ActivitySource = resolve(obj, spatial)
+        if renderer not in ("auto", *RENDERERS):
+            raise ValueError(f"renderer must be 'auto', 'fastplotlib' or 'matplotlib', got {renderer!r}")
+        self.source: ActivitySource = resolve(obj, spatial, groupby=groupby, order_by_group=order_by_group)
         src = self.source
         self._view = src.default_view(array)
         self.rows = src.row_positions(proteins)
@@ -190,13 +203,12 @@ class Viewer:
             raise ValueError(f"window must be positive, got {window}")
         self.window = min(self.window, n_samples)
         self._start = self._clamp(self._sample_position(start))
-        self._sel = 0 if protein is None else self._row_index(protein)
         self._zlim = float(zlim)
         self._user_clim = clim if (clim is None or isinstance(clim, dict)) else {self._view: clim}
         self._user_cmap = cmap if (cmap is None or isinstance(cmap, dict)) else {self._view: cmap}
         self._clims: dict[str, tuple[float, float]] = {}
         self.prefetch = bool(prefetch)
-        self._offscreen = bool(offscreen)
+        self._offscreen = bool(offscreen) or canvas == "offscreen"
         self._labels = labels
         self._loader = Prefetcher(keep=8)
         self._pending_window: tuple | None = None
@@ -215,21 +227,62 @@ class Viewer:
         # until the first window arrives: no values, a placeholder of the window's shape
         self._raw: np.ndarray | None = None
         self.data = np.zeros((self.rows.size, self.window), dtype=np.float32)
+        # the selected protein: given, or the most active by the stored summaries, or
+        # (decided when the first window arrives) the most active in that window
+        self._auto_protein = protein is None
+        self._sel = 0
+        if protein is not None:
+            self._sel = self._row_index(protein)
+        else:
+            score = summary_score(src.summary, src.proteins[self.rows])
+            if score is not None:
+                self._sel = int(np.argmax(score))
+                self._auto_protein = False
+        #: the selected cell (display position), chosen by a click or :meth:`select_cell`
+        self._cell: int | None = None
+        self._cell_user = False
 
         try:
-            # The first window is read on the background thread while fastplotlib is
-            # imported and the figure built here; the render loop shows it when it arrives
-            # (``frame()`` and ``wait()`` wait for it). Limits that come from the values
-            # (beta / se without stored summaries) are taken from it then.
+            # The first window is read on the background thread while the figure is built
+            # here; the render loop shows it when it arrives (``frame()`` and ``wait()``
+            # wait for it). Limits that come from the values (beta / se without stored
+            # summaries) are taken from it then.
             self._t_request = time.perf_counter()
             self._pending_window = self._window_key(self._view, self._start)
             self._dispatch()
-            self._build_figure(size, imgui)
+            self.panels = self._make_panels(renderer, size, imgui, canvas)
+            self.figure = self.panels.figure
         except BaseException:
             self._loader.close()
             raise
-        self._request_row()
+        if not self._auto_protein:
+            self._request_row()
         self._apply_pending(block=False)  # already read (e.g. cached): on screen at once
+
+    # ------------------------------------------------------------------ renderer
+    def _make_panels(self, renderer: str, size: tuple[int, int], imgui: bool | None, canvas: Any) -> Any:
+        size = (int(size[0]), int(size[1]))
+        if renderer in ("auto", "fastplotlib"):
+            try:
+                from .panels_fpl import FastplotlibPanels
+
+                return FastplotlibPanels(self, size, imgui=imgui, canvas=canvas, offscreen=self._offscreen)
+            except (RendererUnavailable, ImportError) as exc:
+                if renderer == "fastplotlib" or not self._offscreen:
+                    if isinstance(exc, RendererUnavailable):
+                        raise
+                    raise RendererUnavailable(f"fastplotlib is not available ({exc})",
+                                              "pip install 'lazyact[viz]'") from None
+                problem = getattr(exc, "problem", None) or f"fastplotlib is not available ({exc})"
+                warnings.warn(
+                    f"{problem}: drew the picture with matplotlib instead; for the fastplotlib viewer "
+                    f"{_VULKAN_FIX}",
+                    RendererFallbackWarning,
+                    stacklevel=4,
+                )
+        from .panels_mpl import MatplotlibPanels
+
+        return MatplotlibPanels(self, size)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -239,12 +292,12 @@ class Viewer:
 
     @property
     def start(self) -> int:
-        """First sample of the (requested) window."""
+        """First display position of the (requested) window."""
         return self._start
 
     @property
     def stop(self) -> int:
-        """One past the last sample of the window."""
+        """One past the last display position of the window."""
         return self._start + self.window
 
     @property
@@ -256,6 +309,17 @@ class Viewer:
     def selected(self) -> int:
         """Position of the selected protein among the heatmap rows."""
         return self._sel
+
+    @property
+    def cell(self) -> Any:
+        """Name of the selected cell (sample), or None before the first window arrives."""
+        pos = self.cell_position
+        return None if pos is None else self.source.samples[int(self.source.sample_positions(pos, pos + 1)[0])]
+
+    @property
+    def cell_position(self) -> int | None:
+        """Display position of the selected cell (within the window on screen), or None."""
+        return self._cell
 
     @property
     def clim(self) -> tuple[float, float]:
@@ -275,18 +339,118 @@ class Viewer:
     def spatial(self) -> np.ndarray | None:
         return self.source.spatial
 
+    @property
+    def groups(self) -> Any:
+        """The sample groups (:class:`~lazyact.viz.groups.Groups`) or None."""
+        return self.source.groups
+
+    @property
+    def renderer(self) -> str:
+        """``"fastplotlib"`` or ``"matplotlib"``."""
+        return self.panels.name
+
+    @property
+    def window_ready(self) -> bool:
+        """Whether values of a window are on screen (False until the first arrives)."""
+        return self._raw is not None
+
+    @property
+    def shown_start(self) -> int:
+        """First display position of the window whose values are on screen."""
+        key = self._shown_window_key
+        return int(key[2]) if key is not None else self._start
+
+    _shown_start = shown_start
+
+    @property
+    def row_names(self) -> list[str]:
+        """Names of the heatmap's proteins, top to bottom."""
+        return [str(p) for p in self.source.proteins[self.rows]]
+
+    @property
+    def window_samples(self) -> np.ndarray:
+        """Sample positions of the window on screen, left to right."""
+        s = self.shown_start
+        return self.source.sample_positions(s, s + self.window)
+
+    @property
+    def window_codes(self) -> np.ndarray | None:
+        """Group codes of the window on screen (None without groups)."""
+        s = self.shown_start
+        return self.source.group_codes(s, s + self.window)
+
+    @property
+    def row_values(self) -> np.ndarray | None:
+        """The selected protein over all samples (sample order) in the view shown, or None."""
+        if self._row_raw is None:
+            return None
+        return self.source.transform(self._view, self._row_raw[None, :])[0]
+
+    def cmap(self, view: str | None = None, matplotlib: bool = False) -> str:
+        """Colour map name of ``view`` (default the one on screen) for the renderer."""
+        view = self._view if view is None else view
+        if self._user_cmap and view in self._user_cmap:
+            return self._user_cmap[view]
+        return colormap(view, matplotlib=matplotlib)
+
+    def titles(self) -> dict[str, str]:
+        """What each panel's title says (the statistic, the window, the protein and cell)."""
+        m = self.source.shape[1]
+        s = self.shown_start
+        stat = stat_name(self._view)
+        status = " (loading)" if self._pending_window is not None else ""
+        if not status and self._raw is None and self._error is not None:
+            status = " (reading failed)"
+        groups = self.source.groups
+        order = ""
+        if groups is not None:
+            order = f", by {groups.name}" if self.source.order is not None else f", {groups.name} shown"
+        out = {
+            "heatmap": f"{stat}: cells {s:,}-{s + self.window - 1:,} of {m:,}{order}{status}",
+            "colorbar": stat,
+        }
+        name = str(self.protein)
+        cell = ""
+        if self._cell is not None and self._raw is not None:
+            j = self._cell - s
+            value = float(self.data[self._sel, j]) if 0 <= j < self.window else float("nan")
+            label = self.cell
+            if groups is not None:
+                code = int(groups.codes[int(self.source.sample_positions(self._cell, self._cell + 1)[0])])
+                label = f"{label} ({groups.categories[code]})"
+            cell = f" | cell {label}: {fmt_value(value)}"
+        out["trace"] = f"{name} {stat}{cell}"
+        if groups is not None:
+            out["legend"] = str(groups.name)
+        if self.source.spatial is not None:
+            loading = " (loading)" if self._pending_row is not None else ""
+            out["spatial"] = f"{name} {stat}, {m:,} spots{loading}"
+        return out
+
     # ------------------------------------------------------------------ helpers
     def _clamp(self, start: int) -> int:
         return int(min(max(0, int(start)), self.source.shape[1] - self.window))
 
     def _sample_position(self, start: Any) -> int:
+        """Display position of a display position or a sample name."""
         if isinstance(start, (int, np.integer)) and not isinstance(start, (bool, np.bool_)):
             return int(start)
         try:
             loc = self.source.samples.get_loc(start)
         except KeyError:
             raise KeyError(f"unknown sample {start!r}") from None
-        return int(loc.start if isinstance(loc, slice) else loc)
+        pos = int(loc.start if isinstance(loc, slice) else loc)
+        return self._display_of(pos)
+
+    def _display_of(self, sample: int) -> int:
+        order = self.source.order
+        if order is None:
+            return int(sample)
+        if not hasattr(self, "_inverse_order"):
+            inv = np.empty_like(order)
+            inv[order] = np.arange(order.size, dtype=order.dtype)
+            self._inverse_order = inv
+        return int(self._inverse_order[int(sample)])
 
     def _row_index(self, protein: Any) -> int:
         """Position among the heatmap rows of a protein name or heatmap row number."""
@@ -312,7 +476,7 @@ class Viewer:
         return self.source.read_raw(base, rows, start, stop, cancelled)
 
     def _read_row(self, cancelled, base: str, row: int) -> np.ndarray:
-        return self.source.read_raw(base, np.array([row]), 0, self.source.shape[1], cancelled)[0]
+        return self.source.read_raw(base, np.array([row]), 0, self.source.shape[1], cancelled, ordered=False)[0]
 
     def _limits(self, view: str, sample: np.ndarray | None = None) -> tuple[float, float]:
         lim = self._clims.get(view)
@@ -333,174 +497,31 @@ class Viewer:
                 self._clims[view] = lim
         return lim
 
-    def _cmap(self, view: str) -> str:
-        if self._user_cmap and view in self._user_cmap:
-            return self._user_cmap[view]
-        return colormap(view)
-
-    # ------------------------------------------------------------------ figure
-    def _build_figure(self, size: tuple[int, int], imgui: bool | None) -> None:
-        fpl = import_fastplotlib(self._offscreen)
-        Figure, self._imgui = _figure_class(fpl, imgui)
-        has_spatial = self.source.spatial is not None
-        if has_spatial:
-            rects = {"heatmap": (0, 0, 0.64, 0.7), "trace": (0, 0.7, 0.64, 0.3), "spatial": (0.64, 0, 0.36, 1)}
-        else:
-            rects = {"heatmap": (0, 0, 1, 0.7), "trace": (0, 0.7, 1, 0.3)}
-        kwargs: dict[str, Any] = {"rects": rects, "size": tuple(int(s) for s in size)}
-        if self._offscreen:
-            kwargs["canvas"] = "offscreen"
-        self.figure = Figure(**kwargs)
-        fig = self.figure
-        hm, tr = fig["heatmap"], fig["trace"]
-        lo, hi = self.clim
-        nr, w = self.data.shape
-        self.image = hm.add_image(
-            self.data, vmin=lo, vmax=hi, cmap=self._cmap(self._view), interpolation="nearest", name="heatmap"
-        )
-        self.image.visible = self._raw is not None  # hidden until the first window arrives
-        r = self._sel
-        self.outline = hm.add_line(self._outline_points(r), colors="w", thickness=2.0, name="selection")
-        x = np.arange(self._start, self.stop, dtype=np.float32)
-        self.zero_line = tr.add_line(
-            np.array([[x[0], 0.0, 0.0], [x[-1], 0.0, 0.0]], dtype=np.float32), colors="gray", thickness=1.0
-        )
-        self.zero_line.visible = lo < 0 < hi
-        self.trace = tr.add_line(
-            np.column_stack([x, self.data[r], np.zeros_like(x)]).astype(np.float32),
-            colors="w",
-            thickness=1.5,
-            name="trace",
-        )
-        self.trace.visible = self._raw is not None
-        self.scatter = self.window_spots = None
-        if has_spatial:
-            sp = fig["spatial"]
-            xy = self.source.spatial
-            m = xy.shape[0]
-            pos = np.zeros((m, 3), dtype=np.float32)
-            pos[:, :2] = xy
-            size_px = float(np.clip(600.0 / np.sqrt(m), 1.5, 8.0))
-            self.scatter = sp.add_scatter(
-                pos,
-                cmap=self._cmap(self._view),
-                cmap_transform=np.zeros(m, dtype=np.float32),
-                cmap_range=(lo, hi),
-                sizes=size_px,
-                edge_colors=None,
-                markers="o",
-                name="spots",
-            )
-            hl = np.zeros((self.window, 3), dtype=np.float32)
-            hl[:, :2] = xy[self._start : self.stop]
-            hl[:, 2] = 1.0
-            self.window_spots = sp.add_scatter(
-                hl,
-                colors=(0, 0, 0, 0),
-                edge_colors=(1, 1, 1, 0.7),
-                edge_width=1.0,
-                sizes=size_px + 3.0,
-                markers="o",
-                name="window",
-            )
-            self.scatter.add_event_handler(self._on_spot_click, "click")
-        self.image.add_event_handler(self._on_heatmap_click, "click")
-        fig.renderer.add_event_handler(self._on_key, "key_down")
-        fig.add_animations(self._poll)
-        fig.add_animations(self._after_render, pre_render=False, post_render=True)
-        if self._imgui:
-            self._add_panel()
-        self._update_titles()
-
-    def _outline_points(self, r: int) -> np.ndarray:
-        w = self.window
-        return np.array(
-            [[-0.5, r - 0.5, 1], [w - 0.5, r - 0.5, 1], [w - 0.5, r + 0.5, 1], [-0.5, r + 0.5, 1], [-0.5, r - 0.5, 1]],
-            dtype=np.float32,
-        )
-
-    def _add_labels(self) -> None:
-        """Protein names left of the heatmap rows (when the rows are tall enough to read)."""
-        self.labels = []
-        hm = self.figure["heatmap"]
-        nr = self.rows.size
-        _, _, vw, vh = hm.viewport.rect
-        row_px = vh / max(1, nr)
-        if self._labels is False or (self._labels is None and row_px < 9):
-            self._label_px = 0.0
+    def _auto_cell(self) -> None:
+        """Keep a chosen cell inside the window; else pick the selected protein's most extreme."""
+        s = self.shown_start
+        if self._cell_user and self._cell is not None and s <= self._cell < s + self.window:
             return
-        names = [str(p) for p in self.source.proteins[self.rows]]
-        font = float(np.clip(row_px * 0.7, 7, 13))
-        self._label_px = float(min(0.3 * vw, 0.62 * font * max(len(n) for n in names) + 12))
-        for r, name in enumerate(names):
-            t = hm.add_text(name, font_size=font, face_color="w", anchor="middle-right", offset=(-0.5, r, 0))
-            self.labels.append(t)
-        self._place_labels()
-
-    def _place_labels(self) -> None:
-        if not self.labels:
+        self._cell_user = False
+        if self._raw is None:
+            self._cell = None
             return
-        hm = self.figure["heatmap"]
-        w = self.window
-        vw = hm.viewport.rect[2]
-        margin = w * self._label_px / max(1.0, vw - self._label_px)
-        for r, t in enumerate(self.labels):
-            t.offset = (-0.5 - 0.1 * margin, r, 2)
-            t.face_color = "yellow" if r == self._sel else "w"
-        hm.x_range = (-0.5 - margin, w - 0.5)
+        j = most_extreme(self._view, self.data[self._sel])
+        self._cell = s + (j if j is not None else 0)
 
-    def _fit_cameras(self) -> None:
-        hm, tr = self.figure["heatmap"], self.figure["trace"]
-        nr, w = self.data.shape
-        hm.x_range = (-0.5, w - 0.5)
-        hm.y_range = (-0.5, nr - 0.5)
-        if not hasattr(self, "labels"):
-            self._add_labels()
-        self._place_labels()
-        self._fit_trace()
-        if self.scatter is not None:
-            sp = self.figure["spatial"]
-            sp.camera.maintain_aspect = True
-            sp.auto_scale(maintain_aspect=True)
-
-    def _fit_trace(self) -> None:
-        tr = self.figure["trace"]
-        tr.x_range = (self._shown_start - 0.5, self._shown_start + self.window - 0.5)
-        lo, hi = self.clim
-        y = self.data[self._sel]
-        y = y[np.isfinite(y)]
-        if y.size:
-            lo, hi = min(lo, float(y.min())), max(hi, float(y.max()))
-        pad = 0.05 * (hi - lo)
-        tr.y_range = (lo - pad, hi + pad)
-
+    # ------------------------------------------------------------------ showing
     def show(self) -> Any:
         """Show the figure (starts its render loop in a GUI; no-op offscreen). Returns its output."""
         if self._shown:
-            return getattr(self.figure, "_output", None)
-        out = self.figure.show(maintain_aspect=False, axes_visible=False)
+            return self.panels.output
+        out = self.panels.show()
         self._shown = True
-        self.figure["trace"].axes.visible = True
-        self._fit_cameras()
         return out
 
-    def _update_titles(self) -> None:
-        m = self.source.shape[1]
-        s = self._shown_start
-        name = str(self.protein)
-        status = " (loading)" if self._pending_window is not None else ""
-        if not status and self._raw is None and self._error is not None:
-            status = " (reading failed)"
-        self.figure["heatmap"].title = f"{self._view}: samples {s}-{s + self.window - 1} of {m}{status}"
-        self.figure["trace"].title = f"{name} ({self._view})"
-        if self.scatter is not None:
-            status = " (loading)" if self._pending_row is not None else ""
-            self.figure["spatial"].title = f"{name} {self._view}{status}"
-
-    @property
-    def _shown_start(self) -> int:
-        key = self._shown_window_key
-        return int(key[2]) if key is not None else self._start
+    def _update(self, *parts: str) -> None:
+        panels = getattr(self, "panels", None)
+        if panels is not None:
+            panels.update(*parts)
 
     # ------------------------------------------------------------------ loading
     def _dispatch(self) -> None:
@@ -554,12 +575,12 @@ class Viewer:
                 self._apply_window(key, fut.result())
             else:
                 self._pending_window = key
-                self._update_titles()
+                self._update("titles")
         self._dispatch()
 
     def _request_row(self) -> None:
         """Bring the selected protein's row (all samples) to the spatial panel."""
-        if self.scatter is None:
+        if self.source.spatial is None:
             return
         key = self._row_key(self._view, self._sel)
         if key == self._shown_row_key:
@@ -572,7 +593,7 @@ class Viewer:
                 self._apply_row(key, fut.result())
             else:
                 self._pending_row = key
-                self._update_titles()
+                self._update("titles")
         self._dispatch()
 
     def _apply_window(self, key: tuple, raw: np.ndarray | None) -> None:
@@ -582,38 +603,20 @@ class Viewer:
         if self._raw is None:  # pragma: no cover - nothing read yet
             return
         self.data = self.source.transform(self._view, self._raw)
-        lo, hi = self._limits(self._view)
-        if self.image.data.value.shape == self.data.shape:
-            self.image.data[:] = self.data
-        else:  # pragma: no cover - the window shape is fixed
-            self.image.data = self.data
-        self.image.vmin, self.image.vmax = lo, hi
-        self.image.visible = self.trace.visible = True
-        if self.scatter is not None:
-            self.scatter.cmap_range = (lo, hi)
-        s = self._shown_start
-        x = np.arange(s, s + self.window, dtype=np.float32)
-        self.trace.data[:, 0] = x
-        self.trace.data[:, 1] = self.data[self._sel]
-        self.zero_line.data[:, 0] = (x[0], x[-1])
-        self.zero_line.visible = lo < 0 < hi
-        self.outline.data[:] = self._outline_points(self._sel)
-        if self.window_spots is not None:
-            self.window_spots.data[:, :2] = self.source.spatial[s : s + self.window]
-        if self._shown:
-            self._fit_trace()
-        self._update_titles()
+        if self._auto_protein:  # the most active protein of the first window
+            self._auto_protein = False
+            self._sel = int(np.argmax(activity_score(self._view, self.data)))
+            self._request_row()
+        self._limits(self._view)
+        self._auto_cell()
+        self._update("window")
         self.last_latency = time.perf_counter() - self._t_request
 
     def _apply_row(self, key: tuple, raw: np.ndarray | None) -> None:
         if raw is not None:
             self._row_raw = raw
             self._shown_row_key = key
-        if self._row_raw is not None:
-            vals = self.source.transform(self._view, self._row_raw[None, :])[0]
-            self.scatter.cmap_transform = np.nan_to_num(vals, nan=0.0)
-        self.scatter.cmap_range = self._limits(self._view)
-        self._update_titles()
+        self._update("row")
 
     def _take(self, key: tuple | None, block: bool) -> tuple[bool, Any]:
         """(ready, result) of a pending key; re-raises real errors."""
@@ -629,8 +632,8 @@ class Viewer:
         except Cancelled:
             return False, None
 
-    def _poll(self, figure: Any = None) -> None:
-        """Render-loop hook: put finished reads on screen (never waits)."""
+    def poll(self) -> None:
+        """Put finished reads on screen (never waits; the render loop calls it every frame)."""
         try:
             self._apply_pending(block=False)
         except Exception as exc:  # keep the render loop alive; report once
@@ -638,9 +641,11 @@ class Viewer:
                 self._error = exc
                 warnings.warn(f"lazyact viewer: reading failed: {exc!r}", RuntimeWarning, stacklevel=1)
             self._pending_window = self._pending_row = None
-            self._update_titles()
+            self._update("titles")
 
-    def _after_render(self, figure: Any = None) -> None:
+    _poll = poll
+
+    def after_render(self) -> None:
         """Post-render hook: once the first window has been drawn, start prefetching."""
         self._drawn = True
         if self._hold_prefetch and self._shown_window_key is not None and not self._closed:
@@ -672,7 +677,7 @@ class Viewer:
 
         ``prefetch=True`` also waits for the background reads of the neighbour windows.
         """
-        for _ in range(4):  # a cancelled-and-resubmitted read may need a second round
+        for _ in range(6):  # a cancelled-and-resubmitted read may need another round
             self._apply_pending(block=True)
             if not self.loading:
                 break
@@ -682,7 +687,7 @@ class Viewer:
 
     # ------------------------------------------------------------------ actions
     def goto(self, start: int | str) -> None:
-        """Show the window starting at sample ``start`` (a position or a name; clamped)."""
+        """Show the window starting at ``start`` (a display position or a sample name; clamped)."""
         self._start = self._clamp(self._sample_position(start))
         self._hold_prefetch = False  # navigating: keep the neighbours coming
         self._request_window()
@@ -700,14 +705,25 @@ class Viewer:
     def select(self, protein: Any) -> None:
         """Select a protein by name or by heatmap row number (trace and spatial follow)."""
         self._sel = self._row_index(protein)
-        self.trace.data[:, 1] = self.data[self._sel]
-        self.outline.data[:] = self._outline_points(self._sel)
-        for r, t in enumerate(getattr(self, "labels", ())):
-            t.face_color = "yellow" if r == self._sel else "w"
-        if self._shown:
-            self._fit_trace()
-        self._update_titles()
+        self._auto_protein = False
+        self._auto_cell()
+        self._update("selection")
         self._request_row()
+
+    def select_cell(self, cell: int | str) -> None:
+        """Select a cell by display position or sample name; the window moves to show it."""
+        pos = self._sample_position(cell)
+        if not 0 <= pos < self.source.shape[1]:
+            raise IndexError(f"cell {cell} out of range for {self.source.shape[1]} samples")
+        s = self.shown_start
+        if not s <= pos < s + self.window:
+            self._cell = pos
+            self._cell_user = True
+            self.goto(pos - self.window // 2)
+            return
+        self._cell = pos
+        self._cell_user = True
+        self._update("selection")
 
     def set_view(self, name: str) -> None:
         """Switch the statistic shown (``"beta"``, ``"se"``, ``"zscore"``, ``"pvalue"``, ``"-log10p"``).
@@ -719,9 +735,7 @@ class Viewer:
         if name == self._view:
             return
         self._view = name
-        self.image.cmap = self._cmap(name)
-        if self.scatter is not None:
-            self.scatter.cmap = self._cmap(name)
+        self._update("style")
         self._request_window()
         self._request_row()
 
@@ -732,26 +746,62 @@ class Viewer:
         view = self._view if view is None else self.source.check_view(view)
         self._clims[view] = _pair((lo, hi))
         if view == self._view:
-            self.image.vmin, self.image.vmax = self._clims[view]
-            if self.scatter is not None:
-                self.scatter.cmap_range = self._clims[view]
-            self.zero_line.visible = self._clims[view][0] < 0 < self._clims[view][1]
-            if self._shown:
-                self._fit_trace()
+            self._update("style")
+
+    def key(self, name: str, modifiers: tuple[str, ...] = ()) -> None:
+        """Act on a key press (see the module's key table)."""
+        mods = tuple(modifiers or ())
+        if name in _SCROLL_KEYS:
+            if "Shift" in mods and name.startswith("Arrow"):
+                self.scroll(_SCROLL_KEYS[name], step=max(1, self.window // 10))
+            else:
+                self.scroll(_SCROLL_KEYS[name])
+        elif name == "Home":
+            self.goto(0)
+        elif name == "End":
+            self.goto(self.source.shape[1])
+        elif name == "ArrowUp":
+            self.select(max(0, self._sel - 1))
+        elif name == "ArrowDown":
+            self.select(min(self.rows.size - 1, self._sel + 1))
+        elif isinstance(name, str) and name.isdigit() and name != "0":
+            i = int(name) - 1
+            views = self.source.views
+            if i < len(views):
+                self.set_view(views[i])
+
+    def click_heatmap(self, col: int, row: int) -> None:
+        """A click on heatmap cell (``col`` within the window, ``row``): select both."""
+        if 0 <= row < self.rows.size:
+            if 0 <= col < self.window:
+                self._cell = self.shown_start + int(col)
+                self._cell_user = True
+            self.select(int(row))
+
+    def click_spot(self, sample: int) -> None:
+        """A click on the spot of sample position ``sample``: select it, move the window to it."""
+        pos = self._display_of(int(sample))
+        self._cell = pos
+        self._cell_user = True
+        s = self.shown_start
+        if s <= pos < s + self.window:
+            self._update("selection")
+        else:
+            self.goto(pos - self.window // 2)
+
+    def draw(self) -> np.ndarray:
+        """Put finished reads on screen and draw now, without waiting: ``(H, W, 4)`` uint8."""
+        return self.panels.draw()
 
     def frame(self) -> np.ndarray:
         """Wait for pending reads, draw, and return the picture as an ``(H, W, 4)`` uint8 array."""
         self.show()
-        canvas = self.figure.canvas
-        if hasattr(canvas, "draw") and not self._drawn and self.loading:
+        if not self._drawn and self.loading:
             # nothing drawn yet: draw the "loading" frame while the first window is read, so
             # the renderer's one-off set-up (shaders, pipelines) overlaps the computation
-            canvas.draw()
+            self.panels.draw()
         self.wait()
-        if hasattr(canvas, "draw"):
-            return np.asarray(canvas.draw())
-        self.figure._render(draw=False)  # pragma: no cover - GUI canvases
-        return np.asarray(self.figure.renderer.snapshot())  # pragma: no cover
+        return self.panels.draw()
 
     def close(self) -> None:
         """Stop background reads and close the canvas."""
@@ -760,7 +810,7 @@ class Viewer:
         self._closed = True
         self._loader.close()
         try:
-            self.figure.canvas.close()
+            self.panels.close()
         except Exception:  # pragma: no cover - already closed
             pass
 
@@ -772,82 +822,11 @@ class Viewer:
 
     def __repr__(self) -> str:
         p, m = self.source.shape
+        by = f", by {self.source.groups.name}" if self.source.groups is not None else ""
         return (
-            f"<Viewer {self._view}: {self.rows.size} of {p} proteins x samples {self._start}-{self.stop - 1} "
-            f"of {m}, selected {self.protein!r}>"
+            f"<Viewer {self._view}: {self.rows.size} of {p} proteins x cells {self._start}-{self.stop - 1} "
+            f"of {m}{by}, selected {self.protein!r}, drawn by {self.renderer}>"
         )
-
-    # ------------------------------------------------------------------ events
-    def _on_key(self, ev: Any) -> None:
-        key = getattr(ev, "key", None)
-        mods = tuple(getattr(ev, "modifiers", ()) or ())
-        if key in _SCROLL_KEYS:
-            if "Shift" in mods and key.startswith("Arrow"):
-                self.scroll(_SCROLL_KEYS[key], step=max(1, self.window // 10))
-            else:
-                self.scroll(_SCROLL_KEYS[key])
-        elif key == "Home":
-            self.goto(0)
-        elif key == "End":
-            self.goto(self.source.shape[1])
-        elif key == "ArrowUp":
-            self.select(max(0, self._sel - 1))
-        elif key == "ArrowDown":
-            self.select(min(self.rows.size - 1, self._sel + 1))
-        elif isinstance(key, str) and key.isdigit() and key != "0":
-            i = int(key) - 1
-            views = self.source.views
-            if i < len(views):
-                self.set_view(views[i])
-
-    def _on_heatmap_click(self, ev: Any) -> None:
-        info = getattr(ev, "pick_info", None) or {}
-        index = info.get("index")
-        if index is None:
-            return
-        col, row = (int(i) for i in index[:2])
-        if 0 <= row < self.rows.size:
-            self.select(row)
-
-    def _on_spot_click(self, ev: Any) -> None:
-        info = getattr(ev, "pick_info", None) or {}
-        idx = info.get("vertex_index", info.get("index"))
-        if idx is None:
-            return
-        self.goto(int(np.ravel(idx)[0]) - self.window // 2)
-
-    # ------------------------------------------------------------------ imgui
-    def _add_panel(self) -> None:  # pragma: no cover - needs imgui-bundle
-        from imgui_bundle import imgui
-
-        viewer = self
-        names = [str(p) for p in self.source.proteins[self.rows]]
-
-        def panel() -> None:
-            m = viewer.source.shape[1]
-            width = imgui.get_content_region_avail().x
-            imgui.set_next_item_width(max(100.0, width * 0.62))
-            changed, s = imgui.slider_int("first sample", viewer.start, 0, max(0, m - viewer.window))
-            if changed:
-                viewer.goto(s)
-            imgui.same_line()
-            views = list(viewer.source.views)
-            imgui.set_next_item_width(110.0)
-            changed, i = imgui.combo("view", views.index(viewer.view), views)
-            if changed:
-                viewer.set_view(views[i])
-            imgui.set_next_item_width(max(100.0, width * 0.3))
-            changed, j = imgui.combo("protein", viewer.selected, names)
-            if changed:
-                viewer.select(j)
-            imgui.same_line()
-            lo, hi = viewer.clim
-            imgui.set_next_item_width(220.0)
-            changed, vals = imgui.input_float2("limits", [lo, hi])
-            if changed and vals[1] > vals[0]:
-                viewer.set_clim(vals[0], vals[1])
-
-        self.figure.add_imgui_window(panel, location="bottom", size=60)
 
 
 def view(
@@ -860,11 +839,12 @@ def view(
     show: bool = True,
     **kwargs: Any,
 ) -> Any:
-    """Open the interactive viewer; returns the fastplotlib ``Figure``.
+    """Open the interactive viewer; returns the figure (its :class:`Viewer` is ``figure.viewer``).
 
-    The figure's :class:`Viewer` is at ``figure.viewer`` (scroll, select, set_view,
-    set_clim, frame). In a script run the GUI loop afterwards
-    (``fastplotlib.loop.run()``); in Jupyter the canvas is displayed in the cell.
+    In a script run the GUI loop afterwards (``fastplotlib.loop.run()``); in Jupyter
+    (with ``jupyter_rfb``) the canvas is displayed in the cell. Where wgpu finds no
+    usable GPU adapter it raises :class:`RendererUnavailable` with one line naming the
+    fix (or pass ``renderer="matplotlib", offscreen=True`` for a static picture).
 
     Parameters
     ----------
@@ -873,24 +853,26 @@ def view(
     show : bool
         Show the figure now (default True).
     **kwargs
-        Other :class:`Viewer` options (``start``, ``protein``, ``clim``, ``cmap``,
-        ``zlim``, ``prefetch``, ``size``, ``imgui``, ``offscreen``).
+        Other :class:`Viewer` options (``groupby``, ``start``, ``protein``, ``clim``,
+        ``cmap``, ``zlim``, ``prefetch``, ``size``, ``imgui``, ``canvas``, ``offscreen``,
+        ``renderer``).
 
     Examples
     --------
     >>> import lazyact
-    >>> fig = lazyact.view(act, array="zscore", proteins=["IL6", "TGFB1"])  # doctest: +SKIP
-    >>> fig.viewer.scroll(1)                                                # doctest: +SKIP
-    >>> import fastplotlib; fastplotlib.loop.run()                          # doctest: +SKIP
+    >>> fig = lazyact.view(act, array="zscore", groupby="cell_type")  # doctest: +SKIP
+    >>> fig.viewer.scroll(1)                                          # doctest: +SKIP
+    >>> import fastplotlib; fastplotlib.loop.run()                    # doctest: +SKIP
     """
     viewer = Viewer(obj, array, window, proteins, spatial, **kwargs)
     fig = viewer.figure
-    fig.viewer = viewer
+    try:
+        fig.viewer = viewer
+    except AttributeError:  # pragma: no cover - a figure that takes no attributes
+        pass
     if show:
         out = viewer.show()
-        if type(fig.canvas).__name__ in ("JupyterRenderCanvas", "AnywidgetRenderCanvas") or (
-            type(fig.canvas).__module__.endswith(("jupyter", "anywidget"))
-        ):
+        if viewer.panels.in_notebook:
             try:  # pragma: no cover - notebook only
                 from IPython.display import display
 
@@ -905,6 +887,8 @@ def render_png(obj: Any, path: str | os.PathLike | None = None, **view_kwargs: A
 
     Used by ``lazyact view ... --png FILE``. Only the shown window (and the selected
     protein's row when there is a spatial panel) is computed; nothing is prefetched.
+    Drawn by fastplotlib; where wgpu finds no usable GPU adapter, by matplotlib (the
+    same panels), with one :class:`RendererFallbackWarning` saying so.
 
     Parameters
     ----------
@@ -914,7 +898,7 @@ def render_png(obj: Any, path: str | os.PathLike | None = None, **view_kwargs: A
         PNG file to write (nothing is written when None).
     **view_kwargs
         :class:`Viewer` options: ``array``, ``window``, ``proteins``, ``spatial``,
-        ``start``, ``protein``, ``clim``, ``cmap``, ``size``, ...
+        ``groupby``, ``start``, ``protein``, ``clim``, ``cmap``, ``size``, ``renderer``...
 
     Returns
     -------
@@ -923,12 +907,12 @@ def render_png(obj: Any, path: str | os.PathLike | None = None, **view_kwargs: A
 
     Examples
     --------
-    >>> lazyact.viz.render_png(act, "view.png", protein="IL6", start=1000)  # doctest: +SKIP
+    >>> lazyact.viz.render_png(act, "view.png", groupby="cell_type")  # doctest: +SKIP
     """
     view_kwargs.setdefault("prefetch", False)
     view_kwargs.setdefault("imgui", False)
     view_kwargs["offscreen"] = True
-    # fastplotlib is imported (offscreen) by the viewer while its window is read
+    view_kwargs.pop("canvas", None)
     viewer = Viewer(obj, **view_kwargs)
     try:
         img = viewer.frame()
@@ -937,5 +921,5 @@ def render_png(obj: Any, path: str | os.PathLike | None = None, **view_kwargs: A
     if path is not None:
         import imageio.v3 as iio
 
-        iio.imwrite(os.fspath(path), img)
+        iio.imwrite(os.fspath(path), img[..., :3])
     return img
