@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,8 +50,12 @@ __all__ = [
     "BlockWriter",
     "Target",
     "WritePlan",
+    "assemble_block",
+    "block_tasks",
     "chunk_shape",
     "chunk_target_bytes",
+    "compute_block",
+    "compute_task",
     "read_all",
     "to_dask",
     "write_buffer_bytes",
@@ -286,6 +291,60 @@ class BlockLayout(Protocol):
         ...
 
 
+# --------------------------------------------------------------------------- computing column blocks
+def block_tasks(store: BlockStore, plan: WritePlan, blocks: Sequence[int]) -> list[tuple[int, ChunkGroup, ChunkGroup]]:
+    """The store calls that compute column blocks ``blocks`` of ``plan``: ``(k, row group, column group)``.
+
+    A block is always split the same way (the store's chunk grid within the block), so a
+    block computed anywhere (a resumed run, a dask worker) has the same bits.
+    """
+    rgroups = full_groups(plan.shape[0], store.chunks[0])
+    tasks = []
+    for k in blocks:
+        lo, hi = plan.columns(k)
+        for cg in chunk_groups(np.arange(lo, hi, dtype=np.intp), store.chunks[1]):
+            for rg in rgroups:
+                tasks.append((k, rg, cg))
+    return tasks
+
+
+def compute_task(store: BlockStore, plan: WritePlan, task: tuple[int, ChunkGroup, ChunkGroup]) -> tuple:
+    """Run one task of :func:`block_tasks` (bypassing the cache): ``(k, rg, cg, {output: array})``."""
+    k, rg, cg = task
+    res = store.compute(rg.index, cg.index)
+    return k, rg, cg, {n: np.asarray(res[n], dtype=plan.dtype) for n in plan.names}
+
+
+def assemble_block(store: BlockStore, plan: WritePlan, k: int, stream: Iterator,
+                   on_columns: Any = None) -> dict[str, np.ndarray]:
+    """Column block ``k`` of every output, from a stream of its task results (in task order).
+
+    ``on_columns(n)`` is called as each group of ``n`` columns is complete (a progress bar).
+    """
+    p = plan.shape[0]
+    lo, hi = plan.columns(k)
+    buf = {n: np.empty((p, hi - lo), dtype=plan.dtype) for n in plan.names}
+    need = len(chunk_groups(np.arange(lo, hi), store.chunks[1])) * len(full_groups(p, store.chunks[0]))
+    for _ in range(need):
+        kk, rg, cg, arrays = next(stream)
+        if kk != k:  # pragma: no cover - the stream yields in task order
+            raise RuntimeError(f"block {kk} arrived while writing block {k}")
+        for n in plan.names:
+            buf[n][rg.positions, cg.positions] = arrays[n]
+        if on_columns is not None and rg.chunk == (p - 1) // store.chunks[0]:
+            on_columns(cg.index.size)
+    return buf
+
+
+def compute_block(store: BlockStore, plan: WritePlan, k: int) -> dict[str, np.ndarray]:
+    """Column block ``k`` of every output, computed on the store's threads as :class:`BlockWriter` does."""
+    stream = store.stream(functools.partial(compute_task, store, plan), block_tasks(store, plan, [k]), False, None)
+    try:
+        return assemble_block(store, plan, k, stream)
+    finally:
+        stream.close()  # type: ignore[attr-defined]
+
+
 # --------------------------------------------------------------------------- writer
 class BlockWriter:
     """Writes outputs of a store column block by column block through a :class:`BlockLayout`.
@@ -344,36 +403,13 @@ class BlockWriter:
 
     # -- computing
     def _tasks(self, pending: Sequence[int]) -> list[tuple[int, ChunkGroup, ChunkGroup]]:
-        rgroups = full_groups(self.plan.shape[0], self.store.chunks[0])
-        tasks = []
-        for k in pending:
-            lo, hi = self.plan.columns(k)
-            for cg in chunk_groups(np.arange(lo, hi, dtype=np.intp), self.store.chunks[1]):
-                for rg in rgroups:
-                    tasks.append((k, rg, cg))
-        return tasks
+        return block_tasks(self.store, self.plan, pending)
 
     def _work(self, task: tuple[int, ChunkGroup, ChunkGroup]) -> tuple:
-        k, rg, cg = task
-        res = self.store.compute(rg.index, cg.index)
-        return k, rg, cg, {n: np.asarray(res[n], dtype=self.plan.dtype) for n in self.plan.names}
+        return compute_task(self.store, self.plan, task)
 
     def _compute_block(self, k: int, stream: Iterator, bar: tqdm) -> dict[str, np.ndarray]:
-        """Column block ``k``, assembled from the stream of its tasks (which come in order)."""
-        plan = self.plan
-        p = plan.shape[0]
-        lo, hi = plan.columns(k)
-        buf = {n: np.empty((p, hi - lo), dtype=plan.dtype) for n in plan.names}
-        need = len(chunk_groups(np.arange(lo, hi), self.store.chunks[1])) * len(full_groups(p, self.store.chunks[0]))
-        for _ in range(need):
-            kk, rg, cg, arrays = next(stream)
-            if kk != k:  # pragma: no cover - the stream yields in task order
-                raise RuntimeError(f"block {kk} arrived while writing block {k}")
-            for n in plan.names:
-                buf[n][rg.positions, cg.positions] = arrays[n]
-            if rg.chunk == (p - 1) // self.store.chunks[0]:
-                bar.update(cg.index.size)
-        return buf
+        return assemble_block(self.store, self.plan, k, stream, bar.update)
 
     def _bar(self, out: BlockOutput, initial: int) -> tqdm:
         m = self.plan.shape[1]
@@ -385,9 +421,12 @@ class BlockWriter:
 
     def run(self) -> Path:
         """Write (or finish) the output; return its final path."""
+        return self.write(self.layout.open(self.plan))
+
+    def write(self, out: BlockOutput) -> Path:
+        """Compute and store the blocks that ``out`` (opened for :attr:`plan`) lacks, finish and commit it."""
         plan = self.plan
         p, m = plan.shape
-        out = self.layout.open(plan)
         try:
             complete = out.complete
             done = np.ones(plan.n_blocks, dtype=bool) if complete else np.asarray(out.done, dtype=bool)

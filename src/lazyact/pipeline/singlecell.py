@@ -77,8 +77,8 @@ def group_labels(src: ExpressionSource, groupby: Any, expression: Any = None) ->
 def _counts_source(expression: Any, options: ActivityOptions) -> ExpressionSource:
     """The counts as a source, with SecActPy's choice of matrix and gene names for AnnData / .h5ad."""
     layer, gene_column = options.layer, options.gene_column
-    annotated = hasattr(expression, "obs") or (isinstance(expression, (str, os.PathLike))
-                                               and str(expression).lower().endswith((".h5ad", ".h5")))
+    annotated = hasattr(expression, "obs") or (isinstance(expression, (str, os.PathLike)) and str(
+        expression).lower().rstrip("/").endswith((".h5ad", ".h5", ".zarr")))
     if annotated:
         if layer is None and options.preprocess == "spatial":
             layer = "X"  # the spatial path ignores raw/X; scRNA-seq takes raw/X when present

@@ -17,6 +17,7 @@ scipy sparse matrix / array                 :class:`SparseSource`
 path ``.h5ad``                              :class:`H5ADSource` (chunk-wise, cells x genes)
 path ``.h5`` (AnnData or 10x)               :class:`H5ADSource` / :class:`TenxH5Source`
 path ``.npy``                               memory-mapped :class:`DenseSource`
+path of an AnnData zarr store (``.zarr``)   :class:`ZarrSource` (chunk-wise, cells x genes)
 ``anndata.AnnData`` (memory or backed)      :class:`AnnDataSource` (cells x genes)
 an ``ExpressionSource``                     itself
 ==========================================  ===========================================
@@ -37,6 +38,7 @@ from .dense import DenseSource, from_dataframe
 from .h5ad import H5ADSource, TenxH5Source, open_path
 from .hdf5 import HDF5Source, open_h5
 from .sparse import SparseSource
+from .zarr import ZarrSource, is_zarr_store
 
 __all__ = [
     "as_source",
@@ -46,6 +48,8 @@ __all__ = [
     "HDF5Source",
     "H5ADSource",
     "TenxH5Source",
+    "ZarrSource",
+    "is_zarr_path",
     "AnnDataSource",
     "from_dataframe",
     "parse_orientation",
@@ -54,6 +58,13 @@ __all__ = [
     "FileLockedError",
     "open_h5",
 ]
+
+
+def is_zarr_path(obj: Any) -> bool:
+    """Whether ``obj`` is the path of a zarr store (a ``.zarr`` name or a directory with zarr metadata)."""
+    if not isinstance(obj, (str, os.PathLike)):
+        return False
+    return os.fspath(obj).rstrip("/").lower().endswith(".zarr") or is_zarr_store(obj)
 
 
 def as_source(obj: Any, *, genes: Sequence[Any] | None = None, samples: Sequence[Any] | None = None,
@@ -74,7 +85,7 @@ def as_source(obj: Any, *, genes: Sequence[Any] | None = None, samples: Sequence
         cells x genes by definition (anything else is an error); for a
         DataFrame the index holds genes unless ``"samples x genes"``.
     layer : str, optional
-        AnnData / .h5ad: None (``raw`` if present, else ``X``), ``"X"``,
+        AnnData / .h5ad / zarr: None (``raw`` if present, else ``X``), ``"X"``,
         ``"raw"`` or a ``layers`` key.
     gene_column : str, optional
         AnnData / .h5ad: take gene names from this var column, or ``"auto"``.
@@ -117,6 +128,8 @@ def as_source(obj: Any, *, genes: Sequence[Any] | None = None, samples: Sequence
                             "use gene_column= to choose the gene names")
         if is_anndata(obj):
             return AnnDataSource(obj, layer=layer, gene_column=gene_column, **checks, **options)
+        if is_zarr_path(obj):
+            return ZarrSource(obj, layer=layer, gene_column=gene_column, **checks, **options)
         return open_path(obj, layer=layer, gene_column=gene_column, **checks, **options)
 
     if isinstance(obj, (str, os.PathLike)):  # .npy

@@ -20,6 +20,8 @@ Conventions
 from __future__ import annotations
 
 import abc
+import contextlib
+import os
 import threading
 from typing import Any, Iterator, Union
 
@@ -31,6 +33,7 @@ import scipy.sparse as sp
 __all__ = [
     "ExpressionSource",
     "DescribedSource",
+    "FileSource",
     "SourceReadError",
     "SourceClosedError",
     "FileLockedError",
@@ -616,3 +619,142 @@ class DescribedSource(ExpressionSource):
     @property
     def samples(self) -> pd.Index:
         return self._samples
+
+
+class FileSource(ExpressionSource):
+    """A source read chunk-wise from a file (or store) opened by path; pickles as its path and options.
+
+    The format's subclass gives ``_open_file()`` (the open handle), ``_close_file(handle)``,
+    ``_handle_valid(handle)``, ``_guard()`` (a context naming the file in read errors),
+    ``_setup(handle)`` (sets ``_reader``, ``_shape``, ``_dtype``, ``_nnz``, ``is_sparse``)
+    and ``_read_genes(handle)`` / ``_read_samples(handle)``. The reader has ``shape``,
+    ``dtype``, ``nnz``, ``read(cols)``, ``iter_blocks(block, start, stop)`` and
+    ``column_totals`` (a method giving ``(totals, first negative sample)``, or None).
+    Names are read on first use; the copy made by unpickling reopens the file.
+    """
+
+    _transient = ("_file", "_reader", "_genes", "_samples")
+
+    def __init__(self, path: Any, *, check_finite: bool, check_counts: bool,
+                 scan_chunk: int, scan_bytes: int) -> None:
+        super().__init__(check_finite=check_finite, check_counts=check_counts)
+        self.path = os.fspath(path)
+        self.scan_chunk = int(scan_chunk)
+        self.scan_bytes = int(scan_bytes)
+        self._file: Any = None
+        self._reader: Any = None
+        self._genes: pd.Index | None = None
+        self._samples: pd.Index | None = None
+        self._open()
+
+    # -- the format's hooks
+    def _open_file(self) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _close_file(self, handle: Any) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _handle_valid(self, handle: Any) -> bool:
+        return True
+
+    def _guard(self) -> Any:
+        return contextlib.nullcontext()
+
+    def _setup(self, handle: Any) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _read_genes(self, handle: Any) -> pd.Index:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _read_samples(self, handle: Any) -> pd.Index:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- life cycle
+    def _open(self) -> None:
+        f = self._open_file()
+        try:
+            with self._guard():
+                self._setup(f)
+        except BaseException:
+            self._close_file(f)
+            raise
+        self._file = f
+
+    def _reopen(self) -> None:
+        self._open()
+
+    def close(self) -> None:
+        """Close the file; reading afterwards raises ``SourceClosedError``."""
+        if self._file is not None:
+            self._close_file(self._file)
+        self._file = None
+        self._reader = None
+
+    def _closed(self) -> SourceClosedError:
+        return SourceClosedError(f"{self.describe()} is closed; create a new source from the path")
+
+    def _root(self) -> Any:
+        if self._file is None or not self._handle_valid(self._file):
+            raise self._closed()
+        return self._file
+
+    def _live(self) -> Any:
+        if self._reader is None:
+            raise self._closed()
+        self._root()
+        return self._reader
+
+    # -- description
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self._shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._dtype
+
+    @property
+    def nnz(self) -> int | None:
+        return self._nnz
+
+    @property
+    def genes(self) -> pd.Index:
+        if self._genes is None:
+            with self._lock, self._guard():
+                if self._genes is None:
+                    self._genes = self._read_genes(self._root())
+        return self._genes
+
+    @property
+    def samples(self) -> pd.Index:
+        if self._samples is None:
+            with self._lock, self._guard():
+                if self._samples is None:
+                    self._samples = self._read_samples(self._root())
+        return self._samples
+
+    # -- reading
+    def _read(self, cols: np.ndarray) -> np.ndarray | sp.csc_matrix:
+        r = self._live()
+        with self._guard():
+            return r.read(cols)
+
+    def _iter_raw(self, block: int, start: int, stop: int) -> Iterator[tuple[slice, Any]]:
+        r = self._live()
+        with self._guard():
+            yield from r.iter_blocks(block, start, stop)
+
+    def _compute_column_totals(self) -> np.ndarray:
+        r = self._live()
+        if getattr(r, "column_totals", None) is not None:
+            with self._guard():
+                tot, neg = r.column_totals(self.check_counts)
+            if neg is not None and self.check_counts:
+                self._raise_bad(neg, "negative values where counts are expected")
+            return tot
+        return super()._compute_column_totals()
+
+    def _validate(self, block: np.ndarray | sp.csc_matrix, cols: np.ndarray) -> None:
+        if self._dtype.kind in "biu" and not self.check_counts:
+            return
+        super()._validate(block, cols)

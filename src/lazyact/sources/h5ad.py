@@ -16,62 +16,40 @@ dense dataset             ``k`` rows, one hyperslab per run
 10x ``matrix`` (CSC g x c)  as h5ad CSR
 ========================  ===================================================
 
-Which matrix (``layer``)
-------------------------
-``layer=None`` mirrors SecActPy's ``secact_activity_inference_scrnaseq``: use
-``raw/X`` (with ``raw/var`` names) when the file has it, else ``X``
-(``secactpy/inference.py:1538-1547`` for AnnData objects, and
-``streaming.py:117-131`` for the h5ad streaming reader).  Note that
-``secact_activity_inference_st`` uses ``X`` of an AnnData and ignores ``raw``
-(``inference.py:2255-2262``); pass ``layer="X"`` to reproduce it.
-``layer="raw"`` requires ``raw/X``; any other string names ``layers/<name>``.
-The choice made is in :attr:`H5ADSource.layer`.
-
-Gene names
-----------
-``gene_column=None`` gives the var index as stored.  ``gene_column="name"``
-takes a var column (categorical columns are decoded; missing entries fall
-back to the index).  ``gene_column="auto"`` mirrors SecActPy's
-``_resolve_gene_names`` (``inference.py:52-63``, ``streaming.py:303-321``):
-when more than half of the index starts with ``ENSG``/``ENSMUSG``, use the
-first of the var columns ``gene_name``, ``feature_name``, ``gene_symbol``,
-``symbol`` that exists.
+The choice of matrix (``layer``: ``raw/X`` when present, as SecActPy), the gene names
+(``gene_column``) and the obs / var tables follow AnnData's encoding, read by
+:mod:`lazyact.sources.encoding` (shared with the zarr reader, :mod:`lazyact.sources.zarr`).
 """
 from __future__ import annotations
 
 import os
-import warnings
 from typing import Any
 
 import h5py
 import numpy as np
 import pandas as pd
 
-from .base import ExpressionSource, SourceClosedError
+from .base import ExpressionSource, FileSource
 from .dense import DenseSource
-from .hdf5 import H5DenseMatrix, H5SparseMatrix, ensure_valid, open_h5, read_guard
+from .encoding import (
+    SYMBOL_COLUMNS,
+    AnnDataEncoded,
+    attr_str,
+    read_column,
+    read_index,
+    resolve_gene_column,
+    sparse_layout,
+    to_str_names,
+)
+from .hdf5 import H5DenseMatrix, H5SparseMatrix, open_h5, read_guard
 
-__all__ = ["H5ADSource", "TenxH5Source", "open_path", "read_h5_column", "read_h5_index"]
-
-#: SecActPy's symbol columns, in its order (inference.py:58)
-SYMBOL_COLUMNS = ("gene_name", "feature_name", "gene_symbol", "symbol")
+__all__ = ["H5", "H5ADSource", "TenxH5Source", "open_path", "read_h5_column", "read_h5_index",
+           "resolve_gene_column", "to_str_names", "SYMBOL_COLUMNS"]
 
 
 # ----------------------------------------------------------------------------
-# reading AnnData-encoded columns with plain h5py
+# AnnData's encoding as h5py stores it
 # ----------------------------------------------------------------------------
-def _attr_str(obj: Any, key: str) -> str | None:
-    v = obj.attrs.get(key, None)
-    if v is None:
-        return None
-    if isinstance(v, bytes):
-        return v.decode()
-    if isinstance(v, np.ndarray) and v.shape == ():
-        v = v[()]
-        return v.decode() if isinstance(v, bytes) else str(v)
-    return str(v)
-
-
 def _read_dataset(ds: h5py.Dataset) -> np.ndarray:
     if h5py.check_string_dtype(ds.dtype) is not None:
         return np.asarray(ds.asstr()[()], dtype=object)
@@ -81,240 +59,62 @@ def _read_dataset(ds: h5py.Dataset) -> np.ndarray:
     return np.asarray(arr)
 
 
+class _H5Hierarchy:
+    """h5py's side of :class:`~lazyact.sources.encoding.Hierarchy`."""
+
+    @staticmethod
+    def is_group(node: Any) -> bool:
+        return isinstance(node, h5py.Group)
+
+    @staticmethod
+    def is_array(node: Any) -> bool:
+        return isinstance(node, h5py.Dataset)
+
+    @staticmethod
+    def read(array: h5py.Dataset) -> np.ndarray:
+        return _read_dataset(array)
+
+    @staticmethod
+    def deref(group: Any, value: Any) -> Any:
+        return group.file[value] if isinstance(value, h5py.Reference) else None
+
+
+#: The :class:`~lazyact.sources.encoding.Hierarchy` of h5py files.
+H5 = _H5Hierarchy()
+
+
 def read_h5_column(group: h5py.Group, name: str) -> Any:
-    """One column of an AnnData-encoded dataframe group (obs, var, raw/var).
-
-    Handles plain arrays, string arrays (vlen or fixed), categoricals (new
-    ``codes``/``categories`` groups and the pre-0.8 ``categories`` attribute
-    reference), and nullable arrays (``values``/``mask``).
-
-    Returns
-    -------
-    numpy.ndarray or pandas.Categorical or pandas array
-    """
-    if name not in group:
-        cols = [k for k in group.keys() if k not in ("__categories",)]
-        raise KeyError(f"column '{name}' not found in {group.name}; available: {cols}")
-    node = group[name]
-    if isinstance(node, h5py.Group):
-        if "codes" in node and "categories" in node:
-            codes = np.asarray(node["codes"][()])
-            cats = _read_dataset(node["categories"])
-            return pd.Categorical.from_codes(codes.astype(np.int64), categories=pd.Index(cats))
-        if "values" in node and "mask" in node:
-            values = _read_dataset(node["values"])
-            mask = np.asarray(node["mask"][()], dtype=bool)
-            s = pd.Series(values)
-            return s.mask(mask).array
-        raise ValueError(f"unsupported column encoding "
-                         f"'{_attr_str(node, 'encoding-type')}' for {node.name}")
-    ref = node.attrs.get("categories", None)
-    if isinstance(ref, h5py.Reference):  # anndata < 0.8 categorical
-        cats = _read_dataset(group.file[ref])
-        return pd.Categorical.from_codes(np.asarray(node[()]).astype(np.int64), categories=pd.Index(cats))
-    return _read_dataset(node)
+    """One column of an AnnData-encoded dataframe group of an HDF5 file
+    (:func:`lazyact.sources.encoding.read_column`)."""
+    return read_column(H5, group, name)
 
 
 def read_h5_index(group: h5py.Group) -> np.ndarray | None:
-    """The index of an AnnData dataframe group: ``attrs['_index']`` names the
-    dataset (``_index`` in current files, e.g. ``index`` or ``cell_id`` in
-    others); falls back to ``_index`` / ``index`` datasets.  None if absent."""
-    name = _attr_str(group, "_index")
-    for key in ([name] if name else []) + ["_index", "index"]:
-        if key in group:
-            col = read_h5_column(group, key)
-            return np.asarray(col, dtype=object) if not isinstance(col, np.ndarray) else col
-    return None
-
-
-def _columns_of(group: h5py.Group) -> list[str]:
-    order = group.attrs.get("column-order", None)
-    if order is not None and np.size(order):
-        return [x.decode() if isinstance(x, bytes) else str(x) for x in np.atleast_1d(order)]
-    idx = _attr_str(group, "_index") or "_index"
-    return [k for k in group.keys() if k not in (idx, "__categories")]
-
-
-def to_str_names(values: Any, fallback: np.ndarray | None) -> pd.Index:
-    """Names as a string Index; missing entries (NaN/None/'') replaced by ``fallback``."""
-    arr = np.asarray(pd.Series(values, dtype=object).to_numpy(), dtype=object)
-    miss = pd.isna(arr) | (arr == "")
-    if miss.any():
-        if fallback is None:
-            raise ValueError(f"{int(miss.sum())} gene names are missing and there is no index to fall back to")
-        arr = arr.copy()
-        arr[miss] = np.asarray(fallback, dtype=object)[miss]
-    return pd.Index([str(x) for x in arr], dtype=object)
-
-
-def resolve_gene_column(index: np.ndarray | None, columns: list[str], gene_column: str | None) -> str | None:
-    """Which var column to take names from (None: the index)."""
-    if gene_column is None:
-        return None
-    if gene_column != "auto":
-        if gene_column not in columns:
-            raise KeyError(f"gene_column '{gene_column}' not in var; available columns: {columns}")
-        return gene_column
-    if index is None:
-        return next((c for c in SYMBOL_COLUMNS if c in columns), None)
-    names = [str(x) for x in index]
-    n_ens = sum(1 for g in names if g.startswith(("ENSG", "ENSMUSG")))
-    if n_ens > len(names) * 0.5:
-        return next((c for c in SYMBOL_COLUMNS if c in columns), None)
-    return None
+    """The index of an AnnData dataframe group of an HDF5 file
+    (:func:`lazyact.sources.encoding.read_index`)."""
+    return read_index(H5, group)
 
 
 # ----------------------------------------------------------------------------
 # shared machinery for sources that own an h5py file
 # ----------------------------------------------------------------------------
-class _H5FileSource(ExpressionSource):
-    """An HDF5 file opened by path; pickles as its path and options."""
+class _H5FileSource(FileSource):
+    """A :class:`~lazyact.sources.base.FileSource` of an HDF5 file."""
 
-    _transient = ("_file", "_reader", "_genes", "_samples")
+    def _open_file(self) -> h5py.File:
+        return open_h5(self.path)
 
-    def __init__(self, path: str | os.PathLike, *, check_finite: bool, check_counts: bool,
-                 scan_chunk: int, scan_bytes: int) -> None:
-        super().__init__(check_finite=check_finite, check_counts=check_counts)
-        self.path = os.fspath(path)
-        self.scan_chunk = int(scan_chunk)
-        self.scan_bytes = int(scan_bytes)
-        self._file: h5py.File | None = None
-        self._reader: Any = None
-        self._genes: pd.Index | None = None
-        self._samples: pd.Index | None = None
-        self._open()
+    def _close_file(self, handle: h5py.File) -> None:
+        handle.close()
 
-    # subclass: inspect the open file, set self._reader, self._shape, self.is_sparse
-    def _setup(self, f: h5py.File) -> None:
-        raise NotImplementedError
+    def _handle_valid(self, handle: h5py.File) -> bool:
+        return bool(handle.id.valid)
 
-    def _open(self) -> None:
-        f = open_h5(self.path)
-        try:
-            with read_guard(self.path):
-                self._setup(f)
-        except BaseException:
-            f.close()
-            raise
-        self._file = f
-
-    def _reopen(self) -> None:
-        self._open()
-
-    def close(self) -> None:
-        """Close the file; reading afterwards raises ``SourceClosedError``."""
-        if self._file is not None:
-            self._file.close()
-        self._file = None
-        self._reader = None
-
-    def _f(self) -> h5py.File:
-        if self._file is None or not self._file.id.valid:
-            raise SourceClosedError(f"{self.describe()} is closed; create a new source from the path")
-        return self._file
-
-    def _live(self) -> Any:
-        if self._reader is None:
-            raise SourceClosedError(f"{self.describe()} is closed; create a new source from the path")
-        ensure_valid(self._reader.data if isinstance(self._reader, H5SparseMatrix) else self._reader.ds,
-                     self.describe())
-        return self._reader
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self._shape
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self._dtype
-
-    @property
-    def nnz(self) -> int | None:
-        return self._nnz
-
-    @property
-    def genes(self) -> pd.Index:
-        if self._genes is None:
-            with self._lock, read_guard(self.path):
-                if self._genes is None:
-                    self._genes = self._read_genes(self._f())
-        return self._genes
-
-    @property
-    def samples(self) -> pd.Index:
-        if self._samples is None:
-            with self._lock, read_guard(self.path):
-                if self._samples is None:
-                    self._samples = self._read_samples(self._f())
-        return self._samples
-
-    def _read(self, cols: np.ndarray):
-        r = self._live()
-        with read_guard(self.path):
-            return r.read(cols)
-
-    def _iter_raw(self, block: int, start: int, stop: int):
-        r = self._live()
-        with read_guard(self.path):
-            yield from r.iter_blocks(block, start, stop)
-
-    def _compute_column_totals(self) -> np.ndarray:
-        r = self._live()
-        if isinstance(r, H5SparseMatrix):
-            with read_guard(self.path):
-                tot, neg = r.column_totals(self.check_counts)
-            if neg is not None and self.check_counts:
-                self._raise_bad(neg, "negative values where counts are expected")
-            return tot
-        return super()._compute_column_totals()
-
-    def _validate(self, block, cols):
-        if self._dtype.kind in "biu" and not self.check_counts:
-            return
-        super()._validate(block, cols)
+    def _guard(self) -> Any:
+        return read_guard(self.path)
 
 
-def _sparse_reader(node: h5py.Group, n_genes: int, n_cells: int, cells_first: bool,
-                   encoding: str | None, scan_chunk: int, scan_bytes: int) -> H5SparseMatrix:
-    for k in ("data", "indices", "indptr"):
-        if k not in node:
-            raise ValueError(f"sparse matrix group {node.name} has no '{k}' dataset "
-                             f"(keys: {list(node.keys())}); the file looks corrupt")
-    enc = (encoding or "").lower()
-    nptr = node["indptr"].shape[0]
-    rows, cols = (n_cells, n_genes) if cells_first else (n_genes, n_cells)
-    if "csr" in enc:
-        row_major = True
-    elif "csc" in enc:
-        row_major = False
-    elif nptr == rows + 1:
-        row_major = True
-    elif nptr == cols + 1:
-        row_major = False
-    else:
-        raise ValueError(f"cannot tell the sparse layout of {node.name} (encoding {encoding!r}, "
-                         f"indptr length {nptr}, shape {rows} x {cols})")
-    # sample-major when indptr runs over cells
-    sample_major = row_major if cells_first else not row_major
-    return H5SparseMatrix(node["data"], node["indices"], node["indptr"], n_genes, n_cells,
-                          sample_major, scan_chunk=scan_chunk, scan_bytes=scan_bytes)
-
-
-def _index_len(group: h5py.Group | None) -> int | None:
-    if group is None:
-        return None
-    name = _attr_str(group, "_index")
-    for key in ([name] if name else []) + ["_index", "index"]:
-        if key in group:
-            node = group[key]
-            if isinstance(node, h5py.Dataset):
-                return int(node.shape[0])
-            if "codes" in node:
-                return int(node["codes"].shape[0])
-    return None
-
-
-class H5ADSource(_H5FileSource):
+class H5ADSource(AnnDataEncoded, _H5FileSource):
     """An ``.h5ad`` file read chunk-wise, presented as genes x cells.
 
     Parameters
@@ -324,8 +124,8 @@ class H5ADSource(_H5FileSource):
         None (default): ``raw/X`` if present else ``X`` (as SecActPy's
         scRNA-seq path); ``"X"``, ``"raw"``, or the name of a ``layers`` entry.
     gene_column : str, optional
-        None: var index; a var column name; or ``"auto"`` (SecActPy's
-        Ensembl -> symbol rule).  See the module docstring.
+        None: var index; a var column name; or ``"auto"`` (SecActPy's Ensembl ->
+        symbol rule).  See :mod:`lazyact.sources.encoding`.
     check_finite, check_counts : bool
         Checked per block when read.
     scan_chunk, scan_bytes : int
@@ -353,6 +153,8 @@ class H5ADSource(_H5FileSource):
     (3, 4) csr (3, 2)
     """
 
+    hierarchy = H5
+
     def __init__(self, path: str | os.PathLike, *, layer: str | None = None,
                  gene_column: str | None = None, check_finite: bool = True,
                  check_counts: bool = False, scan_chunk: int = 1 << 18,
@@ -366,129 +168,14 @@ class H5ADSource(_H5FileSource):
         return f"H5ADSource('{self.path}', layer={getattr(self, 'layer', self.layer_requested)!r})"
 
     def _setup(self, f: h5py.File) -> None:
-        layer = self.layer_requested
-        has_raw = "raw" in f and isinstance(f["raw"], h5py.Group) and "X" in f["raw"]
-        layers = list(f["layers"].keys()) if "layers" in f and isinstance(f["layers"], h5py.Group) else []
-        if layer is None:
-            key = "raw/X" if has_raw else "X"
-        elif layer == "X":
-            key = "X"
-        elif layer == "raw":
-            if not has_raw:
-                raise ValueError(f"'{self.path}' has no raw/X, but layer='raw' was requested")
-            key = "raw/X"
-        else:
-            if layer not in layers:
-                raise ValueError(f"'{self.path}' has no layer {layer!r}; layers: {layers}")
-            key = f"layers/{layer}"
-        if key not in f:
-            raise ValueError(
-                f"'{self.path}' has no X matrix (top-level keys: {sorted(f.keys())}); "
-                f"it may have been written with X=None. Pass layer='raw' or one of the layers {layers}"
-                if key == "X" else f"'{self.path}' has no {key}")
-        node = f[key]
-        self.layer = {"X": "X", "raw/X": "raw"}.get(key, layer)
-        self._var_key = "raw/var" if key == "raw/X" else "var"
-        obs = f["obs"] if "obs" in f else None
-        var = f[self._var_key] if self._var_key in f else None
-        if isinstance(node, h5py.Dataset):
-            if node.ndim != 2:
-                raise ValueError(f"'{self.path}': {key} must be 2-D, got shape {node.shape}")
-            self._reader = H5DenseMatrix(node, samples_first=True)
-            self.encoding = "dense"
-        elif isinstance(node, h5py.Group):
-            enc = _attr_str(node, "encoding-type") or _attr_str(node, "h5sparse_format")
-            shp = node.attrs.get("shape", None)
-            if shp is None and "shape" in node:  # very old writers
-                shp = node["shape"][()]
-            if shp is not None:
-                n_cells, n_genes = int(shp[0]), int(shp[1])
-            else:
-                n_cells, n_genes = _index_len(obs), _index_len(var)
-                if n_cells is None or n_genes is None:
-                    raise ValueError(f"'{self.path}': cannot tell the shape of {key}")
-            self._reader = _sparse_reader(node, n_genes, n_cells, True, enc,
-                                          self.scan_chunk, self.scan_bytes)
-            self.encoding = "csr" if self._reader.sample_major else "csc"
-        else:
-            raise ValueError(f"'{self.path}': {key} is neither a dataset nor a group")
-        self._shape = self._reader.shape
-        self._dtype = self._reader.dtype
-        self._nnz = self._reader.nnz
-        self.is_sparse = isinstance(self._reader, H5SparseMatrix)
-        for grp, n, what in ((obs, self._shape[1], "obs"), (var, self._shape[0], self._var_key)):
-            m = _index_len(grp)
-            if m is not None and m != n:
-                raise ValueError(f"'{self.path}': {what} has {m} entries but {key} has {n}; "
-                                 "the file looks corrupt")
+        self.setup_matrix(f)
 
-    # -- names and metadata ----------------------------------------------------
-    def _read_genes(self, f: h5py.File) -> pd.Index:
-        if self._var_key not in f:
-            return pd.RangeIndex(self._shape[0])
-        var = f[self._var_key]
-        index = read_h5_index(var)
-        col = resolve_gene_column(index, _columns_of(var), self.gene_column)
-        if col is None:
-            if index is None:
-                raise ValueError(f"'{self.path}': {self._var_key} has no index; pass gene_column=")
-            return to_str_names(index, None)
-        return to_str_names(read_h5_column(var, col), index)
+    def _dense_reader(self, array: h5py.Dataset) -> H5DenseMatrix:
+        return H5DenseMatrix(array, samples_first=True)
 
-    def _read_samples(self, f: h5py.File) -> pd.Index:
-        index = read_h5_index(f["obs"]) if "obs" in f else None
-        if index is None:
-            warnings.warn(f"'{self.path}': obs has no index; samples are numbered", stacklevel=3)
-            return pd.RangeIndex(self._shape[1])
-        return to_str_names(index, None)
-
-    def obs_keys(self) -> list[str]:
-        """Column names of ``obs``."""
-        f = self._f()
-        return _columns_of(f["obs"]) if "obs" in f else []
-
-    def var_keys(self) -> list[str]:
-        """Column names of the var table that goes with the matrix used."""
-        f = self._f()
-        return _columns_of(f[self._var_key]) if self._var_key in f else []
-
-    def obs_column(self, name: str) -> pd.Series:
-        """One ``obs`` column (categoricals decoded), indexed by sample name.
-
-        Examples
-        --------
-        >>> # src.obs_column("cell_type").value_counts()
-        """
-        with read_guard(self.path):
-            vals = read_h5_column(self._f()["obs"], name)
-        return pd.Series(vals, index=self.samples, name=name)
-
-    def var_column(self, name: str) -> pd.Series:
-        """One column of the var table that goes with the matrix, indexed by gene."""
-        with read_guard(self.path):
-            vals = read_h5_column(self._f()[self._var_key], name)
-        return pd.Series(vals, index=self.genes, name=name)
-
-    def obsm_keys(self) -> list[str]:
-        f = self._f()
-        return list(f["obsm"].keys()) if "obsm" in f else []
-
-    def obsm(self, key: str) -> np.ndarray | pd.DataFrame:
-        """``obsm[key]`` (cells x d), e.g. ``"spatial"`` coordinates."""
-        f = self._f()
-        if "obsm" not in f or key not in f["obsm"]:
-            raise KeyError(f"'{self.path}' has no obsm['{key}']; obsm keys: {self.obsm_keys()}")
-        node = f["obsm"][key]
-        with read_guard(self.path):
-            if isinstance(node, h5py.Dataset):
-                return np.asarray(node[()])
-            cols = _columns_of(node)
-            return pd.DataFrame({c: read_h5_column(node, c) for c in cols}, index=self.samples)
-
-    @property
-    def spatial(self) -> np.ndarray:
-        """``obsm['spatial']`` (cells x 2 or 3) for the viewer."""
-        return np.asarray(self.obsm("spatial"))
+    def _sparse_reader(self, group: h5py.Group, n_genes: int, n_cells: int, sample_major: bool) -> H5SparseMatrix:
+        return H5SparseMatrix(group["data"], group["indices"], group["indptr"], n_genes, n_cells, sample_major,
+                              scan_chunk=self.scan_chunk, scan_bytes=self.scan_bytes)
 
 
 class TenxH5Source(_H5FileSource):
@@ -529,8 +216,9 @@ class TenxH5Source(_H5FileSource):
             raise ValueError(f"'{self.path}' is not a 10x feature-barcode matrix (keys {list(f.keys())})")
         self._group = g.name
         n_genes, n_cells = (int(x) for x in g["shape"][()])
-        self._reader = _sparse_reader(g, n_genes, n_cells, False, "csc",
-                                      self.scan_chunk, self.scan_bytes)
+        sample_major = sparse_layout(g, n_genes, n_cells, False, "csc")
+        self._reader = H5SparseMatrix(g["data"], g["indices"], g["indptr"], n_genes, n_cells, sample_major,
+                                      scan_chunk=self.scan_chunk, scan_bytes=self.scan_bytes)
         self._shape = self._reader.shape
         self._dtype = self._reader.dtype
         self._nnz = self._reader.nnz
@@ -553,7 +241,7 @@ class TenxH5Source(_H5FileSource):
 # path dispatch
 # ----------------------------------------------------------------------------
 def _looks_anndata(f: h5py.File) -> bool:
-    if _attr_str(f, "encoding-type") == "anndata":
+    if attr_str(f, "encoding-type") == "anndata":
         return True
     return any(k in f for k in ("X", "raw", "layers")) and "obs" in f
 
