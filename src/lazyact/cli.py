@@ -3,6 +3,8 @@
 ::
 
     lazyact run INPUT -s SIGNATURE -o OUT.h5 [options]   compute activity, write a results file
+    lazyact run INPUT -o OUT.zarr [--workers N | --scheduler ADDRESS]
+                                                         ... a zarr store, written by a dask cluster
     lazyact info OUT.h5                                  shape, parameters, completeness
     lazyact demo [--out FILE]                            CytoSig on the bundled bulk example
     lazyact view INPUT|OUT.h5 [--png FILE]               interactive viewer / a PNG of it
@@ -13,6 +15,8 @@ stderr), 2 bad arguments, 3 ``info`` on an unfinished (``.partial``) file.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import os
 import sys
 import time
@@ -70,20 +74,29 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="compute activity and write a results file",
                          description="Compute activity of INPUT and write it block by block to OUT "
                                      "(resumable: rerun the same command after an interruption).")
-    run.add_argument("input", metavar="INPUT", help="expression: .h5ad, .h5 (10x), .npy, or a text table "
-                                                   "(genes x samples)")
-    run.add_argument("-o", "--out", required=True, help="results file (.h5, or .h5ad with --h5ad)")
+    run.add_argument("input", metavar="INPUT", help="expression: .h5ad, an AnnData .zarr store, .h5 (10x), .npy, "
+                                                   "or a text table (genes x samples)")
+    run.add_argument("-o", "--out", required=True, help="results file (.h5, .h5ad with --h5ad) or zarr store (.zarr)")
     _input_options(run, signature_required=True)
     w = run.add_argument_group("output")
-    w.add_argument("--h5ad", action="store_true", help="write an AnnData .h5ad (also chosen by an .h5ad OUT)")
+    w.add_argument("--h5ad", "--anndata", dest="h5ad", action="store_true",
+                   help="AnnData's layout: an .h5ad (also chosen by an .h5ad OUT), or an AnnData zarr store "
+                        "with a .zarr OUT")
     w.add_argument("--block", type=int, default=None, help="samples per write block (resume granularity)")
     w.add_argument("--arrays", nargs="+", choices=STATISTICS, default=list(STATISTICS), help="statistics to store")
     w.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="stored dtype")
-    w.add_argument("--compression", default="gzip", help="gzip (default), lzf or none")
+    w.add_argument("--compression", default=None,
+                   help="gzip (default for .h5), lzf, zstd (default for .zarr), blosc or none")
     w.add_argument("--summary", action="store_true", help="also store per-protein mean/std/min/max")
     w.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     w.add_argument("--no-resume", dest="resume", action="store_false", help="ignore an interrupted OUT.partial")
     w.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    d = run.add_argument_group("cluster (zarr output)").add_mutually_exclusive_group()
+    d.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="compute and write the blocks on a local dask cluster of N worker processes (loopback)")
+    d.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="join an existing dask.distributed cluster, e.g. tcp://10.0.0.1:8786 (its workers must see "
+                        "INPUT and OUT at the same paths)")
 
     info = sub.add_parser("info", help="describe a results file", description="Shape, parameters and "
                           "completeness of a results file (or of its unfinished .partial).")
@@ -134,25 +147,60 @@ def _activity(args: argparse.Namespace) -> Any:
     return activity(args.input, args.signature, **kwargs)
 
 
+def _cluster(args: argparse.Namespace) -> contextlib.AbstractContextManager:
+    """A dask client for ``--workers N`` (a local cluster of processes on loopback) or ``--scheduler``."""
+    if args.workers is None and args.scheduler is None:
+        return contextlib.nullcontext()
+    try:
+        import distributed  # optional dependency (lazyact[dask]): imported only for a cluster
+    except ImportError as exc:
+        raise ValueError(f"--workers/--scheduler need dask.distributed: pip install 'lazyact[dask]' ({exc})") from None
+    stack = contextlib.ExitStack()
+    if args.scheduler is not None:
+        stack.enter_context(distributed.Client(args.scheduler))
+        return stack
+    if args.workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {args.workers}")
+    cluster = stack.enter_context(distributed.LocalCluster(
+        n_workers=args.workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
+        silence_logs=logging.ERROR))
+    stack.enter_context(distributed.Client(cluster))
+    return stack
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out)
+    is_zarr = out.suffix.lower() == ".zarr"
+    if not is_zarr and (args.workers is not None or args.scheduler is not None):
+        raise ValueError("--workers/--scheduler write a zarr store in parallel: give OUT a .zarr name (an HDF5 file "
+                         "is written by one process)")
     t0 = time.perf_counter()
-    act = _activity(args)
-    print(f"{act!r}", file=sys.stderr)
-    compression = None if args.compression.lower() == "none" else args.compression
-    opts = dict(dtype=np.dtype(args.dtype), compression=compression, block=args.block, progress=not args.quiet,
-                resume=args.resume, overwrite=args.overwrite)
-    if args.h5ad or out.suffix.lower() == ".h5ad":
-        if list(args.arrays) != list(STATISTICS):
-            print("lazyact: note: --arrays is ignored with --h5ad (X = beta, obsm = se/zscore/pvalue)", file=sys.stderr)
-        if args.summary:
-            print("lazyact: note: --summary applies to .h5 output only", file=sys.stderr)
-        path = ActivityIO.to_h5ad(act, out, **opts)
-    else:
-        path = ActivityIO.to_hdf5(act, out, arrays=tuple(args.arrays), summary=args.summary, **opts)
+    with _cluster(args):
+        act = _activity(args)
+        print(f"{act!r}", file=sys.stderr)
+        compression = args.compression if args.compression is not None else ("zstd" if is_zarr else "gzip")
+        compression = None if compression.lower() == "none" else compression
+        opts = dict(dtype=np.dtype(args.dtype), compression=compression, block=args.block, progress=not args.quiet,
+                    resume=args.resume, overwrite=args.overwrite)
+        if is_zarr:
+            fmt = "anndata" if args.h5ad else "lazyact"
+            if args.h5ad and list(args.arrays) != list(STATISTICS):
+                print("lazyact: note: --arrays is ignored with --h5ad (X = beta, obsm = se/zscore/pvalue)",
+                      file=sys.stderr)
+            path = ActivityIO.to_zarr(act, out, arrays=tuple(args.arrays), format=fmt, summary=args.summary, **opts)
+        elif args.h5ad or out.suffix.lower() == ".h5ad":
+            if list(args.arrays) != list(STATISTICS):
+                print("lazyact: note: --arrays is ignored with --h5ad (X = beta, obsm = se/zscore/pvalue)",
+                      file=sys.stderr)
+            if args.summary:
+                print("lazyact: note: --summary applies to .h5 output only", file=sys.stderr)
+            path = ActivityIO.to_h5ad(act, out, **opts)
+        else:
+            path = ActivityIO.to_hdf5(act, out, arrays=tuple(args.arrays), summary=args.summary, **opts)
     dt = time.perf_counter() - t0
     m = act.shape[1]
-    print(f"wrote {path} ({os.path.getsize(path) / 2**20:.1f} MiB, {m:,} samples in {dt:.1f} s)", file=sys.stderr)
+    size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else os.path.getsize(path)
+    print(f"wrote {path} ({size / 2**20:.1f} MiB, {m:,} samples in {dt:.1f} s)", file=sys.stderr)
     return 0
 
 

@@ -30,7 +30,8 @@ SAMPLES = [f"c{j}" for j in range(N_SAMPLES)]
 
 
 def write_h5ad(path, x_cells_by_genes, *, genes=GENES, samples=SAMPLES, raw=None, layers=None,
-               var_extra=None, obsm=None, obs_extra=None):
+               var_extra=None, obsm=None, obs_extra=None, zarr_format=None):
+    """An AnnData file: ``.h5ad``, or a zarr store of ``zarr_format`` (2 or 3) when given."""
     import anndata as ad
 
     var = pd.DataFrame(index=pd.Index(genes, name=None))
@@ -50,7 +51,11 @@ def write_h5ad(path, x_cells_by_genes, *, genes=GENES, samples=SAMPLES, raw=None
         a.obsm[k] = v
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        a.write_h5ad(path)
+        if zarr_format is None:
+            a.write_h5ad(path)
+        else:
+            with ad.settings.override(zarr_write_format=zarr_format):
+                a.write_zarr(path)
     return os.fspath(path)
 
 
@@ -75,6 +80,7 @@ BACKENDS = [
     "csc", "csr", "csr_scan", "csr_T", "csc_array", "coo",
     "h5py", "h5py_T_chunked",
     "h5ad_csr", "h5ad_csc", "h5ad_csc_tiny_scan", "h5ad_dense", "h5ad_raw", "h5ad_layer",
+    "zarr2_csr", "zarr3_csc", "zarr3_dense",
     "anndata_csr", "anndata_csc", "anndata_dense", "anndata_raw", "anndata_backed", "tenx",
 ]
 
@@ -153,6 +159,13 @@ def build(name: str, y: np.ndarray, tmp) -> tuple:
         if name == "h5ad_layer":
             kw["layer"] = "counts"
         s = as_source(fn, **kw)
+    elif name.startswith("zarr"):
+        fmt = int(name[4])
+        fn = os.path.join(tmp, f"{name}.zarr")
+        x = yt.astype(np.float32)
+        x = sp.csr_matrix(x) if "csr" in name else sp.csc_matrix(x) if "csc" in name else x
+        write_h5ad(fn, x, zarr_format=fmt)
+        s = as_source(fn)
     elif name.startswith("anndata"):
         import anndata as ad
 

@@ -15,7 +15,7 @@ from .conftest import BACKENDS, GENES, N_GENES, N_SAMPLES, SAMPLES, dense
 
 SPARSE = {"csc", "csr", "csr_scan", "csr_T", "csc_array", "coo", "h5ad_csr", "h5ad_csc",
           "h5ad_csc_tiny_scan", "h5ad_raw", "h5ad_layer", "anndata_csr", "anndata_csc",
-          "anndata_raw", "anndata_backed", "tenx"}
+          "anndata_raw", "anndata_backed", "tenx", "zarr2_csr", "zarr3_csc"}
 
 
 def check_block(src: ExpressionSource, blk, expected: np.ndarray) -> None:

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from ..activity import LazyActivity
+from ..array.distributed import cluster_map
 from ..preprocess import PreparedExpression, check_orientation, log_row_means, pseudobulk, single_cell_genes
 from ..sources import ExpressionSource, as_source
 from .build import ActivityOptions, build_model, resolve_signature
@@ -111,7 +112,9 @@ def single_cell_activity(expression: Any, options: ActivityOptions) -> LazyActiv
     build = build_model(sig, sig_name, kept_names, options.replace(gene_order=gene_order))
     shared = build.overlap.expression_rows  # positions within `kept`
     scale = SCALE[options.preprocess]
-    totals, row_means = log_row_means(src, kept, shared, scale, scale_dtype)
+    # one distributed reduction when a dask client is active and the source pickles by reference (a file)
+    passes_map = cluster_map() if getattr(src, "path", None) is not None else None
+    totals, row_means = log_row_means(src, kept, shared, scale, scale_dtype, map=passes_map)
     expr = PreparedExpression(src, kept[shared], row_offsets=row_means, log_scale=scale, totals=totals,
                               scale_dtype=scale_dtype)
     try:  # obsm["spatial"] of an .h5ad / AnnData, for the viewer

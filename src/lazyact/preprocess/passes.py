@@ -7,13 +7,16 @@ sample: nothing proportional to the matrix is held.
 * :func:`row_sums` -- each gene's sum over all samples (de-duplication scores, the
   row means of ``preprocess="center"``);
 * :func:`log_row_means` -- each sample's library size and each gene's mean of
-  ``log2(x / total * scale + 1)`` over all samples (the single-cell centring);
+  ``log2(x / total * scale + 1)`` over all samples (the single-cell centring), by
+  :func:`segments` that may run apart (on a dask cluster) with the same bits;
 * :func:`pseudobulk` -- counts summed per group, then CPM, ``log2(x + 1)`` and
   centring (SecActPy's ``preprocess="pseudobulk"``), with :func:`looks_normalised`
   deciding whether the input is counts.
 """
 from __future__ import annotations
 
+import builtins
+import functools
 from typing import Any
 
 import numpy as np
@@ -23,11 +26,14 @@ import scipy.sparse as sp
 from ..sources.base import select_rows
 from .normalise import log_normalise
 
-__all__ = ["PASS_BYTES", "pass_block", "row_sums", "log_row_means", "looks_normalised", "pseudobulk"]
+__all__ = ["PASS_BYTES", "SEGMENT_BLOCKS", "pass_block", "segments", "row_sums", "log_row_segment", "log_row_means",
+           "looks_normalised", "pseudobulk"]
 
 #: Source bytes read per block by the global-statistics passes (library sizes,
 #: row means, pseudo-bulk sums); transient memory is a small multiple of it.
 PASS_BYTES = 8 * 2**20
+#: Pass blocks per segment of a pass whose partial sums may be computed apart (:func:`segments`).
+SEGMENT_BLOCKS = 64
 
 
 def pass_block(source: Any) -> int:
@@ -51,8 +57,45 @@ def row_sums(source: Any, rows: np.ndarray | None = None) -> np.ndarray:
     return total
 
 
+def segments(source: Any) -> list[tuple[int, int]]:
+    """Column ranges of a streaming pass's segments: :data:`SEGMENT_BLOCKS` pass blocks each.
+
+    A pass folds its per-block partial sums in order within a segment, then the segments'
+    sums in order: the same bits whether the segments run here, one after the other, or
+    on a cluster (``map=``). Up to one segment (512 MiB of source data) this is the plain
+    sequential fold.
+    """
+    n = source.n_samples
+    width = pass_block(source) * SEGMENT_BLOCKS
+    return [(a, min(a + width, n)) for a in range(0, n, width)]
+
+
+def log_row_segment(source: Any, kept: np.ndarray, shared: np.ndarray, scale: float, factor_dtype: Any,
+                    bounds: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Library sizes of samples ``bounds`` and the sum over them of each shared gene's log value.
+
+    One segment of :func:`log_row_means` (a module function, so that it pickles to a worker).
+    """
+    start, stop = bounds
+    dense_order = "divide" if factor_dtype is None else "multiply"
+    totals = np.empty(stop - start)
+    sums = np.zeros(shared.size)
+    for sl, blk in source.iter_columns(pass_block(source), rows=kept, start=start, stop=stop):
+        tot = np.asarray(blk.sum(axis=0)).ravel()
+        totals[sl.start - start:sl.stop - start] = tot
+        if sp.issparse(blk):
+            sub = log_normalise(select_rows(blk.tocsc(), shared), tot, scale, order="multiply",
+                                factor_dtype=factor_dtype)
+            sums += np.asarray(sub.sum(axis=1)).ravel()
+        else:
+            sub = log_normalise(np.asarray(blk[shared], dtype=np.float64), tot, scale, order=dense_order,
+                                factor_dtype=factor_dtype)
+            sums += np.ascontiguousarray(sub).sum(axis=1)
+    return totals, sums
+
+
 def log_row_means(source: Any, kept: np.ndarray, shared: np.ndarray, scale: float,
-                  factor_dtype: Any = None) -> tuple[np.ndarray, np.ndarray]:
+                  factor_dtype: Any = None, *, map: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """One pass: library sizes and the mean log-normalised value of each shared gene.
 
     Parameters
@@ -69,6 +112,10 @@ def log_row_means(source: Any, kept: np.ndarray, shared: np.ndarray, scale: floa
         ``np.float32``: SecActPy's ``sparse_mode`` arithmetic for float32 counts
         (``x * (scale / total)`` with float32 factors); None: its dense arithmetic
         (``x / total * scale``) for dense blocks. Sparse blocks always multiply.
+    map : callable, optional
+        ``map(fn, items) -> results in order`` running the :func:`segments` (e.g. on a
+        dask cluster: :func:`lazyact.array.distributed.cluster_map`); default here, in turn.
+        The result is the same bits either way.
 
     Returns
     -------
@@ -77,20 +124,14 @@ def log_row_means(source: Any, kept: np.ndarray, shared: np.ndarray, scale: floa
     means : numpy.ndarray
         Each shared gene's mean over all samples of ``log2(x / total * scale + 1)``.
     """
-    dense_order = "divide" if factor_dtype is None else "multiply"
+    segs = segments(source)
+    fn = functools.partial(log_row_segment, source, kept, shared, scale, factor_dtype)
+    results = (map or builtins.map)(fn, segs)
     totals = np.empty(source.n_samples)
     sums = np.zeros(shared.size)
-    for sl, blk in source.iter_columns(pass_block(source), rows=kept):
-        tot = np.asarray(blk.sum(axis=0)).ravel()
-        totals[sl] = tot
-        if sp.issparse(blk):
-            sub = log_normalise(select_rows(blk.tocsc(), shared), tot, scale, order="multiply",
-                                factor_dtype=factor_dtype)
-            sums += np.asarray(sub.sum(axis=1)).ravel()
-        else:
-            sub = log_normalise(np.asarray(blk[shared], dtype=np.float64), tot, scale, order=dense_order,
-                                factor_dtype=factor_dtype)
-            sums += np.ascontiguousarray(sub).sum(axis=1)
+    for (a, b), (tot, part) in zip(segs, results):
+        totals[a:b] = tot
+        sums += part
     return totals, sums / source.n_samples
 
 

@@ -17,12 +17,13 @@ from ..array import format_bytes
 from .files import partial_path
 from .hdf5 import DONE_KEY, open_results_file
 from .stored import inspect, py_value
+from .zarr import is_zarr_results, store_info
 
 __all__ = ["file_info", "format_info"]
 
 
 def file_info(path: str | os.PathLike) -> dict:
-    """What a results file holds, without reading the data; works on ``.partial`` files.
+    """What a results file (or zarr store) holds, without reading the data; works on ``.partial`` files.
 
     Returns
     -------
@@ -36,6 +37,8 @@ def file_info(path: str | os.PathLike) -> dict:
     NotResultsFileError, FileNotFoundError
     """
     p = Path(os.fspath(path))
+    if is_zarr_results(p):
+        return store_info(p)
     if not p.exists() and partial_path(p).exists():
         p = partial_path(p)
     if not p.exists():

@@ -1,8 +1,9 @@
-"""The writers of an activity (computed or stored): ``to_hdf5``, ``to_h5ad``, ``to_anndata``, ``to_xarray``.
+"""The writers of an activity (computed or stored): ``to_hdf5``, ``to_h5ad``, ``to_zarr``, ``to_anndata``,
+``to_xarray``.
 
 :class:`ActivityIO` is a mixin of :class:`~lazyact.LazyActivity` and
-:class:`~lazyact.StoredActivity`; the file formats are :mod:`lazyact.results.hdf5` and
-:mod:`lazyact.results.h5ad`.
+:class:`~lazyact.StoredActivity`; the file formats are :mod:`lazyact.results.hdf5`,
+:mod:`lazyact.results.h5ad` and :mod:`lazyact.results.zarr`.
 """
 from __future__ import annotations
 
@@ -15,13 +16,15 @@ import pandas as pd
 
 from .._version import __version__
 from ..array import BlockStore
+from ..array.distributed import FileCheck
 from ..array.sinks import read_all
 from ..ridge import STATISTICS
 from .fingerprint import digest, dumps, fingerprint, fingerprint_parts
 from .h5ad import write_h5ad
 from .hdf5 import write_hdf5
+from .zarr import write_zarr
 
-__all__ = ["FORMAT", "ActivityIO", "check_statistics", "file_attrs"]
+__all__ = ["FORMAT", "ActivityIO", "check_statistics", "file_attrs", "input_check"]
 
 #: ``lazyact_format`` attribute of files written by lazyact.
 FORMAT = "lazyact-activity/1"
@@ -50,6 +53,21 @@ def check_statistics(names: Any, available: Sequence[str]) -> tuple[str, ...]:
     if bad or not names:
         raise ValueError(f"arrays must be among {list(available)}, got {list(names)}")
     return names
+
+
+def input_check(parts: Any) -> FileCheck | None:
+    """A :class:`~lazyact.array.distributed.FileCheck` of the files named in fingerprint parts (None: no file)."""
+    files = {}
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            if {"path", "size", "mtime_ns"} <= set(node):
+                files[str(node["path"])] = (int(node["size"]), int(node["mtime_ns"]))
+            for value in node.values():
+                visit(value)
+
+    visit(parts)
+    return FileCheck(files) if files else None
 
 
 class ActivityIO:
@@ -194,6 +212,105 @@ class ActivityIO:
             obsm_extra=extra, dtype=dtype, compression=compression, block=block, progress=progress,
             resume=resume, overwrite=overwrite, attrs=file_attrs(self), fingerprint=digest(parts),
             fingerprint_parts=parts,
+        )
+
+    def to_zarr(
+        self,
+        path: str | os.PathLike,
+        arrays: Sequence[str] = STATISTICS,
+        chunks: tuple[int, int] | None = None,
+        progress: bool | None = True,
+        resume: bool = True,
+        client: Any = None,
+        *,
+        format: str = "lazyact",
+        dtype: Any = None,
+        compression: str | None = "zstd",
+        block: int | None = None,
+        overwrite: bool = False,
+        summary: bool = False,
+    ) -> Path:
+        """Write the statistics to a zarr store (zarr-python 3), in parallel on a dask cluster when one is active.
+
+        The layout and attributes are those of :meth:`to_hdf5` (arrays ``beta``, ``se``,
+        ``zscore``, ``pvalue`` as proteins x samples, ``feature_names``, ``sample_names``,
+        every parameter, the version, the fingerprint of the inputs) in a directory store;
+        ``format="anndata"`` writes AnnData's layout instead (as :meth:`to_h5ad`: ``X`` =
+        beta, ``obsm`` se/zscore/pvalue, samples x proteins), which ``anndata.read_zarr``
+        opens. :func:`lazyact.open` and ``lazyact info`` read both.
+
+        Each column block of samples is computed once for all the statistics and written as
+        whole chunks; a block is recorded as done only after its chunks are stored. The
+        store is written as ``path + ".partial"`` and renamed when complete: after a kill at
+        any moment, the same call computes only the missing blocks and gives the same store
+        as an uninterrupted run. While a run writes, the store is locked: a second run on it
+        is refused.
+
+        With a ``dask.distributed`` client (``client=``, or the active default client), the
+        workers compute and write the blocks (the input is read by each worker from its
+        path, and checked to be the file the activity was built from); the result equals a
+        local run bit for bit. The bar counts saved blocks.
+
+        Parameters
+        ----------
+        path : str or path
+            The store (a directory, e.g. ``activity.zarr``).
+        arrays : sequence of str
+            Statistics to store (lazyact's layout; AnnData's always stores all four).
+        chunks : (int, int), optional
+            Storage chunks (proteins x samples); default: one protein row and one block of
+            samples both cheap to read (:func:`lazyact.array.sinks.chunk_shape`).
+        progress : bool
+            Progress bar.
+        resume : bool
+            Continue a matching ``.partial`` store (``False``: start over).
+        client : distributed.Client, optional
+            The cluster (default: the active client, if any; ``False``: compute here).
+        format : {"lazyact", "anndata"}
+        dtype : dtype, optional
+            Stored dtype (default float64).
+        compression : str or None
+            ``"zstd"`` (default), ``"gzip"``, ``"blosc"`` or None.
+        block : int, optional
+            Samples per block (one task on a cluster; the resume granularity): default a
+            multiple of the chunk width, about 64 MiB of results.
+        overwrite : bool
+            Replace an existing store (once the new one is complete).
+        summary : bool
+            Also store per-protein mean/std/min/max (lazyact's layout).
+
+        Returns
+        -------
+        pathlib.Path
+
+        Examples
+        --------
+        >>> import lazyact, tempfile, os
+        >>> from lazyact.demo import example_path
+        >>> act = lazyact.activity(example_path(), "CytoSig", n_rand=20)
+        >>> res = lazyact.open(act.to_zarr(os.path.join(tempfile.mkdtemp(), "ly86.zarr"), progress=False))
+        >>> res.zscore.loc["IL6"].shape, bool((res.pvalue[:, :] == act.pvalue[:, :]).all())
+        ((5,), True)
+        """
+        if format not in ("lazyact", "anndata"):
+            raise ValueError(f"format must be 'lazyact' or 'anndata', got {format!r}")
+        anndata = format == "anndata"
+        spatial = getattr(self, "spatial", None)
+        extra = None if spatial is None else {"spatial": np.asarray(spatial, dtype=np.float64)}
+        parts = fingerprint_parts(self)
+        uns = None
+        if anndata:
+            names = self.store.names
+            x = "beta" if "beta" in names else names[0]
+            arrays = (x, *[n for n in names if n != x])
+            uns = {"source": "lazyact", "feature_names": np.array([str(p) for p in self.proteins], dtype=object),
+                   "lazyact": {"version": __version__, "params": dumps(self.params, sort_keys=False), "X": x}}
+        names = check_statistics(arrays, self.store.names)
+        return write_zarr(
+            self.store, path, names, row_labels=self.proteins, col_labels=self.samples, anndata=anndata,
+            chunks=chunks, dtype=dtype, compression=compression, block=block, progress=progress, resume=resume,
+            overwrite=overwrite, summary=summary, attrs=file_attrs(self), extra=extra, uns=uns,
+            fingerprint=digest(parts), fingerprint_parts=parts, client=client, check=input_check(parts),
         )
 
     def to_anndata(self, max_bytes: int | None = None, force: bool = False, progress: bool | None = None) -> Any:

@@ -4,9 +4,10 @@
 SecActPy's streaming-writer and ``save_results`` HDF5 files, and its
 ``save_results_to_h5ad`` / ``results_to_anndata`` AnnData files, as a
 :class:`StoredActivity`: the same lazy array API as :class:`~lazyact.LazyActivity`,
-whose blocks (:class:`StoredBlocks`) read the datasets. Each format's module
-(:mod:`~lazyact.results.hdf5`, :mod:`~lazyact.results.h5ad`) finds its statistics;
-:func:`inspect` checks what they found.
+whose blocks (:class:`StoredBlocks`) read the datasets; also zarr stores (``act.to_zarr``).
+Each format's module (:mod:`~lazyact.results.hdf5`, :mod:`~lazyact.results.h5ad`,
+:mod:`~lazyact.results.zarr`) finds its statistics; :func:`inspect` checks what the HDF5
+ones found.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from ..array import BlockStore
 from ..sources import open_h5
 from ..views import ActivityViews
 from . import h5ad, hdf5
+from . import zarr as zarr_format
 from .files import IncompleteFileError, NotResultsFileError
 from .fingerprint import digest, hash_names
 from .io import ActivityIO
@@ -96,9 +98,9 @@ def inspect(f: h5py.File, path: Path) -> dict:
 
 
 class StoredBlocks:
-    """Block function reading stored statistics from an HDF5 / h5ad file.
+    """Block function reading stored statistics from an HDF5 / h5ad file or a zarr store.
 
-    Pickles as its path (the file is opened lazily in each process).
+    Pickles as its path (the file is opened lazily in each process, by ``opener``).
 
     Parameters
     ----------
@@ -112,10 +114,14 @@ class StoredBlocks:
     preferred_chunks : (int, int)
     token : str
         Deterministic identity (names dask graphs).
+    opener : callable
+        ``opener(path)`` -> the open file or root group (a module-level function; default
+        HDF5's).
     """
 
     def __init__(self, path: str, sources: Mapping[str, tuple[str, bool, Sequence[str] | None]],
-                 shape: tuple[int, int], dtype: Any, preferred_chunks: tuple[int, int], token: str):
+                 shape: tuple[int, int], dtype: Any, preferred_chunks: tuple[int, int], token: str,
+                 opener: Any = None):
         self.path = os.fspath(path)
         self.sources = dict(sources)
         self.names = tuple(self.sources)
@@ -123,20 +129,22 @@ class StoredBlocks:
         self.dtype = np.dtype(dtype)
         self.preferred_chunks = preferred_chunks
         self.token = token
+        self.opener = opener or _open_hdf5
         self._lock = threading.Lock()
-        self._file: h5py.File | None = None
+        self._file: Any = None
         self._pid = os.getpid()
 
-    def _f(self) -> h5py.File:
+    def _f(self) -> Any:
         with self._lock:
-            if self._file is None or not self._file.id.valid or self._pid != os.getpid():
-                self._file = open_h5(self.path, rdcc_nbytes=None)
+            valid = self._file is not None and getattr(getattr(self._file, "id", None), "valid", True)
+            if not valid or self._pid != os.getpid():
+                self._file = self.opener(self.path)
                 self._pid = os.getpid()
             return self._file
 
     def close(self) -> None:
         with self._lock:
-            if self._file is not None and self._file.id.valid:
+            if self._file is not None and getattr(getattr(self._file, "id", None), "valid", False):
                 self._file.close()
             self._file = None
 
@@ -159,6 +167,10 @@ class StoredBlocks:
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
+
+
+def _open_hdf5(path: str) -> h5py.File:
+    return open_h5(path, rdcc_nbytes=None)
 
 
 def store_chunks(node_chunks: tuple[int, int] | None, shape: tuple[int, int], itemsize: int,
@@ -200,24 +212,32 @@ class StoredActivity(ActivityViews, ActivityIO):
     def __init__(self, path: str | os.PathLike, *, chunks: tuple[int, int] | None = None,
                  cache_bytes: int | None = None, threads: int | None = None):
         self.path = Path(os.fspath(path))
-        with hdf5.open_results_file(self.path) as f:
-            info = inspect(f, self.path)
-            self.summary_stats = hdf5.read_summary(f, info["proteins"])
-            spatial = hdf5.read_spatial(f)
-            if spatial is None:
-                spatial = h5ad.obsm_array(f, "spatial")
-            self.spatial = None if spatial is None else np.asarray(spatial, dtype=np.float64)
+        opener = None
+        if zarr_format.is_zarr_results(self.path):
+            info = zarr_format.inspect_store(self.path)
+            self.summary_stats, spatial = info["summary"], info["spatial"]
+            opener = zarr_format.open_store
+            stat_path = self.path / "zarr.json"  # a store's identity: its root metadata
+        else:
+            with hdf5.open_results_file(self.path) as f:
+                info = inspect(f, self.path)
+                self.summary_stats = hdf5.read_summary(f, info["proteins"])
+                spatial = hdf5.read_spatial(f)
+                if spatial is None:
+                    spatial = h5ad.obsm_array(f, "spatial")
+            stat_path = self.path
+        self.spatial = None if spatial is None else np.asarray(spatial, dtype=np.float64)
         self.format: str = info["kind"]
         self.params: dict = info["params"]
         self.attrs: dict = {k: py_value(v) for k, v in info["attrs"].items()}
         self.proteins = pd.Index(info["proteins"], dtype=object)
         self.samples = pd.Index(info["samples"], dtype=object)
-        st = os.stat(self.path)
-        self._file_id = {"path": str(self.path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+        st = os.stat(stat_path)
+        self._file_id = {"path": str(Path(stat_path).resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
         token = digest({"file": self._file_id, "sources": {k: v[:2] for k, v in info["sources"].items()}})
         dtype = info["dtype"]
         pref = store_chunks(info["chunks"], info["shape"], dtype.itemsize, len(info["sources"]))
-        self.blocks = StoredBlocks(str(self.path), info["sources"], info["shape"], dtype, pref, token)
+        self.blocks = StoredBlocks(str(self.path), info["sources"], info["shape"], dtype, pref, token, opener)
         kwargs = {} if cache_bytes is None else {"cache_bytes": int(cache_bytes)}
         self.store = BlockStore(self.blocks, chunks=chunks, threads=threads, **kwargs)
         self._views: dict[str, Any] = {}
@@ -271,7 +291,8 @@ def open_results(path: str | os.PathLike, *, chunks: tuple[int, int] | None = No
                  threads: int | None = None) -> StoredActivity:
     """Open stored activity results lazily, with the API of :class:`~lazyact.LazyActivity`.
 
-    Reads files written by ``act.to_hdf5`` / ``act.to_h5ad`` / ``lazyact run``, by
+    Reads files written by ``act.to_hdf5`` / ``act.to_h5ad`` / ``lazyact run``, zarr stores
+    written by ``act.to_zarr`` (either layout) and AnnData zarr stores of results, files written by
     SecActPy's streaming writer (``ridge_batch(output_path=...)``) and ``save_results``,
     and AnnData files written by SecActPy's ``save_results_to_h5ad`` or
     ``results_to_anndata`` (statistics in ``obsm`` or ``layers``). Nothing is loaded
@@ -316,6 +337,12 @@ open = open_results  # noqa: A001
 def is_results_file(path: str | os.PathLike) -> bool:
     """Whether ``path`` is a complete results file :func:`open` can read."""
     p = Path(os.fspath(path))
+    if zarr_format.is_zarr_results(p):
+        try:
+            zarr_format.inspect_store(p)
+            return True
+        except (NotResultsFileError, IncompleteFileError, OSError, KeyError, ValueError):
+            return False
     if not p.is_file() or not h5py.is_hdf5(p):
         return False
     try:

@@ -1,0 +1,768 @@
+"""The zarr results format (zarr-python 3, format 3), read and written, locally or by a dask cluster.
+
+``act.to_zarr(path)`` stores what ``to_hdf5`` stores, in a directory store::
+
+    beta/, se/, zscore/, pvalue/       proteins x samples, float64 (or dtype=), chunked, zstd,
+                                       fill value NaN (an unwritten chunk never reads as a number)
+    feature_names/, sample_names/      UTF-8 strings
+    summary/<statistic>/<moment>/      per-protein mean/std/min/max (summary=True)
+    spatial/                           samples x 2 coordinates, when the activity has them
+    root attributes                    every parameter (also all together as JSON in
+                                       ``lazyact_params``), ``lazyact_version``, ``lazyact_format``,
+                                       ``lazyact_fingerprint``, ``lazyact_layout``, ``lazyact_complete``
+
+``format="anndata"`` stores AnnData's layout instead (what ``to_h5ad`` writes, readable
+by ``anndata.read_zarr``): ``X`` = beta and ``obsm/se|zscore|pvalue`` (samples x proteins),
+``obs``/``var`` names, ``uns`` (written with ``anndata.io.write_elem``).
+
+Writing, and what a kill leaves
+-------------------------------
+The store is written as ``path + ".partial"`` and renamed to ``path`` when complete. A
+column block of samples (all proteins, every statistic) is always a whole number of
+chunks, so blocks never share a chunk and can be written by different processes at once.
+zarr's ``LocalStore`` writes each chunk to a temporary file and renames it into place, and
+a block is recorded as done (one chunk of the ``_lazyact_done`` array, fill value 0) only
+after all of its chunks are stored: a process killed at any moment leaves blocks that
+are either recorded and complete, or not recorded (and computed again by the next run).
+Chunks are written even where they equal the fill value (``write_empty_chunks``), so
+:meth:`ZarrOutput.finish` can check that every chunk is there before the store is marked
+complete.
+
+One writer at a time: the client process holds an exclusive lock (``flock``) on the
+``.partial`` directory from the moment it creates or opens it until it has renamed it;
+the kernel releases it when the process dies. A second run on the same store is refused
+(also with ``resume=False``). A new store is built under a temporary name and renamed to
+``.partial`` already locked. Each ``.partial`` carries a run identity
+(``lazyact_run``) that every block write checks first, so a task of an abandoned run
+still running on a cluster cannot write into a store started afresh.
+
+Reading: :func:`inspect_store` finds the statistics of a complete store (lazyact's
+layout or any AnnData zarr store with ``obsm`` statistics), :func:`open_store` opens it,
+:func:`store_info` describes a store or its ``.partial`` (``lazyact info``).
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import math
+import os
+import re
+import shutil
+import uuid
+import warnings
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..array import MOMENTS, BlockStore
+from ..array.distributed import DistributedWriter, active_client
+from ..array.sinks import BlockWriter, Target, WritePlan, write_buffer_bytes
+from ..ridge import STATISTICS
+from ..sources.encoding import read_index
+from ..sources.zarr import ZARR, import_zarr, is_zarr_store
+from .files import IncompleteFileError, NotResultsFileError, ResumeMismatchError, partial_path
+from .fingerprint import dumps
+
+__all__ = [
+    "DONE_KEY",
+    "ZarrBlockSink",
+    "ZarrLayout",
+    "ZarrOutput",
+    "compressors",
+    "inspect_store",
+    "is_zarr_results",
+    "open_store",
+    "store_info",
+    "write_zarr",
+]
+
+#: Array of finished column blocks in a ``.partial`` store (one chunk per block).
+DONE_KEY = "_lazyact_done"
+#: Temporary files left by zarr's atomic writes when a process is killed mid-write.
+_TMP_FILE = re.compile(r"\.[0-9a-f]{32}\.partial$")
+_ENCODING_ARRAY = {"encoding-type": "array", "encoding-version": "0.2.0"}
+
+
+# --------------------------------------------------------------------------- small helpers
+def json_attr(value: Any) -> Any:
+    """A value stored as a zarr attribute: scalars as such, anything else as JSON text (as in HDF5)."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else str(float(value))
+    if isinstance(value, str):
+        return value
+    return dumps(value)
+
+
+def compressors(compression: str | None) -> Any:
+    """zarr codecs of ``compression``: ``"zstd"`` (default), ``"gzip"``, ``"blosc"`` or None."""
+    zarr = import_zarr()
+    if compression is None or str(compression).lower() == "none":
+        return None
+    name = str(compression).lower()
+    codecs = {"zstd": lambda: zarr.codecs.ZstdCodec(level=3), "gzip": lambda: zarr.codecs.GzipCodec(level=4),
+              "blosc": lambda: zarr.codecs.BloscCodec()}
+    if name not in codecs:
+        raise ValueError(f"compression {compression!r} is not available for zarr stores; use one of "
+                         f"{', '.join(codecs)} or None")
+    return codecs[name]()
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def remove_tmp_files(root: Path) -> int:
+    """Delete the temporary files of chunk writes interrupted by a kill; return how many."""
+    n = 0
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            if _TMP_FILE.search(name):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(dirpath, name))
+                    n += 1
+    return n
+
+
+class StoreLock:
+    """An exclusive ``flock`` on a store directory, held by this process until released or dead.
+
+    Raises
+    ------
+    OSError
+        (``EBUSY``) another process holds it.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.fd: int | None = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            self.fd = None
+            raise OSError(errno.EBUSY, f"'{path}' is being written by another process (another run on the same "
+                                       "store?); wait for it to finish, or stop it first") from None
+
+    def release(self) -> None:
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+
+def check_store_target(final: Path, overwrite: bool) -> None:
+    """Refuse, before any work, a destination that cannot be written or would be overwritten."""
+    parent = final.parent
+    if not parent.is_dir():
+        raise FileNotFoundError(errno.ENOENT, f"cannot write '{final}': directory '{parent}' does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, f"cannot write '{final}': directory '{parent}' is not writable")
+    if final.exists() or final.is_symlink():
+        if not overwrite:
+            raise FileExistsError(errno.EEXIST, f"'{final}' exists; pass overwrite=True (CLI: --overwrite) to replace "
+                                                "it (it is replaced only once the new store is complete)")
+        if final.is_dir() and not is_zarr_store(final):
+            raise IsADirectoryError(errno.EISDIR, f"cannot write '{final}': it is a directory that is not a zarr "
+                                                  "store; remove it or choose another name")
+
+
+# --------------------------------------------------------------------------- the worker side
+class ZarrBlockSink:
+    """Stores column block ``k`` of every target in the ``.partial`` store, then marks it done.
+
+    Picklable (the store's path, the targets and the plan's geometry); what the workers
+    of a cluster call (:class:`~lazyact.array.distributed.BlockSink`).
+    """
+
+    def __init__(self, partial: Path, targets: Sequence[Target], plan: WritePlan, run: str):
+        self.partial = str(partial)
+        self.targets = list(targets)
+        self.width = plan.width
+        self.n_cols = plan.shape[1]
+        self.run = run
+        self._arrays: dict[str, Any] | None = None
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_arrays"] = None
+        return state
+
+    def _open(self) -> dict[str, Any]:
+        zarr = import_zarr()
+        try:
+            root = zarr.open_group(self.partial, mode="r+")
+            current = root.attrs.get("lazyact_run")
+        except Exception as exc:
+            raise RuntimeError(f"the store '{self.partial}' is gone or unreadable ({exc}): its run was finished, "
+                               "restarted or deleted; not writing into it") from exc
+        if current != self.run:
+            raise RuntimeError(f"'{self.partial}' was started afresh by another run; this task of an older run does "
+                               "not write into it")
+        if self._arrays is None:
+            cfg = {"write_empty_chunks": True}
+            arrays = {t.key: root[t.key].with_config(cfg) for t in self.targets}
+            arrays[DONE_KEY] = root[DONE_KEY].with_config(cfg)
+            self._arrays = arrays
+        return self._arrays
+
+    def __call__(self, k: int, arrays: Mapping[str, np.ndarray]) -> None:
+        store = self._open()
+        lo, hi = k * self.width, min(self.n_cols, (k + 1) * self.width)
+        for t in self.targets:
+            a = np.asarray(arrays[t.name])
+            if t.transpose:
+                store[t.key][lo:hi, :] = np.ascontiguousarray(a.T)
+            else:
+                store[t.key][:, lo:hi] = a
+        store[DONE_KEY][k] = 1  # only after every chunk of the block is in place
+
+
+# --------------------------------------------------------------------------- the output
+class ZarrOutput:
+    """A ``.partial`` zarr store being written (a :class:`~lazyact.array.distributed.ParallelOutput`)."""
+
+    def __init__(self, layout: "ZarrLayout", plan: WritePlan, root: Any, lock: StoreLock):
+        self.layout, self.plan, self.root, self.lock = layout, plan, root, lock
+        self.final, self.partial = layout.final, layout.partial
+        self.run = str(root.attrs.get("lazyact_run"))
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.root.attrs.get("lazyact_complete", False))
+
+    @property
+    def done(self) -> np.ndarray:
+        if DONE_KEY not in self.root:
+            return np.ones(self.plan.n_blocks, dtype=bool)
+        return np.asarray(self.root[DONE_KEY][:], dtype=bool)
+
+    def block_sink(self) -> ZarrBlockSink:
+        return ZarrBlockSink(self.partial, self.layout.targets, self.plan, self.run)
+
+    def read_block(self, k: int) -> dict[str, np.ndarray]:
+        lo, hi = self.plan.columns(k)
+        out = {}
+        for t in self.layout.targets:
+            arr = self.root[t.key]
+            out[t.name] = np.ascontiguousarray(arr[lo:hi, :].T) if t.transpose else arr[:, lo:hi]
+        return out
+
+    def write_block(self, k: int, arrays: Mapping[str, np.ndarray]) -> None:
+        self._sink = getattr(self, "_sink", None) or self.block_sink()
+        self._sink(k, arrays)
+
+    def verify(self) -> None:
+        """Check that every chunk of every statistic is stored (before marking the store complete)."""
+        for t in self.layout.targets:
+            arr = self.root[t.key]
+            if arr.nchunks_initialized != arr.nchunks:
+                raise OSError(errno.EIO, f"'{self.partial}': {t.key} holds {arr.nchunks_initialized} of its "
+                                         f"{arr.nchunks} chunks although every block is recorded as written; the "
+                                         "store was changed by something else. Delete it and run again.")
+
+    def finish(self, summary: Mapping[str, Mapping[str, np.ndarray]] | None) -> None:
+        remove_tmp_files(self.partial)
+        self.verify()
+        root = self.root
+        if "summary" in root:
+            del root["summary"]
+        if summary:
+            g = root.create_group("summary", attributes={"axis": 1, "ddof": 0})
+            for name, stats in summary.items():
+                sg = g.create_group(name)
+                for moment in MOMENTS:
+                    sg.create_array(moment, data=np.asarray(stats[moment]))
+        done = self.partial / DONE_KEY
+        if done.exists():  # moved out of the store in one rename, then deleted
+            gone = self.final.with_name(f".{self.final.name}.creating-done-{uuid.uuid4().hex[:8]}")
+            os.rename(done, gone)
+            shutil.rmtree(gone, ignore_errors=True)
+        attrs = dict(root.attrs)
+        attrs.pop("lazyact_run", None)
+        attrs["lazyact_complete"] = True
+        root.attrs.put(attrs)  # one metadata write
+
+    def close(self) -> None:
+        self.lock.release()
+
+    def commit(self) -> Path:
+        try:
+            if self.final.exists() or self.final.is_symlink():  # overwrite=True: replace it now
+                old = self.final.with_name(f".{self.final.name}.replaced-{uuid.uuid4().hex[:8]}")
+                os.rename(self.final, old)
+                os.rename(self.partial, self.final)
+                if old.is_dir():
+                    shutil.rmtree(old, ignore_errors=True)
+                else:
+                    old.unlink()
+            else:
+                os.rename(self.partial, self.final)
+            _fsync_dir(self.final.parent)
+        finally:
+            self.lock.release()
+        return self.final
+
+
+# --------------------------------------------------------------------------- the layout
+class ZarrLayout:
+    """A zarr results store (a :class:`~lazyact.array.sinks.BlockLayout`): lazyact's layout or AnnData's.
+
+    Parameters
+    ----------
+    path : str or path
+        Final store (a directory); written as ``path + ".partial"``.
+    targets : sequence of Target
+        Outputs and their arrays (transposed for AnnData).
+    row_names, col_names : list of str
+        Labels (proteins, samples).
+    anndata : bool
+        AnnData's layout (``X``, ``obsm``, ``obs``, ``var``, ``uns``).
+    chunks : (int, int), optional
+        Storage chunks (rows x cols of the statistics); the column block must be a
+        multiple of the chunk's columns (default: the writer's chunks).
+    compression : str or None
+        See :func:`compressors`.
+    resume, overwrite, attrs, fingerprint, fingerprint_parts
+        As for :class:`~lazyact.results.hdf5.HDF5Container`.
+    extra : mapping of str to array, optional
+        Further small arrays (``spatial``: samples x 2; in ``obsm`` for AnnData).
+    uns : mapping, optional
+        AnnData's ``uns``.
+    """
+
+    kind = "zarr"
+
+    def __init__(self, path: str | os.PathLike, targets: Sequence[Target], row_names: Sequence[str],
+                 col_names: Sequence[str], *, anndata: bool = False, chunks: tuple[int, int] | None = None,
+                 compression: str | None = "zstd", resume: bool = True, overwrite: bool = False,
+                 attrs: Mapping[str, Any] | None = None, fingerprint: str | None = None,
+                 fingerprint_parts: Mapping[str, Any] | None = None, extra: Mapping[str, np.ndarray] | None = None,
+                 uns: Mapping[str, Any] | None = None):
+        self.final = Path(os.fspath(path))
+        self.partial = partial_path(self.final)
+        self.targets = list(targets)
+        self.row_names, self.col_names = row_names, col_names
+        self.anndata = bool(anndata)
+        self.kind = "zarr-anndata" if anndata else "zarr"
+        self.chunks = None if chunks is None else (int(chunks[0]), int(chunks[1]))
+        self.compression = compression
+        compressors(compression)  # refuse an unknown codec before any work
+        self.resume, self.overwrite = resume, overwrite
+        self.attrs = dict(attrs or {})
+        self.fingerprint = fingerprint or ""
+        self.fingerprint_parts = dict(fingerprint_parts or {})
+        self.extra = dict(extra or {})
+        self.uns = dict(uns or {})
+
+    def storage_chunks(self, plan: WritePlan) -> tuple[int, int]:
+        """Chunks (rows x cols) whose columns divide the block width, so blocks never share a chunk."""
+        p, m = plan.shape
+        r, c = self.chunks or plan.chunks or (max(p, 1), max(m, 1))
+        r, c = max(1, min(r, max(p, 1))), max(1, min(c, plan.width))
+        if plan.width % c:
+            c = plan.width
+        return r, c
+
+    def layout_info(self, plan: WritePlan) -> dict:
+        """What a resumed store must have been started with (``lazyact_layout``)."""
+        return {
+            "format": self.kind,
+            "arrays": list(plan.names),
+            "datasets": [t.key for t in self.targets],
+            "shape": list(plan.shape),
+            "dtype": plan.dtype.str,
+            "compression": self.compression,
+            "block": plan.width,
+            "chunks": list(self.storage_chunks(plan)),
+            "summary": plan.summary,
+        }
+
+    # -- opening
+    def open(self, plan: WritePlan) -> ZarrOutput:
+        zarr = import_zarr()
+        check_store_target(self.final, self.overwrite)
+        out = self._open_existing(plan)
+        if out is not None:
+            return out
+        self._remove_abandoned()
+        tmp = self.final.with_name(f".{self.final.name}.creating-{uuid.uuid4().hex[:12]}")
+        tmp.mkdir()
+        lock = StoreLock(tmp)
+        try:
+            root = zarr.open_group(str(tmp), mode="w-", zarr_format=3)
+            self._create(root, plan)
+            try:
+                os.rename(tmp, self.partial)
+            except OSError as exc:
+                raise OSError(errno.EBUSY, f"'{self.partial}' appeared while this run was creating it: another "
+                                           "run on the same store started at the same time") from exc
+        except BaseException:
+            lock.release()
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        _fsync_dir(self.final.parent)
+        return ZarrOutput(self, plan, zarr.open_group(str(self.partial), mode="r+"), lock)
+
+    def _remove_abandoned(self) -> None:
+        """Delete stores that killed runs were creating (their creator's lock is gone)."""
+        for p in self.final.parent.glob(f".{self.final.name}.creating-*"):
+            try:
+                lock = StoreLock(p)
+            except OSError:
+                continue
+            shutil.rmtree(p, ignore_errors=True)
+            lock.release()
+
+    def _open_existing(self, plan: WritePlan) -> ZarrOutput | None:
+        zarr = import_zarr()
+        if not self.partial.exists():
+            return None
+        if not self.partial.is_dir():
+            raise ResumeMismatchError(f"'{self.partial}' is not a zarr store; delete it or pass resume=False")
+        lock = StoreLock(self.partial)  # refuses while another run writes it
+        try:
+            if not self.resume:
+                shutil.rmtree(self.partial)
+                lock.release()
+                return None
+            try:
+                root = zarr.open_group(str(self.partial), mode="r+")
+                attrs = dict(root.attrs)
+            except Exception as exc:
+                warnings.warn(f"'{self.partial}' cannot be read ({exc}); starting over.", RuntimeWarning, stacklevel=5)
+                shutil.rmtree(self.partial)
+                lock.release()
+                return None
+            if "lazyact_fingerprint" not in attrs or "lazyact_layout" not in attrs:
+                raise ResumeMismatchError(
+                    f"'{self.partial}' was not written by lazyact's resumable writer (keys: {sorted(root.keys())}); "
+                    "delete it or pass resume=False to overwrite it")
+            if str(attrs["lazyact_fingerprint"]) != self.fingerprint:
+                try:
+                    parts = json.loads(attrs.get("lazyact_fingerprint_parts", "{}"))
+                except ValueError:
+                    parts = {}
+                differ = sorted(k for k in set(parts) | set(self.fingerprint_parts)
+                                if dumps(parts.get(k)) != dumps(self.fingerprint_parts.get(k)))
+                what = f" (differences: {', '.join(differ)})" if differ else ""
+                raise ResumeMismatchError(
+                    f"'{self.partial}' is an interrupted run on different inputs{what}: refusing to resume. "
+                    "Delete it or pass resume=False (CLI: --no-resume) to start over.")
+            old_layout = json.loads(attrs["lazyact_layout"])
+            new_layout = json.loads(dumps(self.layout_info(plan)))
+            if old_layout != new_layout:
+                differ = sorted(k for k in new_layout if old_layout.get(k) != new_layout[k])
+                raise ResumeMismatchError(
+                    f"'{self.partial}' was started with other output options ({', '.join(differ)}: "
+                    f"{ {k: old_layout.get(k) for k in differ} }); run again with the same options, or delete "
+                    "it / pass resume=False to start over.")
+            remove_tmp_files(self.partial)
+        except BaseException:
+            lock.release()
+            raise
+        return ZarrOutput(self, plan, root, lock)
+
+    # -- creating
+    def _create(self, root: Any, plan: WritePlan) -> None:
+        p, m = plan.shape
+        attrs = {}
+        if self.anndata:
+            attrs.update({"encoding-type": "anndata", "encoding-version": "0.1.0"})
+        attrs.update({k: json_attr(v) for k, v in self.attrs.items()})
+        attrs.update(lazyact_complete=False, lazyact_fingerprint=self.fingerprint,
+                     lazyact_fingerprint_parts=dumps(self.fingerprint_parts),
+                     lazyact_layout=dumps(self.layout_info(plan)), lazyact_run=uuid.uuid4().hex)
+        root.attrs.update(attrs)
+        r, c = self.storage_chunks(plan)
+        codec = compressors(self.compression)
+        if self.anndata:
+            self._create_anndata(root)
+        for t in self.targets:
+            shape, chunks = ((m, p), (c, r)) if t.transpose else ((p, m), (r, c))
+            arr = root.create_array(t.key, shape=shape, chunks=chunks, dtype=plan.dtype, fill_value=np.nan,
+                                    compressors=codec)
+            if self.anndata:
+                arr.attrs.update(_ENCODING_ARRAY)
+        if not self.anndata:
+            _string_array(root, "feature_names", self.row_names)
+            _string_array(root, "sample_names", self.col_names)
+        for key, value in self.extra.items():
+            arr = root.create_array(f"obsm/{key}" if self.anndata else key, data=np.asarray(value))
+            if self.anndata:
+                arr.attrs.update(_ENCODING_ARRAY)
+        root.create_array(DONE_KEY, shape=(plan.n_blocks,), chunks=(1,), dtype=np.uint8, fill_value=0,
+                          compressors=None, attributes={"block": plan.width})
+
+    def _create_anndata(self, root: Any) -> None:
+        from anndata.io import write_elem  # optional dependency (lazyact[anndata]): AnnData's own encoder
+
+        write_elem(root, "obs", pd.DataFrame(index=pd.Index([str(s) for s in self.col_names], dtype=object)))
+        write_elem(root, "var", pd.DataFrame(index=pd.Index([str(s) for s in self.row_names], dtype=object)))
+        for key in ("obsm", "varm", "obsp", "varp", "layers"):
+            write_elem(root, key, {})
+        write_elem(root, "uns", self.uns)
+
+
+def _string_array(root: Any, key: str, values: Sequence[str]) -> None:
+    n = len(values)
+    arr = root.create_array(key, shape=(n,), chunks=(max(1, min(n, 65536)),), dtype=str)
+    if n:
+        arr[:] = np.array([str(v) for v in values], dtype=object)
+
+
+# --------------------------------------------------------------------------- writing
+def _block_for(chunks: tuple[int, int] | None, block: int | None, per_col: int) -> int | None:
+    """The column block: ``block``, else about :data:`write_buffer_bytes` as a multiple of the chunk width."""
+    if block is not None or chunks is None:
+        return block
+    c = max(1, int(chunks[1]))
+    return c * max(1, (write_buffer_bytes // max(1, per_col)) // c)
+
+
+def write_zarr(
+    store: BlockStore,
+    path: str | os.PathLike,
+    names: str | Sequence[str] | None = None,
+    *,
+    row_labels: Sequence[Any] | None = None,
+    col_labels: Sequence[Any] | None = None,
+    anndata: bool = False,
+    chunks: tuple[int, int] | None = None,
+    dtype: Any = None,
+    compression: str | None = "zstd",
+    block: int | None = None,
+    progress: bool | None = True,
+    resume: bool = True,
+    overwrite: bool = False,
+    summary: bool = False,
+    attrs: Mapping[str, Any] | None = None,
+    extra: Mapping[str, np.ndarray] | None = None,
+    uns: Mapping[str, Any] | None = None,
+    fingerprint: str | None = None,
+    fingerprint_parts: Mapping[str, Any] | None = None,
+    blas_threads: int | None = 1,
+    client: Any = None,
+    check: Any = None,
+) -> Path:
+    """Write outputs of ``store`` to a zarr store, block by block, resumably; on a cluster when one is active.
+
+    Parameters as :func:`~lazyact.results.hdf5.write_hdf5`, and:
+
+    anndata : bool
+        AnnData's layout (outputs transposed: the first is ``X``, the others ``obsm``).
+    chunks : (int, int), optional
+        Storage chunks (rows x cols); the column block is a multiple of their columns.
+    client : distributed.Client, optional
+        Compute and store the blocks on this cluster (default: the active client, if
+        any; ``False``: here).
+    check : callable, optional
+        Run on the worker before each block (inputs unchanged).
+
+    Examples
+    --------
+    >>> import tempfile, zarr
+    >>> class Grid:
+    ...     names, shape, dtype = ("x", "y"), (3, 10), np.dtype("f8")
+    ...     def __call__(self, rows, cols):
+    ...         x = rows[:, None] * 100.0 + cols[None, :]
+    ...         return {"x": x, "y": -x}
+    >>> out = os.path.join(tempfile.mkdtemp(), "grid.zarr")
+    >>> _ = write_zarr(BlockStore(Grid(), chunks=(3, 4)), out, block=4, progress=False, client=False)
+    >>> z = zarr.open_group(out, mode="r")
+    >>> z["y"][2, :3], sorted(z.keys())
+    (array([-200., -201., -202.]), ['feature_names', 'sample_names', 'x', 'y'])
+    """
+    names = store.check_names(names)
+    if anndata and summary:
+        raise ValueError("summary=True is stored by lazyact's layout only, not AnnData's")
+    p, m = store.shape
+    rows = [str(v) for v in row_labels] if row_labels is not None else [str(i) for i in range(p)]
+    cols = [str(v) for v in col_labels] if col_labels is not None else [str(i) for i in range(m)]
+    if anndata:
+        targets = [Target(names[0], "X", True)] + [Target(n, f"obsm/{n}", True) for n in names[1:]]
+    else:
+        targets = [Target(n, n) for n in names]
+    itemsize = np.dtype(store.dtype if dtype is None else dtype).itemsize
+    block = _block_for(chunks, block, p * len(names) * itemsize)
+    layout = ZarrLayout(path, targets, rows, cols, anndata=anndata, chunks=chunks, compression=compression,
+                        resume=resume, overwrite=overwrite, attrs=attrs, fingerprint=fingerprint,
+                        fingerprint_parts=fingerprint_parts, extra=extra, uns=uns)
+    options = dict(dtype=dtype, block=block, progress=progress, summary=summary, blas_threads=blas_threads)
+    client = active_client(client)
+    if client is None:
+        return BlockWriter(store, layout, **options).run()
+    return DistributedWriter(store, layout, client, check=check, **options).run()
+
+
+# --------------------------------------------------------------------------- reading
+def is_zarr_results(path: str | os.PathLike) -> bool:
+    """Whether ``path`` (or only its ``.partial``) is a zarr store: what :func:`lazyact.open` reads with zarr."""
+    p = Path(os.fspath(path))
+    return is_zarr_store(p) or (not p.exists() and is_zarr_store(partial_path(p)))
+
+
+def open_store(path: str | os.PathLike) -> Any:
+    """The root group of a zarr store, read-only (a module function: pickles by reference)."""
+    return import_zarr().open_group(os.fspath(path), mode="r")
+
+
+def _strings(arr: Any) -> list[str]:
+    return [str(v) for v in ZARR.read(arr)]
+
+
+def incomplete_message(path: Path, root: Any) -> str:
+    """What an unfinished store is, and what to do about it."""
+    done = ""
+    if root is not None and DONE_KEY in root:
+        d = np.asarray(root[DONE_KEY][:])
+        done = f" ({int(np.count_nonzero(d))} of {d.size} column blocks written)"
+    return (f"'{path}' is an unfinished lazyact results store{done}. Finish it by running the same "
+            "to_zarr() call or `lazyact run` command again (it resumes), or delete it.")
+
+
+def _find_statistics(root: Any, attrs: Mapping[str, Any], path: Path) -> dict:
+    stats = [n for n in STATISTICS if n in root and ZARR.is_array(root[n]) and len(root[n].shape) == 2]
+    if stats:
+        p, m = root[stats[0]].shape
+        proteins = _strings(root["feature_names"]) if "feature_names" in root else [f"protein{i}" for i in range(p)]
+        samples = _strings(root["sample_names"]) if "sample_names" in root else [f"sample{i}" for i in range(m)]
+        return dict(kind="lazyact zarr", sources={n: (n, False, None) for n in stats}, proteins=proteins,
+                    samples=samples)
+    if "X" in root and "obs" in root and "var" in root:
+        obsm = root["obsm"] if "obsm" in root else None
+        found = [n for n in STATISTICS[1:] if obsm is not None and n in obsm and ZARR.is_array(obsm[n])]
+        if found and ZARR.is_array(root["X"]):
+            sources = {"beta": ("X", True, None), **{n: (f"obsm/{n}", True, None) for n in found}}
+            samples, proteins = read_index(ZARR, root["obs"]), read_index(ZARR, root["var"])
+            kind = "lazyact zarr (AnnData)" if "lazyact_format" in attrs else "zarr (AnnData)"
+            return dict(kind=kind, sources=sources, proteins=[str(v) for v in proteins],
+                        samples=[str(v) for v in samples])
+        raise NotResultsFileError(
+            f"'{path}' is an AnnData zarr store but holds no activity results (obsm keys: "
+            f"{sorted(obsm.keys()) if obsm is not None else []}). If it is expression data, compute activity with "
+            "lazyact.activity(path, signature=...).")
+    raise NotResultsFileError(f"'{path}' is a zarr store without activity results: found keys {sorted(root.keys())}. "
+                              "Expected arrays beta/se/zscore/pvalue (to_zarr) or AnnData's X and obsm statistics.")
+
+
+def inspect_store(path: str | os.PathLike) -> dict:
+    """The statistics of a complete zarr results store, as :func:`lazyact.results.stored.inspect` gives them.
+
+    Also ``summary`` (a DataFrame or None) and ``spatial`` (an array or None).
+
+    Raises
+    ------
+    IncompleteFileError
+        An unfinished store (or only its ``.partial``).
+    NotResultsFileError
+        No statistics.
+    FileNotFoundError
+    """
+    p = Path(os.fspath(path))
+    if not p.exists():
+        part = partial_path(p)
+        if is_zarr_store(part):
+            raise IncompleteFileError(f"'{p}' does not exist yet, only "
+                                      f"{incomplete_message(part, open_store(part))}")
+        raise FileNotFoundError(f"no such file: '{p}'")
+    root = open_store(p)
+    attrs = dict(root.attrs)
+    if DONE_KEY in root or not bool(attrs.get("lazyact_complete", True)):
+        raise IncompleteFileError(incomplete_message(p, root))
+    found = _find_statistics(root, attrs, p)
+    infos = {}
+    for n, (key, tr, _) in found["sources"].items():
+        arr = root[key]
+        shape = (int(arr.shape[1]), int(arr.shape[0])) if tr else (int(arr.shape[0]), int(arr.shape[1]))
+        chunks = (int(arr.chunks[1]), int(arr.chunks[0])) if tr else (int(arr.chunks[0]), int(arr.chunks[1]))
+        infos[n] = (shape, np.dtype(arr.dtype), chunks)
+    shapes = {n: i[0] for n, i in infos.items()}
+    shape = next(iter(shapes.values()))
+    if len(set(shapes.values())) != 1:
+        raise NotResultsFileError(f"'{p}': the statistics have different shapes {shapes}")
+    if len(found["proteins"]) != shape[0] or len(found["samples"]) != shape[1]:
+        raise NotResultsFileError(f"'{p}': {len(found['proteins'])} protein / {len(found['samples'])} sample names "
+                                  f"for statistics of shape {shape}")
+    dtype = np.result_type(*(i[1] for i in infos.values()))
+    if "lazyact_params" in attrs:
+        params = json.loads(attrs["lazyact_params"])
+    else:
+        params = {k: v for k, v in attrs.items() if not str(k).startswith(("encoding-", "lazyact_"))}
+        params.setdefault("source", found["kind"])
+    summary = None
+    if "summary" in root and ZARR.is_group(root["summary"]):
+        g, cols, data = root["summary"], [], []
+        for name in STATISTICS:
+            for moment in MOMENTS:
+                if name in g and moment in g[name]:
+                    cols.append((name, moment))
+                    data.append(np.asarray(g[name][moment][:]))
+        if cols:
+            summary = pd.DataFrame(np.column_stack(data), index=pd.Index(found["proteins"], dtype=object),
+                                   columns=pd.MultiIndex.from_tuples(cols, names=["statistic", "moment"]))
+    spatial = None
+    for key in ("spatial", "obsm/spatial"):
+        if key in root and ZARR.is_array(root[key]):
+            spatial = np.asarray(root[key][...], dtype=np.float64)
+    return dict(kind=found["kind"], sources=found["sources"], shape=shape,
+                dtype=dtype if dtype.kind == "f" else np.dtype(np.float64), chunks=infos[next(iter(infos))][2],
+                proteins=found["proteins"], samples=found["samples"], params=params, attrs=attrs, summary=summary,
+                spatial=spatial)
+
+
+def store_info(path: str | os.PathLike) -> dict:
+    """:func:`lazyact.results.info.file_info` of a zarr store or of its unfinished ``.partial``."""
+    p = Path(os.fspath(path))
+    if not p.exists() and is_zarr_store(partial_path(p)):
+        p = partial_path(p)
+    root = open_store(p)
+    attrs = dict(root.attrs)
+    size = sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+    out: dict[str, Any] = {"path": str(p), "size_bytes": size}
+    incomplete = DONE_KEY in root or not bool(attrs.get("lazyact_complete", True))
+    out["complete"] = not incomplete
+    layout = json.loads(attrs["lazyact_layout"]) if "lazyact_layout" in attrs else None
+    if DONE_KEY in root:
+        d = np.asarray(root[DONE_KEY][:])
+        out["blocks_done"], out["n_blocks"] = int(np.count_nonzero(d)), int(d.size)
+    if incomplete:
+        out["format"] = f"lazyact {layout['format']} (unfinished)" if layout else "unfinished"
+        if layout:
+            out["shape"] = tuple(layout["shape"])
+            out["arrays"] = {n: {"dtype": layout["dtype"], "chunks": layout["chunks"],
+                                 "compression": layout["compression"]} for n in layout["arrays"]}
+        params = json.loads(attrs["lazyact_params"]) if "lazyact_params" in attrs else {}
+    else:
+        info = inspect_store(p)
+        out["format"] = info["kind"]
+        out["shape"] = tuple(info["shape"])
+        out["arrays"] = {}
+        for n, (key, tr, _) in info["sources"].items():
+            arr = root[key]
+            ch = tuple(int(x) for x in (reversed(arr.chunks) if tr else arr.chunks))
+            codecs = [type(c).__name__ for c in (arr.compressors or ())]
+            out["arrays"][n] = {"dataset": key, "dtype": str(arr.dtype), "chunks": ch,
+                                "compression": ", ".join(codecs) or None}
+        params = info["params"]
+        out["proteins"] = info["proteins"][:5]
+        out["samples"] = info["samples"][:5]
+    out["params"] = params
+    out["version"] = attrs.get("lazyact_version")
+    out["summary"] = "summary" in root
+    if layout:
+        out["block"] = layout.get("block")
+    return out
