@@ -88,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--compression", default=None,
                    help="gzip (default for .h5), lzf, zstd (default for .zarr), blosc or none")
     w.add_argument("--summary", action="store_true", help="also store per-protein mean/std/min/max")
+    w.add_argument("--shards", action="store_true",
+                   help="zarr: one object per block and statistic (zarr's sharding codec), far fewer files")
     w.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     w.add_argument("--no-resume", dest="resume", action="store_false", help="ignore an interrupted OUT.partial")
     w.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -187,7 +189,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
             if args.h5ad and list(args.arrays) != list(STATISTICS):
                 print("lazyact: note: --arrays is ignored with --h5ad (X = beta, obsm = se/zscore/pvalue)",
                       file=sys.stderr)
-            path = ActivityIO.to_zarr(act, out, arrays=tuple(args.arrays), format=fmt, summary=args.summary, **opts)
+            path = ActivityIO.to_zarr(act, out, arrays=tuple(args.arrays), format=fmt, summary=args.summary,
+                                      shards=args.shards, **opts)
+        elif args.shards:
+            raise ValueError("--shards applies to zarr stores (a .zarr OUT)")
         elif args.h5ad or out.suffix.lower() == ".h5ad":
             if list(args.arrays) != list(STATISTICS):
                 print("lazyact: note: --arrays is ignored with --h5ad (X = beta, obsm = se/zscore/pvalue)",

@@ -146,10 +146,10 @@ class FileCheck:
     >>> check = FileCheck.of([fn])
     >>> check()
     >>> _ = open(fn, "w").write("bb")
-    >>> check()
+    >>> check()  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    lazyact.array.distributed.InputChangedError: ...
+    lazyact.array.distributed.InputChangedError: the input '...' changed after the activity was built from it ...
     """
 
     def __init__(self, files: Mapping[str, tuple[int, int]]):

@@ -57,8 +57,8 @@ def row_sums(source: Any, rows: np.ndarray | None = None) -> np.ndarray:
     return total
 
 
-def segments(source: Any) -> list[tuple[int, int]]:
-    """Column ranges of a streaming pass's segments: :data:`SEGMENT_BLOCKS` pass blocks each.
+def segments(source: Any, block: int) -> list[tuple[int, int]]:
+    """Column ranges of a streaming pass's segments: :data:`SEGMENT_BLOCKS` blocks of ``block`` samples each.
 
     A pass folds its per-block partial sums in order within a segment, then the segments'
     sums in order: the same bits whether the segments run here, one after the other, or
@@ -66,21 +66,22 @@ def segments(source: Any) -> list[tuple[int, int]]:
     sequential fold.
     """
     n = source.n_samples
-    width = pass_block(source) * SEGMENT_BLOCKS
+    width = int(block) * SEGMENT_BLOCKS
     return [(a, min(a + width, n)) for a in range(0, n, width)]
 
 
 def log_row_segment(source: Any, kept: np.ndarray, shared: np.ndarray, scale: float, factor_dtype: Any,
-                    bounds: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+                    block: int, bounds: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Library sizes of samples ``bounds`` and the sum over them of each shared gene's log value.
 
-    One segment of :func:`log_row_means` (a module function, so that it pickles to a worker).
+    One segment of :func:`log_row_means`, read in blocks of ``block`` samples (a module
+    function, so that it pickles to a worker).
     """
     start, stop = bounds
     dense_order = "divide" if factor_dtype is None else "multiply"
     totals = np.empty(stop - start)
     sums = np.zeros(shared.size)
-    for sl, blk in source.iter_columns(pass_block(source), rows=kept, start=start, stop=stop):
+    for sl, blk in source.iter_columns(block, rows=kept, start=start, stop=stop):
         tot = np.asarray(blk.sum(axis=0)).ravel()
         totals[sl.start - start:sl.stop - start] = tot
         if sp.issparse(blk):
@@ -124,8 +125,9 @@ def log_row_means(source: Any, kept: np.ndarray, shared: np.ndarray, scale: floa
     means : numpy.ndarray
         Each shared gene's mean over all samples of ``log2(x / total * scale + 1)``.
     """
-    segs = segments(source)
-    fn = functools.partial(log_row_segment, source, kept, shared, scale, factor_dtype)
+    block = pass_block(source)
+    segs = segments(source, block)
+    fn = functools.partial(log_row_segment, source, kept, shared, scale, factor_dtype, block)
     results = (map or builtins.map)(fn, segs)
     totals = np.empty(source.n_samples)
     sums = np.zeros(shared.size)

@@ -102,7 +102,8 @@ def format_info(info: Mapping[str, Any]) -> str:
         lines.append(f"  complete   no{done}: run the same command again to resume, or delete the .partial file")
     lines.append(f"  size       {format_bytes(info['size_bytes'])}")
     for n, a in info.get("arrays", {}).items():
-        lines.append(f"  {n:<10} {a.get('dtype')}, chunks {a.get('chunks')}, compression {a.get('compression')}")
+        shards = f", shards {a['shards']}" if a.get("shards") else ""
+        lines.append(f"  {n:<10} {a.get('dtype')}, chunks {a.get('chunks')}{shards}, compression {a.get('compression')}")
     if info.get("summary"):
         lines.append("  summary    per-protein mean/std/min/max stored")
     if info.get("proteins"):

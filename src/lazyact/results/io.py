@@ -55,18 +55,19 @@ def check_statistics(names: Any, available: Sequence[str]) -> tuple[str, ...]:
     return names
 
 
-def input_check(parts: Any) -> FileCheck | None:
-    """A :class:`~lazyact.array.distributed.FileCheck` of the files named in fingerprint parts (None: no file)."""
-    files = {}
-
-    def visit(node: Any) -> None:
-        if isinstance(node, dict):
-            if {"path", "size", "mtime_ns"} <= set(node):
-                files[str(node["path"])] = (int(node["size"]), int(node["mtime_ns"]))
-            for value in node.values():
-                visit(value)
-
-    visit(parts)
+def input_check(act: Any) -> FileCheck | None:
+    """A :class:`~lazyact.array.distributed.FileCheck` of the files an activity reads, as they were when it was
+    built (``file_identity`` of its file-backed expression source; a stored activity's file), or None."""
+    files: dict[str, tuple[int, int]] = {}
+    stored = getattr(act, "_file_id", None)
+    if isinstance(stored, dict):
+        files[str(stored["path"])] = (int(stored["size"]), int(stored["mtime_ns"]))
+    node, depth = getattr(getattr(act, "blocks", None), "expression", None), 0
+    while node is not None and depth < 6:
+        identity = getattr(node, "file_identity", None)
+        if isinstance(identity, dict):
+            files.update(identity)
+        node, depth = getattr(node, "source", None), depth + 1
     return FileCheck(files) if files else None
 
 
@@ -227,6 +228,7 @@ class ActivityIO:
         dtype: Any = None,
         compression: str | None = "zstd",
         block: int | None = None,
+        shards: bool = False,
         overwrite: bool = False,
         summary: bool = False,
     ) -> Path:
@@ -274,6 +276,9 @@ class ActivityIO:
         block : int, optional
             Samples per block (one task on a cluster; the resume granularity): default a
             multiple of the chunk width, about 64 MiB of results.
+        shards : bool
+            Store each block of a statistic as ONE object (zarr's sharding codec) instead
+            of one per chunk: far fewer files at atlas scale (see ``docs/scaling.md``).
         overwrite : bool
             Replace an existing store (once the new one is complete).
         summary : bool
@@ -308,9 +313,10 @@ class ActivityIO:
         names = check_statistics(arrays, self.store.names)
         return write_zarr(
             self.store, path, names, row_labels=self.proteins, col_labels=self.samples, anndata=anndata,
-            chunks=chunks, dtype=dtype, compression=compression, block=block, progress=progress, resume=resume,
+            chunks=chunks, shards=shards, dtype=dtype, compression=compression, block=block, progress=progress,
+            resume=resume,
             overwrite=overwrite, summary=summary, attrs=file_attrs(self), extra=extra, uns=uns,
-            fingerprint=digest(parts), fingerprint_parts=parts, client=client, check=input_check(parts),
+            fingerprint=digest(parts), fingerprint_parts=parts, client=client, check=input_check(self),
         )
 
     def to_anndata(self, max_bytes: int | None = None, force: bool = False, progress: bool | None = None) -> Any:

@@ -336,6 +336,10 @@ class ZarrLayout:
         multiple of the chunk's columns (default: the writer's chunks).
     compression : str or None
         See :func:`compressors`.
+    shards : bool
+        zarr v3's sharding codec: each column block of a statistic is ONE object (a shard of
+        ``chunks`` inner chunks) instead of one per chunk -- far fewer files for object
+        stores and parallel file systems; reads still fetch single inner chunks.
     resume, overwrite, attrs, fingerprint, fingerprint_parts
         As for :class:`~lazyact.results.hdf5.HDF5Container`.
     extra : mapping of str to array, optional
@@ -348,8 +352,8 @@ class ZarrLayout:
 
     def __init__(self, path: str | os.PathLike, targets: Sequence[Target], row_names: Sequence[str],
                  col_names: Sequence[str], *, anndata: bool = False, chunks: tuple[int, int] | None = None,
-                 compression: str | None = "zstd", resume: bool = True, overwrite: bool = False,
-                 attrs: Mapping[str, Any] | None = None, fingerprint: str | None = None,
+                 compression: str | None = "zstd", shards: bool = False, resume: bool = True,
+                 overwrite: bool = False, attrs: Mapping[str, Any] | None = None, fingerprint: str | None = None,
                  fingerprint_parts: Mapping[str, Any] | None = None, extra: Mapping[str, np.ndarray] | None = None,
                  uns: Mapping[str, Any] | None = None):
         self.final = Path(os.fspath(path))
@@ -360,6 +364,7 @@ class ZarrLayout:
         self.kind = "zarr-anndata" if anndata else "zarr"
         self.chunks = None if chunks is None else (int(chunks[0]), int(chunks[1]))
         self.compression = compression
+        self.shards = bool(shards)
         compressors(compression)  # refuse an unknown codec before any work
         self.resume, self.overwrite = resume, overwrite
         self.attrs = dict(attrs or {})
@@ -388,8 +393,16 @@ class ZarrLayout:
             "compression": self.compression,
             "block": plan.width,
             "chunks": list(self.storage_chunks(plan)),
+            "shards": None if self.shards_of(plan) is None else list(self.shards_of(plan)),
             "summary": plan.summary,
         }
+
+    def shards_of(self, plan: WritePlan) -> tuple[int, int] | None:
+        """The shard of a statistic (rows x cols): one column block, rows rounded up to whole chunks."""
+        if not self.shards:
+            return None
+        r, _ = self.storage_chunks(plan)
+        return -(-max(plan.shape[0], 1) // r) * r, plan.width
 
     # -- opening
     def open(self, plan: WritePlan) -> ZarrOutput:
@@ -488,13 +501,15 @@ class ZarrLayout:
                      lazyact_layout=dumps(self.layout_info(plan)), lazyact_run=uuid.uuid4().hex)
         root.attrs.update(attrs)
         r, c = self.storage_chunks(plan)
+        shard = self.shards_of(plan)
         codec = compressors(self.compression)
         if self.anndata:
             self._create_anndata(root)
         for t in self.targets:
             shape, chunks = ((m, p), (c, r)) if t.transpose else ((p, m), (r, c))
-            arr = root.create_array(t.key, shape=shape, chunks=chunks, dtype=plan.dtype, fill_value=np.nan,
-                                    compressors=codec)
+            shards = None if shard is None else (tuple(reversed(shard)) if t.transpose else shard)
+            arr = root.create_array(t.key, shape=shape, chunks=chunks, shards=shards, dtype=plan.dtype,
+                                    fill_value=np.nan, compressors=codec)
             if self.anndata:
                 arr.attrs.update(_ENCODING_ARRAY)
         if not self.anndata:
@@ -508,13 +523,16 @@ class ZarrLayout:
                           compressors=None, attributes={"block": plan.width})
 
     def _create_anndata(self, root: Any) -> None:
-        from anndata.io import write_elem  # optional dependency (lazyact[anndata]): AnnData's own encoder
+        import anndata  # optional dependency (lazyact[anndata]): AnnData's own encoder writes the small parts
 
-        write_elem(root, "obs", pd.DataFrame(index=pd.Index([str(s) for s in self.col_names], dtype=object)))
-        write_elem(root, "var", pd.DataFrame(index=pd.Index([str(s) for s in self.row_names], dtype=object)))
-        for key in ("obsm", "varm", "obsp", "varp", "layers"):
-            write_elem(root, key, {})
-        write_elem(root, "uns", self.uns)
+        settings = {"auto_shard_zarr_v3": False} if hasattr(anndata.settings, "auto_shard_zarr_v3") else {}
+        with anndata.settings.override(**settings):
+            write_elem = anndata.io.write_elem
+            write_elem(root, "obs", pd.DataFrame(index=pd.Index([str(s) for s in self.col_names], dtype=object)))
+            write_elem(root, "var", pd.DataFrame(index=pd.Index([str(s) for s in self.row_names], dtype=object)))
+            for key in ("obsm", "varm", "obsp", "varp", "layers"):
+                write_elem(root, key, {})
+            write_elem(root, "uns", self.uns)
 
 
 def _string_array(root: Any, key: str, values: Sequence[str]) -> None:
@@ -542,6 +560,7 @@ def write_zarr(
     col_labels: Sequence[Any] | None = None,
     anndata: bool = False,
     chunks: tuple[int, int] | None = None,
+    shards: bool = False,
     dtype: Any = None,
     compression: str | None = "zstd",
     block: int | None = None,
@@ -566,6 +585,8 @@ def write_zarr(
         AnnData's layout (outputs transposed: the first is ``X``, the others ``obsm``).
     chunks : (int, int), optional
         Storage chunks (rows x cols); the column block is a multiple of their columns.
+    shards : bool
+        One shard (object) per block and statistic (zarr's sharding codec).
     client : distributed.Client, optional
         Compute and store the blocks on this cluster (default: the active client, if
         any; ``False``: here).
@@ -599,7 +620,7 @@ def write_zarr(
     itemsize = np.dtype(store.dtype if dtype is None else dtype).itemsize
     block = _block_for(chunks, block, p * len(names) * itemsize)
     layout = ZarrLayout(path, targets, rows, cols, anndata=anndata, chunks=chunks, compression=compression,
-                        resume=resume, overwrite=overwrite, attrs=attrs, fingerprint=fingerprint,
+                        shards=shards, resume=resume, overwrite=overwrite, attrs=attrs, fingerprint=fingerprint,
                         fingerprint_parts=fingerprint_parts, extra=extra, uns=uns)
     options = dict(dtype=dtype, block=block, progress=progress, summary=summary, blas_threads=blas_threads)
     client = active_client(client)
@@ -757,6 +778,8 @@ def store_info(path: str | os.PathLike) -> dict:
             codecs = [type(c).__name__ for c in (arr.compressors or ())]
             out["arrays"][n] = {"dataset": key, "dtype": str(arr.dtype), "chunks": ch,
                                 "compression": ", ".join(codecs) or None}
+            if arr.shards is not None:
+                out["arrays"][n]["shards"] = tuple(int(x) for x in (reversed(arr.shards) if tr else arr.shards))
         params = info["params"]
         out["proteins"] = info["proteins"][:5]
         out["samples"] = info["samples"][:5]

@@ -631,6 +631,12 @@ class FileSource(ExpressionSource):
     ``dtype``, ``nnz``, ``read(cols)``, ``iter_blocks(block, start, stop)`` and
     ``column_totals`` (a method giving ``(totals, first negative sample)``, or None).
     Names are read on first use; the copy made by unpickling reopens the file.
+
+    Attributes
+    ----------
+    file_identity : dict
+        ``{file: (size, mtime_ns)}`` of the file as it was first opened (kept by copies),
+        so that a copy on another process can tell that the file was replaced since.
     """
 
     _transient = ("_file", "_reader", "_genes", "_samples")
@@ -645,6 +651,7 @@ class FileSource(ExpressionSource):
         self._reader: Any = None
         self._genes: pd.Index | None = None
         self._samples: pd.Index | None = None
+        self.file_identity: dict[str, tuple[int, int]] | None = None
         self._open()
 
     # -- the format's hooks
@@ -669,8 +676,16 @@ class FileSource(ExpressionSource):
     def _read_samples(self, handle: Any) -> pd.Index:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _identity_file(self) -> str:
+        """The file whose size and modification time identify the data (the path itself by default)."""
+        return self.path
+
     # -- life cycle
     def _open(self) -> None:
+        if getattr(self, "file_identity", None) is None:
+            ident = self._identity_file()
+            st = os.stat(ident)
+            self.file_identity = {os.path.abspath(ident): (int(st.st_size), int(st.st_mtime_ns))}
         f = self._open_file()
         try:
             with self._guard():

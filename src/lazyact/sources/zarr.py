@@ -185,6 +185,13 @@ class ZarrSource(AnnDataEncoded, FileSource):
     def describe(self) -> str:
         return f"ZarrSource('{self.path}', layer={getattr(self, 'layer', self.layer_requested)!r})"
 
+    def _identity_file(self) -> str:
+        # a store is identified by its root metadata (rewritten when the store is written again)
+        for name in ("zarr.json", ".zmetadata", ".zgroup"):
+            if os.path.isfile(os.path.join(self.path, name)):
+                return os.path.join(self.path, name)
+        return self.path
+
     def _open_file(self) -> Any:
         self._is_open = True
         return open_zarr(self.path)
