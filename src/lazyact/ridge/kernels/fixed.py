@@ -1,0 +1,424 @@
+"""Products in a fixed order of operations: the same bits however a value is asked for.
+
+A (protein, sample) statistic must not depend on the block, the thread count
+or the process it was computed in.  Every dense statistic is built from dot
+products ``sum_g a[g] * b[g]`` over the genes, so this module fixes *how* such
+a dot product is summed, and routes every product of the ridge kernels through
+one of two implementations that sum it identically:
+
+* :func:`matmul` calls BLAS (through NumPy) **single-threaded** (see
+  :func:`single_threaded_blas`), never as a matrix-vector product (at least
+  two rows and two columns), with an even number of rows, and splits large
+  products into row panels computed concurrently by lazyact's own threads.
+  Under these rules OpenBLAS's GEMM sums every element the same way whatever
+  the shapes: the genes are cut into blocks that depend only on their number
+  ``K`` and each block is a chain of fused multiply-adds added to the result
+  in order.  What changes bits, measured on OpenBLAS 0.3.31 (Haswell
+  kernels), and is avoided here: a matrix-vector call (one row or one
+  column: up to 2.7e-15 in a z-score), the one-row edge kernel that an odd
+  number of rows uses for its last row, and multi-threaded GEMM, whose
+  threaded driver cuts ``K`` differently and hands each thread a share of
+  rows that may be odd.
+* :func:`gathered_moments` is a numba kernel that sums in *exactly* that order
+  (the same gene blocks, ``llvm.fma``), for the requests that BLAS cannot serve
+  without a gather as large as the product itself (one protein over many
+  samples, or one sample over many proteins).
+
+The gene blocks of the BLAS in this process are found once per ``(K, dtype)``
+by :func:`gene_blocks`: candidate blockings (OpenBLAS's rule with its known
+blocking parameters) are tried on random probes of several shapes until one
+reproduces BLAS bit for bit.  If none does (another BLAS, another CPU
+family), the numba kernel is not used, every product goes through BLAS, and
+a warning says that bit-identity across request shapes is not verified.
+
+The promise therefore holds for one BLAS build on one CPU family (all the
+processes of a machine, a cluster of identical machines); a different BLAS
+(MKL, Accelerate, another OpenBLAS kernel) or a GPU sums in its own order.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Iterator
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import prange, types
+from numba.extending import intrinsic
+
+__all__ = ["single_threaded_blas", "matmul", "gene_blocks", "gathered_moments", "column_sums",
+           "column_centred_squares", "fma"]
+
+
+# --------------------------------------------------------------------------- fused multiply-add
+@intrinsic
+def fma(typingctx, a, b, c):
+    """``a * b + c`` rounded once (``llvm.fma``): what a BLAS GEMM kernel computes per term."""
+    if not (isinstance(a, types.Float) and a == b == c):
+        return None
+
+    def codegen(context, builder, signature, args):
+        lty = context.get_value_type(signature.return_type)
+        fn = builder.module.declare_intrinsic("llvm.fma", [lty], ir.FunctionType(lty, [lty, lty, lty]))
+        return builder.call(fn, args)
+
+    return a(a, b, c), codegen
+
+
+# --------------------------------------------------------------------------- BLAS threads
+_guard_lock = threading.Lock()
+_guard_depth = 0
+_guard_saved: list[tuple[object, int]] = []
+_guard_budget = 1
+_controller = None
+_pools: dict[int, ThreadPoolExecutor] = {}
+
+
+def _blas_libs() -> list:
+    global _controller
+    if _controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        _controller = ThreadpoolController().select(user_api="blas")
+    return list(_controller.lib_controllers)
+
+
+def _per_thread(lib) -> bool:
+    # OpenMP-threaded OpenBLAS and MKL keep one limit per thread; pthreads OpenBLAS one per process
+    return getattr(lib, "threading_layer", None) == "openmp" or getattr(lib, "internal_api", None) == "mkl"
+
+
+def _set_threads(lib, n: int) -> None:
+    # threadpoolctl lets only its first ("controlling") thread change a process-wide
+    # OpenBLAS pool and silently ignores the others; lazyact computes in worker threads
+    setter = getattr(lib, "_real_set_num_threads", None) or lib.set_num_threads
+    setter(int(n))
+
+
+@contextmanager
+def single_threaded_blas() -> Iterator[int]:
+    """Run BLAS single-threaded inside the block; yield how many threads lazyact may use instead.
+
+    The thread budget is the BLAS thread count in force when the outermost
+    such block is entered (so ``threadpoolctl.threadpool_limits`` or
+    ``OPENBLAS_NUM_THREADS`` still bound lazyact's parallelism), but every
+    product runs on one thread, with a partition chosen by lazyact, so its
+    bits do not depend on that count.  Re-entrant and safe from any thread:
+    a process-wide pool (pthreads OpenBLAS) is limited by the first concurrent
+    user and restored by the last; per-thread limits (OpenMP, MKL) are set in
+    each thread that enters.  While it is held, other threads of the process
+    also see single-threaded (pthreads) BLAS.
+    """
+    global _guard_depth, _guard_saved, _guard_budget
+    libs = _blas_libs()
+    with _guard_lock:
+        if _guard_depth == 0:
+            counts = [lib.get_num_threads() or 1 for lib in libs]
+            _guard_budget = max(counts or [1])
+            _guard_saved = [(lib, c) for lib, c in zip(libs, counts) if not _per_thread(lib)]
+            for lib, _ in _guard_saved:
+                _set_threads(lib, 1)
+        _guard_depth += 1
+        workers = _guard_budget
+    mine = [(lib, lib.get_num_threads() or 1) for lib in libs if _per_thread(lib)]
+    for lib, _ in mine:
+        _set_threads(lib, 1)
+    try:
+        yield workers
+    finally:
+        for lib, count in mine:
+            _set_threads(lib, count)
+        with _guard_lock:
+            _guard_depth -= 1
+            if _guard_depth == 0:
+                for lib, count in _guard_saved:
+                    _set_threads(lib, count)
+                _guard_saved = []
+
+
+def pool(workers: int) -> ThreadPoolExecutor:
+    """A shared pool of ``workers`` threads for products run one per thread."""
+    with _guard_lock:
+        if workers not in _pools:
+            _pools[workers] = ThreadPoolExecutor(workers, thread_name_prefix="lazyact-gemm")
+        return _pools[workers]
+
+
+# --------------------------------------------------------------------------- BLAS products
+def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, workers: int = 1) -> np.ndarray:
+    """``A @ B`` with every element summed in the fixed order (see the module docstring).
+
+    Must run inside :func:`single_threaded_blas`.  ``A`` (r x K) and ``B``
+    (K x c) are C-contiguous of one float dtype.  Padding (a zero row when
+    ``r`` is odd, a zero column when ``c == 1``) keeps BLAS on its GEMM path;
+    with ``workers > 1`` the rows are split into even panels computed
+    concurrently.
+
+    >>> A, B = np.arange(6.0).reshape(3, 2), np.ones((2, 1))
+    >>> with single_threaded_blas():
+    ...     matmul(A, B).ravel().tolist()
+    [1.0, 5.0, 9.0]
+    """
+    A = np.ascontiguousarray(A)
+    B = np.ascontiguousarray(B, dtype=A.dtype)
+    r, c = A.shape[0], B.shape[1]
+    if out is None:
+        out = np.empty((r, c), dtype=A.dtype)
+    if r == 0 or c == 0:
+        return out
+    if A.shape[1] == 0:
+        out[...] = 0
+        return out
+    if c == 1:
+        B = np.concatenate([B, np.zeros_like(B)], axis=1)
+    if r % 2 or c == 1:
+        Ap = np.concatenate([A, np.zeros((1, A.shape[1]), A.dtype)]) if r % 2 else A
+        full = _panels(Ap, B, np.empty((Ap.shape[0], B.shape[1]), A.dtype), workers)
+        out[...] = full[:r, :c]
+        return out
+    return _panels(A, B, out, workers)
+
+
+def _matmul_single(A, B, out):
+    with single_threaded_blas():  # per-thread BLAS limits hold in this pool thread too
+        np.matmul(A, B, out=out)
+
+
+def _panels(A, B, out, workers):
+    # rows in even panels, one BLAS call each (concurrently when worth it)
+    r = A.shape[0]
+    n_panels = max(1, min(int(workers), r // 2, int(A.size * B.shape[1] // 2**22) or 1))
+    if n_panels == 1:
+        np.matmul(A, B, out=out)
+        return out
+    cuts = [2 * (i * (r // 2) // n_panels) for i in range(n_panels + 1)]
+    cuts[-1] = r
+    jobs = [pool(int(workers)).submit(_matmul_single, A[a:b], B, out[a:b]) for a, b in zip(cuts, cuts[1:]) if b > a]
+    for job in jobs:
+        job.result()
+    return out
+
+
+# --------------------------------------------------------------------------- the gene blocks of BLAS
+def _blocking(K: int, Q: int, U: int) -> np.ndarray:
+    # OpenBLAS driver/level3/level3.c: blocks of Q, the tail between Q and 2Q halved
+    # and rounded up to a multiple of the kernel's unroll U
+    out = []
+    start = 0
+    while start < K:
+        size = K - start
+        if size >= 2 * Q:
+            size = Q
+        elif size > Q:
+            size = ((size // 2 + U - 1) // U) * U
+        out.append((start, start + size))
+        start += size
+    return np.array(out, dtype=np.int64).reshape(-1, 2)
+
+
+# (Q, unroll) of OpenBLAS's x86-64 and ARM double/single GEMM kernels, most common first
+_CANDIDATES = [(256, 4), (384, 16), (384, 4), (320, 16), (256, 8), (512, 4), (256, 16), (384, 8),
+               (320, 8), (192, 4), (128, 4), (512, 8), (512, 16), (256, 2), (448, 16), (480, 16),
+               (640, 16), (224, 4), (240, 8), (768, 16), (336, 16), (352, 16), (256, 1), (1 << 40, 1)]
+
+_blocks_cache: dict[tuple[int, str], np.ndarray | None] = {}
+_warned = False
+
+
+@numba.njit(nogil=True, cache=True)
+def _blocked_product(A, B, blocks, zero, out):  # pragma: no cover - numba
+    # out = A @ B summed block by block, each block a chain of fused multiply-adds
+    for i in range(A.shape[0]):
+        for j in range(B.shape[1]):
+            z = zero
+            for bl in range(blocks.shape[0]):
+                acc = zero
+                for g in range(blocks[bl, 0], blocks[bl, 1]):
+                    acc = fma(A[i, g], B[g, j], acc)
+                z = z + acc
+            out[i, j] = z
+
+
+def gene_blocks(K: int, dtype) -> np.ndarray | None:
+    """The gene blocks in which this process's BLAS sums a length-``K`` dot product, or None.
+
+    Found once per ``(K, dtype)`` by reproducing single-threaded GEMMs of
+    three shapes (2 x K @ K x 2, 6 x K @ K x 5, 40 x K @ K x 24) bit for bit.
+
+    >>> blocks = gene_blocks(1000, np.float64)
+    >>> blocks is None or int(blocks[-1, 1]) == 1000
+    True
+    """
+    dtype = np.dtype(dtype)
+    key = (int(K), dtype.str)
+    if key in _blocks_cache:
+        return _blocks_cache[key]
+    rng = np.random.default_rng(K)
+    probes = []
+    with single_threaded_blas():
+        for r, c in ((2, 2), (6, 5), (40, 24)):
+            A = (rng.standard_normal((r, K)) * np.exp(rng.uniform(-3, 3, (r, K)))).astype(dtype)
+            B = (rng.standard_normal((K, c)) * np.exp(rng.uniform(-3, 3, (K, c)))).astype(dtype)
+            probes.append((A, B, matmul(A, B)))
+    found = None
+    for Q, U in _CANDIDATES:
+        blocks = _blocking(K, Q, U)
+        if all(_reproduces(A, B, C, blocks) for A, B, C in probes):
+            found = blocks
+            break
+    if found is None and K > 0:
+        _warn_unverified(f"no known blocking reproduces this BLAS's {dtype} GEMM for {K} genes")
+    _blocks_cache[key] = found
+    return found
+
+
+def _reproduces(A, B, C, blocks) -> bool:
+    out = np.empty_like(C)
+    _blocked_product(A, B, blocks, C.dtype.type(0), out)
+    return bool(np.array_equal(out.view(np.uint8), C.view(np.uint8)))
+
+
+def _warn_unverified(why: str) -> None:
+    global _warned
+    if not _warned:
+        _warned = True
+        warnings.warn(f"lazyact could not verify the order in which BLAS sums ({why}); values may differ in "
+                      "their last bits depending on how they are requested. Same-bits is guaranteed with "
+                      "the OpenBLAS that NumPy wheels ship.", RuntimeWarning, stacklevel=3)
+
+
+# --------------------------------------------------------------------------- the numba kernel
+@numba.njit(parallel=True, nogil=True, cache=True)
+def _gathered(S, V, perm, blocks, tile, beta, count, s1, s2):  # pragma: no cover - numba
+    """For every row r of S and column c of V, in BLAS's order of operations:
+
+    beta[r, c] = sum_g S[r, g] V[g, c]            x_i[r, c] = sum_g S[r, g] V[perm[i, g], c]
+
+    and count/s1/s2 of x_i over i = 0 .. n_rand-1 in order (compared in the
+    compute precision, summed in float64).  Parallel over (row, column tile).
+    """
+    R, n = S.shape
+    C = V.shape[1]
+    n_rand = perm.shape[0]
+    n_tiles = (C + tile - 1) // tile
+    for task in prange(R * n_tiles):
+        r = task // n_tiles
+        c0 = (task % n_tiles) * tile
+        w = min(C, c0 + tile) - c0
+        Vt = np.empty((n, w), V.dtype)  # the column tile, contiguous: its random rows stay in cache
+        for g in range(n):
+            for s in range(w):
+                Vt[g, s] = V[g, c0 + s]
+        acc = np.empty(w, V.dtype)
+        z = np.empty(w, V.dtype)
+        b0 = np.empty(w, V.dtype)
+        for i in range(-1, n_rand):
+            for s in range(w):
+                z[s] = 0.0
+            for bl in range(blocks.shape[0]):
+                for s in range(w):
+                    acc[s] = 0.0
+                for g in range(blocks[bl, 0], blocks[bl, 1]):
+                    t = S[r, g]
+                    row = Vt[g] if i < 0 else Vt[perm[i, g]]
+                    for s in range(w):
+                        acc[s] = fma(t, row[s], acc[s])
+                for s in range(w):
+                    z[s] = z[s] + acc[s]
+            if i < 0:
+                for s in range(w):
+                    b0[s] = abs(z[s])
+                    beta[r, c0 + s] = z[s]
+            else:
+                for s in range(w):
+                    v = np.float64(z[s])
+                    if abs(z[s]) >= b0[s]:
+                        count[r, c0 + s] += 1
+                    s1[r, c0 + s] += v
+                    s2[r, c0 + s] += v * v
+
+
+def gathered_moments(S: np.ndarray, V: np.ndarray, perm: np.ndarray, blocks: np.ndarray, tile: int = 64):
+    """Observed products and permutation moments of ``S @ V[perm_i]``, summed as BLAS sums them.
+
+    Parameters
+    ----------
+    S : (R, n) C-contiguous float array (one scalar per gene and row).
+    V : (n, C) float array of the same dtype (rows gathered by the permutation).
+    perm : (n_rand, n) integer table.
+    blocks : the gene blocks from :func:`gene_blocks`.
+
+    Returns
+    -------
+    beta : (R, C) in ``S.dtype``; count (int64), s1, s2 (float64), (R, C).
+    """
+    S = np.ascontiguousarray(S)
+    V = np.ascontiguousarray(V, dtype=S.dtype)
+    R, C = S.shape[0], V.shape[1]
+    beta = np.empty((R, C), S.dtype)
+    count = np.zeros((R, C), np.int64)
+    s1 = np.zeros((R, C))
+    s2 = np.zeros((R, C))
+    if R and C:
+        _gathered(S, V, np.ascontiguousarray(perm), blocks, int(tile), beta, count, s1, s2)
+    return beta, count, s1, s2
+
+
+# --------------------------------------------------------------------------- column sums in a fixed order
+@numba.njit(parallel=True, nogil=True, cache=True)
+def _column_sums(Y, out):  # pragma: no cover - numba
+    n, m = Y.shape
+    for s in prange(m):
+        z = 0.0
+        for g in range(n):
+            z += Y[g, s]
+        out[s] = z
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def _column_centred_squares(Y, mean, out):  # pragma: no cover - numba
+    n, m = Y.shape
+    for s in prange(m):
+        z = 0.0
+        mu = mean[s]
+        for g in range(n):
+            d = Y[g, s] - mu
+            z += d * d
+        out[s] = z
+
+
+def column_sums(Y: np.ndarray) -> np.ndarray:
+    """Column sums of a (n, m) array, each summed over the rows in order (NumPy's
+    pairwise sum changes with the layout, e.g. for one column).
+
+    >>> column_sums(np.arange(6.0).reshape(3, 2)).tolist()
+    [6.0, 9.0]
+    """
+    Y = np.asarray(Y, dtype=np.float64)
+    out = np.empty(Y.shape[1])
+    _column_sums(Y, out)
+    return out
+
+
+def column_centred_squares(Y: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """``sum_g (Y[g, s] - mean[s])**2`` per column, over the rows in order.
+
+    >>> column_centred_squares(np.array([[1.0], [3.0]]), np.array([2.0])).tolist()
+    [2.0]
+    """
+    Y = np.asarray(Y, dtype=np.float64)
+    out = np.empty(Y.shape[1])
+    _column_centred_squares(Y, np.asarray(mean, dtype=np.float64), out)
+    return out
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
