@@ -293,56 +293,61 @@ def _warn_unverified(why: str) -> None:
 
 # --------------------------------------------------------------------------- the numba kernel
 @numba.njit(parallel=True, nogil=True, cache=True)
-def _gathered(S, V, perm, blocks, tile, beta, count, s1, s2):  # pragma: no cover - numba
+def _gathered(S, V, perm, blocks, rows_per_task, tile, beta, count, s1, s2):  # pragma: no cover - numba
     """For every row r of S and column c of V, in BLAS's order of operations:
 
     beta[r, c] = sum_g S[r, g] V[g, c]            x_i[r, c] = sum_g S[r, g] V[perm[i, g], c]
 
     and count/s1/s2 of x_i over i = 0 .. n_rand-1 in order (compared in the
-    compute precision, summed in float64).  Parallel over (row, column tile).
+    compute precision, summed in float64).  Parallel over (row group, column
+    tile); the rows of a group share each gathered row of the tile.
     """
     R, n = S.shape
     C = V.shape[1]
     n_rand = perm.shape[0]
     n_tiles = (C + tile - 1) // tile
-    for task in prange(R * n_tiles):
-        r = task // n_tiles
+    n_groups = (R + rows_per_task - 1) // rows_per_task
+    for task in prange(n_groups * n_tiles):
+        r0 = (task // n_tiles) * rows_per_task
+        h = min(R, r0 + rows_per_task) - r0
         c0 = (task % n_tiles) * tile
         w = min(C, c0 + tile) - c0
         Vt = np.empty((n, w), V.dtype)  # the column tile, contiguous: its random rows stay in cache
         for g in range(n):
             for s in range(w):
                 Vt[g, s] = V[g, c0 + s]
-        acc = np.empty(w, V.dtype)
-        z = np.empty(w, V.dtype)
-        b0 = np.empty(w, V.dtype)
-        for i in range(-1, n_rand):
-            for s in range(w):
-                z[s] = 0.0
+        acc = np.empty((h, w), V.dtype)
+        z = np.empty((h, w), V.dtype)
+        b0 = np.empty((h, w), V.dtype)
+        for i in range(-1, n_rand):  # -1: the identity (observed beta)
+            z[:] = 0.0
             for bl in range(blocks.shape[0]):
-                for s in range(w):
-                    acc[s] = 0.0
+                acc[:] = 0.0
                 for g in range(blocks[bl, 0], blocks[bl, 1]):
-                    t = S[r, g]
                     row = Vt[g] if i < 0 else Vt[perm[i, g]]
+                    for r in range(h):
+                        t = S[r0 + r, g]
+                        a = acc[r]
+                        for s in range(w):
+                            a[s] = fma(t, row[s], a[s])
+                for r in range(h):
                     for s in range(w):
-                        acc[s] = fma(t, row[s], acc[s])
+                        z[r, s] = z[r, s] + acc[r, s]
+            for r in range(h):
                 for s in range(w):
-                    z[s] = z[s] + acc[s]
-            if i < 0:
-                for s in range(w):
-                    b0[s] = abs(z[s])
-                    beta[r, c0 + s] = z[s]
-            else:
-                for s in range(w):
-                    v = np.float64(z[s])
-                    if abs(z[s]) >= b0[s]:
-                        count[r, c0 + s] += 1
-                    s1[r, c0 + s] += v
-                    s2[r, c0 + s] += v * v
+                    if i < 0:
+                        b0[r, s] = abs(z[r, s])
+                        beta[r0 + r, c0 + s] = z[r, s]
+                    else:
+                        v = np.float64(z[r, s])
+                        if abs(z[r, s]) >= b0[r, s]:
+                            count[r0 + r, c0 + s] += 1
+                        s1[r0 + r, c0 + s] += v
+                        s2[r0 + r, c0 + s] += v * v
 
 
-def gathered_moments(S: np.ndarray, V: np.ndarray, perm: np.ndarray, blocks: np.ndarray, tile: int = 64):
+def gathered_moments(S: np.ndarray, V: np.ndarray, perm: np.ndarray, blocks: np.ndarray, tile: int = 32,
+                     rows_per_task: int = 8):
     """Observed products and permutation moments of ``S @ V[perm_i]``, summed as BLAS sums them.
 
     Parameters
@@ -364,7 +369,7 @@ def gathered_moments(S: np.ndarray, V: np.ndarray, perm: np.ndarray, blocks: np.
     s1 = np.zeros((R, C))
     s2 = np.zeros((R, C))
     if R and C:
-        _gathered(S, V, np.ascontiguousarray(perm), blocks, int(tile), beta, count, s1, s2)
+        _gathered(S, V, np.ascontiguousarray(perm), blocks, int(rows_per_task), int(tile), beta, count, s1, s2)
     return beta, count, s1, s2
 
 

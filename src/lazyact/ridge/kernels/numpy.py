@@ -19,8 +19,9 @@ from . import fixed
 __all__ = ["permutation_statistics", "float32_batch", "GATHERED_MAX"]
 
 #: Blocks with at most this many rows ("yrow") or columns ("tcol") use the numba
-#: kernel of :func:`lazyact.ridge.kernels.fixed.gathered_moments`.
-GATHERED_MAX = 8
+#: kernel of :func:`lazyact.ridge.kernels.fixed.gathered_moments` (measured: below
+#: these, gathering for BLAS costs more than the products; the choice changes no bit).
+GATHERED_MAX = {"yrow": 32, "tcol": 8}
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
@@ -114,9 +115,9 @@ def permutation_statistics(T: np.ndarray, Y: np.ndarray, fwd: np.ndarray, inv: n
         return np.zeros((p, m), dtype), count, s1, s2
     with fixed.single_threaded_blas() as workers:
         blocks = fixed.gene_blocks(n, dtype) if n_rand else None
-        if blocks is not None and method == "yrow" and p <= GATHERED_MAX:
+        if blocks is not None and method == "yrow" and p <= GATHERED_MAX["yrow"]:
             return fixed.gathered_moments(T_rows, Y, fwd, blocks)
-        if blocks is not None and method == "tcol" and m <= GATHERED_MAX:
+        if blocks is not None and method == "tcol" and m <= GATHERED_MAX["tcol"]:
             out = fixed.gathered_moments(np.ascontiguousarray(Y.T), np.ascontiguousarray(T_rows.T), inv, blocks)
             return tuple(np.ascontiguousarray(a.T) for a in out)
         beta = fixed.matmul(T_rows, Y, workers=workers)
