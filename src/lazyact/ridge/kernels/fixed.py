@@ -48,7 +48,8 @@ import numba
 import numpy as np
 from llvmlite import ir
 from numba import prange, types
-from numba.extending import intrinsic
+from numba.core import cgutils
+from numba.extending import intrinsic, models, register_model
 
 __all__ = ["single_threaded_blas", "matmul", "gene_blocks", "gathered_moments", "column_sums",
            "column_centred_squares", "fma"]
@@ -291,85 +292,232 @@ def _warn_unverified(why: str) -> None:
                       "the OpenBLAS that NumPy wheels ship.", RuntimeWarning, stacklevel=3)
 
 
-# --------------------------------------------------------------------------- the numba kernel
+# --------------------------------------------------------------------------- four-lane vectors
+class _F64x4(types.Type):
+    """LLVM ``<4 x double>``: numba keeps it in a register across loops (it vectorises only
+    innermost loops and keeps array accumulators in memory)."""
+
+    def __init__(self):
+        super().__init__(name="f64x4")
+
+
+_f64x4 = _F64x4()
+_V4 = ir.VectorType(ir.DoubleType(), 4)
+
+
+@register_model(_F64x4)
+class _F64x4Model(models.PrimitiveModel):
+    def __init__(self, dmm, fe_type):
+        super().__init__(dmm, fe_type, _V4)
+
+
+def _v4_pointer(context, builder, arrty, arr, idx):
+    data = context.make_array(arrty)(context, builder, arr).data
+    return builder.bitcast(builder.gep(data, [idx]), _V4.as_pointer())
+
+
+@intrinsic
+def _vzero(typingctx):
+    return _f64x4(), lambda context, builder, sig, args: ir.Constant(_V4, [0.0] * 4)
+
+
+@intrinsic
+def _vload(typingctx, arr, idx):
+    # arr.flat[idx:idx + 4] of a C-contiguous float64 array, no bounds check
+    if not (isinstance(arr, types.Array) and arr.dtype == types.float64):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.load(_v4_pointer(context, builder, sig.args[0], args[0], args[1]), align=8)
+    return _f64x4(arr, types.intp), codegen
+
+
+@intrinsic
+def _vstore(typingctx, arr, idx, vec):
+    if not (isinstance(arr, types.Array) and arr.dtype == types.float64 and vec == _f64x4):
+        return None
+
+    def codegen(context, builder, sig, args):
+        builder.store(args[2], _v4_pointer(context, builder, sig.args[0], args[0], args[1]), align=8)
+        return context.get_dummy_value()
+    return types.none(arr, types.intp, vec), codegen
+
+
+@intrinsic
+def _vsplat(typingctx, x):
+    if not isinstance(x, types.Float):
+        return None
+
+    def codegen(context, builder, sig, args):
+        x = context.cast(builder, args[0], sig.args[0], types.float64)
+        one = builder.insert_element(ir.Constant(_V4, ir.Undefined), x, ir.Constant(ir.IntType(32), 0))
+        return builder.shuffle_vector(one, ir.Constant(_V4, ir.Undefined),
+                                      ir.Constant(ir.VectorType(ir.IntType(32), 4), [0] * 4))
+    return _f64x4(x), codegen
+
+
+@intrinsic
+def _vfma(typingctx, a, b, c):
+    # a * b + c per lane, rounded once (llvm.fma: a vfmadd, exactly what the GEMM kernel does)
+    if not (a == b == c == _f64x4):
+        return None
+
+    def codegen(context, builder, sig, args):
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_V4, [_V4, _V4, _V4]), "llvm.fma.v4f64")
+        return builder.call(fn, args)
+    return _f64x4(a, b, c), codegen
+
+
+@intrinsic
+def _vadd(typingctx, a, b):
+    if not (a == b == _f64x4):
+        return None
+    return _f64x4(a, b), lambda context, builder, sig, args: builder.fadd(args[0], args[1])
+
+
+# --------------------------------------------------------------------------- the numba kernels
+@numba.njit(nogil=True, cache=True)
+def _moments(zb, e, r, c0, w, b0, beta, count, s1, s2):  # pragma: no cover - numba
+    # permutation e (-1: the identity, i.e. the observed beta) of row r, columns c0 .. c0 + w
+    for s in range(w):
+        z = zb[s]
+        if e < 0:
+            b0[s] = abs(z)
+            beta[r, c0 + s] = z
+        else:
+            if abs(z) >= b0[s]:
+                count[r, c0 + s] += 1
+            s1[r, c0 + s] += z
+            s2[r, c0 + s] += z * z
+
+
 @numba.njit(parallel=True, nogil=True, cache=True)
-def _gathered(S, V, perm, blocks, rows_per_task, tile, beta, count, s1, s2):  # pragma: no cover - numba
-    """For every row r of S and column c of V, in BLAS's order of operations:
-
-    beta[r, c] = sum_g S[r, g] V[g, c]            x_i[r, c] = sum_g S[r, g] V[perm[i, g], c]
-
-    and count/s1/s2 of x_i over i = 0 .. n_rand-1 in order (compared in the
-    compute precision, summed in float64).  Parallel over (row group, column
-    tile); the rows of a group share each gathered row of the tile.
-    """
-    R, n = S.shape
-    C = V.shape[1]
+def _four_rows(S, n_groups, V8, C, perm, blocks, beta, count, s1, s2):  # pragma: no cover - numba
+    """Rows 4q .. 4q+3 x a tile of 8 columns, one permutation at a time (8 register accumulators);
+    the four rows share each gathered row of the tile."""
+    n_tiles = V8.shape[0]
     n_rand = perm.shape[0]
-    n_tiles = (C + tile - 1) // tile
-    n_groups = (R + rows_per_task - 1) // rows_per_task
     for task in prange(n_groups * n_tiles):
-        r0 = (task // n_tiles) * rows_per_task
-        h = min(R, r0 + rows_per_task) - r0
-        c0 = (task % n_tiles) * tile
-        w = min(C, c0 + tile) - c0
-        Vt = np.empty((n, w), V.dtype)  # the column tile, contiguous: its random rows stay in cache
-        for g in range(n):
-            for s in range(w):
-                Vt[g, s] = V[g, c0 + s]
-        acc = np.empty((h, w), V.dtype)
-        z = np.empty((h, w), V.dtype)
-        b0 = np.empty((h, w), V.dtype)
-        for i in range(-1, n_rand):  # -1: the identity (observed beta)
-            z[:] = 0.0
+        r0 = (task // n_tiles) * 4
+        tile = task % n_tiles
+        c0 = tile * 8
+        w = min(C, c0 + 8) - c0
+        Vt = V8[tile]
+        zb = np.empty(32)
+        b0 = np.empty(32)
+        for e in range(-1, n_rand):
+            z00 = _vzero(); z01 = _vzero(); z10 = _vzero(); z11 = _vzero()  # noqa: E702
+            z20 = _vzero(); z21 = _vzero(); z30 = _vzero(); z31 = _vzero()  # noqa: E702
             for bl in range(blocks.shape[0]):
-                acc[:] = 0.0
+                a00 = _vzero(); a01 = _vzero(); a10 = _vzero(); a11 = _vzero()  # noqa: E702
+                a20 = _vzero(); a21 = _vzero(); a30 = _vzero(); a31 = _vzero()  # noqa: E702
                 for g in range(blocks[bl, 0], blocks[bl, 1]):
-                    row = Vt[g] if i < 0 else Vt[perm[i, g]]
-                    for r in range(h):
-                        t = S[r0 + r, g]
-                        a = acc[r]
-                        for s in range(w):
-                            a[s] = fma(t, row[s], a[s])
-                for r in range(h):
-                    for s in range(w):
-                        z[r, s] = z[r, s] + acc[r, s]
-            for r in range(h):
-                for s in range(w):
-                    if i < 0:
-                        b0[r, s] = abs(z[r, s])
-                        beta[r0 + r, c0 + s] = z[r, s]
-                    else:
-                        v = np.float64(z[r, s])
-                        if abs(z[r, s]) >= b0[r, s]:
-                            count[r0 + r, c0 + s] += 1
-                        s1[r0 + r, c0 + s] += v
-                        s2[r0 + r, c0 + s] += v * v
+                    o = (g if e < 0 else perm[e, g]) * 8
+                    v0 = _vload(Vt, o)
+                    v1 = _vload(Vt, o + 4)
+                    t = _vsplat(S[r0, g])
+                    a00 = _vfma(t, v0, a00); a01 = _vfma(t, v1, a01)  # noqa: E702
+                    t = _vsplat(S[r0 + 1, g])
+                    a10 = _vfma(t, v0, a10); a11 = _vfma(t, v1, a11)  # noqa: E702
+                    t = _vsplat(S[r0 + 2, g])
+                    a20 = _vfma(t, v0, a20); a21 = _vfma(t, v1, a21)  # noqa: E702
+                    t = _vsplat(S[r0 + 3, g])
+                    a30 = _vfma(t, v0, a30); a31 = _vfma(t, v1, a31)  # noqa: E702
+                z00 = _vadd(z00, a00); z01 = _vadd(z01, a01); z10 = _vadd(z10, a10); z11 = _vadd(z11, a11)  # noqa
+                z20 = _vadd(z20, a20); z21 = _vadd(z21, a21); z30 = _vadd(z30, a30); z31 = _vadd(z31, a31)  # noqa
+            _vstore(zb, 0, z00); _vstore(zb, 4, z01); _vstore(zb, 8, z10); _vstore(zb, 12, z11)  # noqa: E702
+            _vstore(zb, 16, z20); _vstore(zb, 20, z21); _vstore(zb, 24, z30); _vstore(zb, 28, z31)  # noqa
+            for q in range(4):
+                _moments(zb[8 * q:8 * q + 8], e, r0 + q, c0, w, b0[8 * q:8 * q + 8], beta, count, s1, s2)
 
 
-def gathered_moments(S: np.ndarray, V: np.ndarray, perm: np.ndarray, blocks: np.ndarray, tile: int = 32,
-                     rows_per_task: int = 8):
+@numba.njit(parallel=True, nogil=True, cache=True)
+def _one_row(S, rows, V8, C, perm, blocks, beta, count, s1, s2):  # pragma: no cover - numba
+    """One row x a tile of 8 columns, four permutations at a time (8 register accumulators)."""
+    n_tiles = V8.shape[0]
+    n_rand = perm.shape[0]
+    for task in prange(rows.shape[0] * n_tiles):
+        r = rows[task // n_tiles]
+        tile = task % n_tiles
+        c0 = tile * 8
+        w = min(C, c0 + 8) - c0
+        Vt = V8[tile]
+        zb = np.empty(32)
+        b0 = np.empty(8)
+        for e0 in range(-1, n_rand, 4):  # e0 = -1: the identity first
+            e1 = min(e0 + 1, n_rand - 1)
+            e2 = min(e0 + 2, n_rand - 1)
+            e3 = min(e0 + 3, n_rand - 1)
+            z00 = _vzero(); z01 = _vzero(); z10 = _vzero(); z11 = _vzero()  # noqa: E702
+            z20 = _vzero(); z21 = _vzero(); z30 = _vzero(); z31 = _vzero()  # noqa: E702
+            for bl in range(blocks.shape[0]):
+                a00 = _vzero(); a01 = _vzero(); a10 = _vzero(); a11 = _vzero()  # noqa: E702
+                a20 = _vzero(); a21 = _vzero(); a30 = _vzero(); a31 = _vzero()  # noqa: E702
+                for g in range(blocks[bl, 0], blocks[bl, 1]):
+                    t = _vsplat(S[r, g])
+                    o0 = (g if e0 < 0 else perm[e0, g]) * 8
+                    o1 = perm[e1, g] * 8
+                    o2 = perm[e2, g] * 8
+                    o3 = perm[e3, g] * 8
+                    a00 = _vfma(t, _vload(Vt, o0), a00); a01 = _vfma(t, _vload(Vt, o0 + 4), a01)  # noqa: E702
+                    a10 = _vfma(t, _vload(Vt, o1), a10); a11 = _vfma(t, _vload(Vt, o1 + 4), a11)  # noqa: E702
+                    a20 = _vfma(t, _vload(Vt, o2), a20); a21 = _vfma(t, _vload(Vt, o2 + 4), a21)  # noqa: E702
+                    a30 = _vfma(t, _vload(Vt, o3), a30); a31 = _vfma(t, _vload(Vt, o3 + 4), a31)  # noqa: E702
+                z00 = _vadd(z00, a00); z01 = _vadd(z01, a01); z10 = _vadd(z10, a10); z11 = _vadd(z11, a11)  # noqa
+                z20 = _vadd(z20, a20); z21 = _vadd(z21, a21); z30 = _vadd(z30, a30); z31 = _vadd(z31, a31)  # noqa
+            _vstore(zb, 0, z00); _vstore(zb, 4, z01); _vstore(zb, 8, z10); _vstore(zb, 12, z11)  # noqa: E702
+            _vstore(zb, 16, z20); _vstore(zb, 20, z21); _vstore(zb, 24, z30); _vstore(zb, 28, z31)  # noqa
+            _moments(zb[0:8], e0, r, c0, w, b0, beta, count, s1, s2)
+            if e0 + 1 < n_rand:
+                _moments(zb[8:16], e1, r, c0, w, b0, beta, count, s1, s2)
+            if e0 + 2 < n_rand:
+                _moments(zb[16:24], e2, r, c0, w, b0, beta, count, s1, s2)
+            if e0 + 3 < n_rand:
+                _moments(zb[24:32], e3, r, c0, w, b0, beta, count, s1, s2)
+
+
+def gathered_moments(S: np.ndarray, V: np.ndarray, perm: np.ndarray, blocks: np.ndarray):
     """Observed products and permutation moments of ``S @ V[perm_i]``, summed as BLAS sums them.
+
+    For every row ``r`` of ``S`` and column ``c`` of ``V``: ``beta[r, c] = sum_g S[r, g] V[g, c]``
+    and, over ``i = 0 .. n_rand-1`` in order, ``count``/``s1``/``s2`` of
+    ``x_i[r, c] = sum_g S[r, g] V[perm[i, g], c]`` (``|x_i| >= |beta|``, sums in float64), each
+    sum taken over the gene ``blocks`` of :func:`gene_blocks` as a chain of fused multiply-adds
+    per block, the blocks added in order: bit for bit what :func:`matmul` gives.  Four rows
+    share each gathered row (or one row takes four permutations at once), eight columns at a
+    time, in vector registers.
 
     Parameters
     ----------
-    S : (R, n) C-contiguous float array (one scalar per gene and row).
-    V : (n, C) float array of the same dtype (rows gathered by the permutation).
+    S : (R, n) float64 (one scalar per gene and row).
+    V : (n, C) float64 (its rows are gathered by the permutation).
     perm : (n_rand, n) integer table.
     blocks : the gene blocks from :func:`gene_blocks`.
 
     Returns
     -------
-    beta : (R, C) in ``S.dtype``; count (int64), s1, s2 (float64), (R, C).
+    beta : (R, C); count (int64), s1, s2 (float64), (R, C).
     """
-    S = np.ascontiguousarray(S)
-    V = np.ascontiguousarray(V, dtype=S.dtype)
-    R, C = S.shape[0], V.shape[1]
-    beta = np.empty((R, C), S.dtype)
+    S = np.ascontiguousarray(S, dtype=np.float64)
+    V = np.asarray(V, dtype=np.float64)
+    R, n = S.shape
+    C = V.shape[1]
+    beta = np.empty((R, C))
     count = np.zeros((R, C), np.int64)
     s1 = np.zeros((R, C))
     s2 = np.zeros((R, C))
-    if R and C:
-        _gathered(S, V, np.ascontiguousarray(perm), blocks, int(rows_per_task), int(tile), beta, count, s1, s2)
+    if R == 0 or C == 0:
+        return beta, count, s1, s2
+    n_tiles = (C + 7) // 8
+    V8 = np.zeros((n_tiles, n, 8))  # column tiles, contiguous: a gathered row is one cache line
+    for t in range(n_tiles):
+        V8[t, :, :min(8, C - 8 * t)] = V[:, 8 * t:8 * t + 8]
+    perm = np.ascontiguousarray(perm)
+    groups = R // 4
+    if groups:
+        _four_rows(S, groups, V8, C, perm, blocks, beta, count, s1, s2)
+    if R % 4:
+        _one_row(S, np.arange(4 * groups, R), V8, C, perm, blocks, beta, count, s1, s2)
     return beta, count, s1, s2
 
 

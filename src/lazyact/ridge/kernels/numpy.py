@@ -21,7 +21,7 @@ __all__ = ["permutation_statistics", "float32_batch", "GATHERED_MAX"]
 #: Blocks with at most this many rows ("yrow") or columns ("tcol") use the numba
 #: kernel of :func:`lazyact.ridge.kernels.fixed.gathered_moments` (measured: below
 #: these, gathering for BLAS costs more than the products; the choice changes no bit).
-GATHERED_MAX = {"yrow": 32, "tcol": 8}
+GATHERED_MAX = {"yrow": 40, "tcol": 32}
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
@@ -114,7 +114,7 @@ def permutation_statistics(T: np.ndarray, Y: np.ndarray, fwd: np.ndarray, inv: n
     if p == 0 or m == 0:
         return np.zeros((p, m), dtype), count, s1, s2
     with fixed.single_threaded_blas() as workers:
-        blocks = fixed.gene_blocks(n, dtype) if n_rand else None
+        blocks = fixed.gene_blocks(n, dtype) if n_rand else None  # float64 here
         if blocks is not None and method == "yrow" and p <= GATHERED_MAX["yrow"]:
             return fixed.gathered_moments(T_rows, Y, fwd, blocks)
         if blocks is not None and method == "tcol" and m <= GATHERED_MAX["tcol"]:
