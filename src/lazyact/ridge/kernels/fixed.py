@@ -377,6 +377,30 @@ def _vadd(typingctx, a, b):
 
 # --------------------------------------------------------------------------- the numba kernels
 @numba.njit(nogil=True, cache=True)
+def _zeros8():  # pragma: no cover - numba
+    z = _vzero()
+    return z, z, z, z, z, z, z, z
+
+
+@numba.njit(nogil=True, cache=True)
+def _store8(zb, v0, v1, v2, v3, v4, v5, v6, v7):  # pragma: no cover - numba
+    _vstore(zb, 0, v0)
+    _vstore(zb, 4, v1)
+    _vstore(zb, 8, v2)
+    _vstore(zb, 12, v3)
+    _vstore(zb, 16, v4)
+    _vstore(zb, 20, v5)
+    _vstore(zb, 24, v6)
+    _vstore(zb, 28, v7)
+
+
+@numba.njit(nogil=True, cache=True)
+def _add8(z, a):  # pragma: no cover - numba
+    return (_vadd(z[0], a[0]), _vadd(z[1], a[1]), _vadd(z[2], a[2]), _vadd(z[3], a[3]),
+            _vadd(z[4], a[4]), _vadd(z[5], a[5]), _vadd(z[6], a[6]), _vadd(z[7], a[7]))
+
+
+@numba.njit(nogil=True, cache=True)
 def _moments(zb, e, r, c0, w, b0, beta, count, s1, s2):  # pragma: no cover - numba
     # permutation e (-1: the identity, i.e. the observed beta) of row r, columns c0 .. c0 + w
     for s in range(w):
@@ -406,11 +430,9 @@ def _four_rows(S, n_groups, V8, C, perm, blocks, beta, count, s1, s2):  # pragma
         zb = np.empty(32)
         b0 = np.empty(32)
         for e in range(-1, n_rand):
-            z00 = _vzero(); z01 = _vzero(); z10 = _vzero(); z11 = _vzero()  # noqa: E702
-            z20 = _vzero(); z21 = _vzero(); z30 = _vzero(); z31 = _vzero()  # noqa: E702
+            z = _zeros8()
             for bl in range(blocks.shape[0]):
-                a00 = _vzero(); a01 = _vzero(); a10 = _vzero(); a11 = _vzero()  # noqa: E702
-                a20 = _vzero(); a21 = _vzero(); a30 = _vzero(); a31 = _vzero()  # noqa: E702
+                a00, a01, a10, a11, a20, a21, a30, a31 = _zeros8()
                 for g in range(blocks[bl, 0], blocks[bl, 1]):
                     o = (g if e < 0 else perm[e, g]) * 8
                     v0 = _vload(Vt, o)
@@ -423,10 +445,8 @@ def _four_rows(S, n_groups, V8, C, perm, blocks, beta, count, s1, s2):  # pragma
                     a20 = _vfma(t, v0, a20); a21 = _vfma(t, v1, a21)  # noqa: E702
                     t = _vsplat(S[r0 + 3, g])
                     a30 = _vfma(t, v0, a30); a31 = _vfma(t, v1, a31)  # noqa: E702
-                z00 = _vadd(z00, a00); z01 = _vadd(z01, a01); z10 = _vadd(z10, a10); z11 = _vadd(z11, a11)  # noqa
-                z20 = _vadd(z20, a20); z21 = _vadd(z21, a21); z30 = _vadd(z30, a30); z31 = _vadd(z31, a31)  # noqa
-            _vstore(zb, 0, z00); _vstore(zb, 4, z01); _vstore(zb, 8, z10); _vstore(zb, 12, z11)  # noqa: E702
-            _vstore(zb, 16, z20); _vstore(zb, 20, z21); _vstore(zb, 24, z30); _vstore(zb, 28, z31)  # noqa
+                z = _add8(z, (a00, a01, a10, a11, a20, a21, a30, a31))
+            _store8(zb, *z)
             for q in range(4):
                 _moments(zb[8 * q:8 * q + 8], e, r0 + q, c0, w, b0[8 * q:8 * q + 8], beta, count, s1, s2)
 
@@ -448,11 +468,9 @@ def _one_row(S, rows, V8, C, perm, blocks, beta, count, s1, s2):  # pragma: no c
             e1 = min(e0 + 1, n_rand - 1)
             e2 = min(e0 + 2, n_rand - 1)
             e3 = min(e0 + 3, n_rand - 1)
-            z00 = _vzero(); z01 = _vzero(); z10 = _vzero(); z11 = _vzero()  # noqa: E702
-            z20 = _vzero(); z21 = _vzero(); z30 = _vzero(); z31 = _vzero()  # noqa: E702
+            z = _zeros8()
             for bl in range(blocks.shape[0]):
-                a00 = _vzero(); a01 = _vzero(); a10 = _vzero(); a11 = _vzero()  # noqa: E702
-                a20 = _vzero(); a21 = _vzero(); a30 = _vzero(); a31 = _vzero()  # noqa: E702
+                a00, a01, a10, a11, a20, a21, a30, a31 = _zeros8()
                 for g in range(blocks[bl, 0], blocks[bl, 1]):
                     t = _vsplat(S[r, g])
                     o0 = (g if e0 < 0 else perm[e0, g]) * 8
@@ -463,10 +481,8 @@ def _one_row(S, rows, V8, C, perm, blocks, beta, count, s1, s2):  # pragma: no c
                     a10 = _vfma(t, _vload(Vt, o1), a10); a11 = _vfma(t, _vload(Vt, o1 + 4), a11)  # noqa: E702
                     a20 = _vfma(t, _vload(Vt, o2), a20); a21 = _vfma(t, _vload(Vt, o2 + 4), a21)  # noqa: E702
                     a30 = _vfma(t, _vload(Vt, o3), a30); a31 = _vfma(t, _vload(Vt, o3 + 4), a31)  # noqa: E702
-                z00 = _vadd(z00, a00); z01 = _vadd(z01, a01); z10 = _vadd(z10, a10); z11 = _vadd(z11, a11)  # noqa
-                z20 = _vadd(z20, a20); z21 = _vadd(z21, a21); z30 = _vadd(z30, a30); z31 = _vadd(z31, a31)  # noqa
-            _vstore(zb, 0, z00); _vstore(zb, 4, z01); _vstore(zb, 8, z10); _vstore(zb, 12, z11)  # noqa: E702
-            _vstore(zb, 16, z20); _vstore(zb, 20, z21); _vstore(zb, 24, z30); _vstore(zb, 28, z31)  # noqa
+                z = _add8(z, (a00, a01, a10, a11, a20, a21, a30, a31))
+            _store8(zb, *z)
             _moments(zb[0:8], e0, r, c0, w, b0, beta, count, s1, s2)
             if e0 + 1 < n_rand:
                 _moments(zb[8:16], e1, r, c0, w, b0, beta, count, s1, s2)

@@ -16,7 +16,7 @@ from numba import prange
 from . import DEFAULT_BATCH_BYTES, plan_batches, summation_order
 from . import fixed
 
-__all__ = ["permutation_statistics", "float32_batch", "GATHERED_MAX"]
+__all__ = ["permutation_statistics", "float32_batch", "float32_panels", "GATHERED_MAX"]
 
 #: Blocks with at most this many rows ("yrow") or columns ("tcol") use the numba
 #: kernel of :func:`lazyact.ridge.kernels.fixed.gathered_moments` (measured: below
@@ -143,12 +143,12 @@ def float32_batch(n_rand: int) -> int:
     return cols if cols <= 1024 else 512
 
 
-@numba.njit(parallel=True, nogil=True, cache=True)
+@numba.njit(nogil=True, cache=True)
 def _gather_sample(y, fwd, e0, out):  # pragma: no cover - numba
     # out[g, j] = y permuted by extended permutation e0 + j (0: identity), zero past the end
     n, B = out.shape
     n_rand = fwd.shape[0]
-    for g in prange(n):
+    for g in range(n):
         for j in range(B):
             e = e0 + j
             if e == 0:
@@ -160,14 +160,16 @@ def _gather_sample(y, fwd, e0, out):  # pragma: no cover - numba
 
 
 @numba.njit(nogil=True, cache=True)
-def _accumulate_sample(R, e0, n_rand, rows, s, beta, count, s1, s2):  # pragma: no cover - numba
-    # the columns of one float32 product: identity then permutations, in order
+def _accumulate_sample(R, e0, n_rand, local, out_rows, s, beta, count, s1, s2):  # pragma: no cover - numba
+    # the columns of one float32 product: identity then permutations, in order;
+    # row local[q] of R is output row out_rows[q]
     for j in range(R.shape[1]):
         e = e0 + j
         if e > n_rand:
             break
-        for q in range(rows.shape[0]):
-            v = R[rows[q], j]
+        for q0 in range(local.shape[0]):
+            q = out_rows[q0]
+            v = R[local[q0], j]
             if e == 0:
                 beta[q, s] = v
             else:
@@ -178,37 +180,62 @@ def _accumulate_sample(R, e0, n_rand, rows, s, beta, count, s1, s2):  # pragma: 
                 s2[q, s] += w * w
 
 
+def float32_panels(p: int) -> list[tuple[int, int]]:
+    """The fixed row panels (even sizes) of the float32 products of a ``p``-row model, from ``p`` alone.
+
+    >>> float32_panels(1170)
+    [(0, 292), (292, 584), (584, 878), (878, 1170)]
+    """
+    even = p + p % 2
+    k = max(1, min(4, even // 64))
+    cuts = [2 * (i * (even // 2) // k) for i in range(k + 1)]
+    return list(zip(cuts, cuts[1:]))
+
+
 def _float32_statistics(T, Y, fwd, rows):
     p, n = T.shape
     m = Y.shape[1]
     n_rand = fwd.shape[0]
     rows = np.arange(p) if rows is None else np.asarray(rows, dtype=np.intp)
-    r = rows.size
-    beta = np.zeros((r, m), np.float32)
-    count = np.zeros((r, m), np.int64)
-    s1 = np.zeros((r, m))
-    s2 = np.zeros((r, m))
-    if r == 0 or m == 0:
+    beta = np.zeros((rows.size, m), np.float32)
+    count = np.zeros((rows.size, m), np.int64)
+    s1 = np.zeros((rows.size, m))
+    s2 = np.zeros((rows.size, m))
+    if rows.size == 0 or m == 0:
         return beta, count, s1, s2
     B = float32_batch(n_rand)
     Tp = T if p % 2 == 0 else np.concatenate([T, np.zeros((1, n), T.dtype)])
+    panels = []  # only the panels that hold a requested row
+    for a, b in float32_panels(p):
+        inside = np.nonzero((rows >= a) & (rows < b))[0]
+        if inside.size:
+            panels.append((a, b, (rows[inside] - a).astype(np.intp), inside))
 
-    def sample(s):
+    def panel(G, e0, s, a, b, local, inside):
+        with fixed.single_threaded_blas():  # also in the pool's threads (per-thread BLAS limits)
+            R = np.matmul(Tp[a:b], G)  # one shape per panel, whatever the request
+        _accumulate_sample(R, e0, n_rand, local, inside, s, beta, count, s1, s2)
+
+    def sample(s, pool=None):
         y = np.ascontiguousarray(Y[:, s])
         G = np.empty((n, B), np.float32)
-        R = np.empty((Tp.shape[0], B), np.float32)
         for e0 in range(0, n_rand + 1, B):
             _gather_sample(y, fwd, e0, G)
-            np.matmul(Tp, G, out=R)  # one shape for every sample and batch
-            _accumulate_sample(R, e0, n_rand, rows, s, beta, count, s1, s2)
+            if pool is None:
+                for args in panels:
+                    panel(G, e0, s, *args)
+            else:  # one sample: its panels in parallel
+                for job in [pool.submit(panel, G, e0, s, *args) for args in panels]:
+                    job.result()
 
     with fixed.single_threaded_blas() as workers:
-        if workers > 1 and m > 1:
-            for job in [fixed.pool(workers).submit(sample, s) for s in range(m)]:
+        pool = fixed.pool(workers) if workers > 1 else None
+        if pool is not None and m >= workers:
+            for job in [pool.submit(sample, s) for s in range(m)]:
                 job.result()
         else:
             for s in range(m):
-                sample(s)
+                sample(s, pool if pool is not None and len(panels) > 1 else None)
     return beta, count, s1, s2
 
 
