@@ -26,7 +26,10 @@ CASES = {
     "float32": (130, dict(permutations=24, dtype="float32")),
     "ttest": (12, dict(permutations=0)),
     "analytic": (12, dict(null="analytic")),
+    # a grouped signature: 14 output rows from 10 projection rows (SecAct's "A|B" groups expanded)
+    "grouped": (14, dict(permutations=24, row_map=np.array([0, 1, 1, 2, 3, 4, 4, 4, 5, 6, 7, 8, 9, 9]))),
 }
+MODEL_ROWS = {"grouped": 10}
 STATS = ("beta", "se", "zscore", "pvalue")
 
 
@@ -47,7 +50,7 @@ def inputs():
     rng = np.random.default_rng(12)
     out = {}
     for name, (p, _) in CASES.items():
-        X = rng.standard_normal((N_GENES, p))
+        X = rng.standard_normal((N_GENES, MODEL_ROWS.get(name, p)))
         Y = rng.standard_normal((N_GENES, 21))
         out[name] = (projection(X, 50.0), Y)
     return out
