@@ -76,7 +76,7 @@ _guard_depth = 0
 _guard_saved: list[tuple[object, int]] = []
 _guard_budget = 1
 _controller = None
-_pools: dict[int, ThreadPoolExecutor] = {}
+_pools: dict[tuple[int, int], ThreadPoolExecutor] = {}
 
 
 def _blas_libs() -> list:
@@ -143,10 +143,11 @@ def single_threaded_blas() -> Iterator[int]:
 
 def pool(workers: int) -> ThreadPoolExecutor:
     """A shared pool of ``workers`` threads for products run one per thread."""
+    key = (os.getpid(), int(workers))  # a forked child gets its own threads
     with _guard_lock:
-        if workers not in _pools:
-            _pools[workers] = ThreadPoolExecutor(workers, thread_name_prefix="lazyact-gemm")
-        return _pools[workers]
+        if key not in _pools:
+            _pools[key] = ThreadPoolExecutor(int(workers), thread_name_prefix="lazyact-gemm")
+        return _pools[key]
 
 
 # --------------------------------------------------------------------------- BLAS products
@@ -584,10 +585,3 @@ def column_centred_squares(Y: np.ndarray, mean: np.ndarray) -> np.ndarray:
     _column_centred_squares(Y, np.asarray(mean, dtype=np.float64), out)
     return out
 
-
-def cpu_count() -> int:
-    """CPUs this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
