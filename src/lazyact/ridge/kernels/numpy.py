@@ -92,10 +92,12 @@ def permutation_statistics(T: np.ndarray, Y: np.ndarray, fwd: np.ndarray, inv: n
     -----
     float32 GEMM (OpenBLAS's sgemm) sums an element differently depending on
     its position in the product, so the float32 mode computes every sample
-    in GEMMs of one fixed shape: all rows of ``T`` times the identity and the
-    permutations of that sample, in fixed batches of :func:`float32_batch`
-    columns (the last one padded).  A float32 value then sits at the same
-    place of the same product however it is asked for.
+    in GEMMs of fixed shapes: a fixed row panel of ``T``
+    (:func:`float32_panels`) times the identity and the permutations of that
+    sample, in fixed batches of :func:`float32_batch` columns (the last one
+    padded).  A float32 value then sits at the same place of the same product
+    however it is asked for; a request computes the whole panels that hold its
+    rows.
     """
     dtype = np.float32 if np.asarray(T).dtype == np.float32 else np.float64
     T = np.ascontiguousarray(T, dtype=dtype)
