@@ -21,7 +21,7 @@ Measured, in one run on this machine:
   cache and the input in every worker, not counted). Per block: compute and write time
   on the worker, and the overhead ``(N * wall - sum(compute + write)) / blocks``: the time a
   worker slot spends not computing or writing (scheduling, transfers, idle tail);
-* ``no-op tasks``: the scheduler's own cost, ``client.map`` of 1,000 empty tasks, and
+* ``no-op tasks``: the scheduler's own cost, ``client.map`` of 300 empty tasks, and
   ``to_zarr`` of a trivial block function with tiny blocks (scheduling plus the zarr
   writes and done record of one block);
 * bytes: the job scattered once to each worker (the pickled block function: projection,
@@ -92,6 +92,10 @@ class Nothing:
         return {n: np.zeros((rows.size, cols.size)) for n in self.names}
 
 
+#: Empty tasks timed for the scheduler's round trip.
+N_EMPTY = 300
+
+
 def _noop(x):
     return x
 
@@ -117,8 +121,8 @@ def cluster_rows(act, warm, args, tmp: Path, local_store: Path, n_workers: int, 
                                   dashboard_address=None, silence_logs=40) as cluster, \
             distributed.Client(cluster) as client:
         t0 = time.perf_counter()
-        client.gather(client.map(_noop, range(1000), pure=False))
-        noop = (time.perf_counter() - t0) / 1000
+        client.gather(client.map(_noop, range(N_EMPTY), pure=False))
+        noop = (time.perf_counter() - t0) / N_EMPTY
         warm.to_zarr(tmp / f"warm{n_workers}.zarr", block=args.block, client=client, progress=False)  # not timed
         out = tmp / f"cluster{n_workers}.zarr"
         layout = ZarrLayout(out, [Target(n, n) for n in act.store.names], list(act.proteins), list(act.samples))
@@ -140,7 +144,8 @@ def cluster_rows(act, warm, args, tmp: Path, local_store: Path, n_workers: int, 
         wall_n = time.perf_counter() - t0
         rows.append((f"blocks of zeros ({act.shape[0]} x {args.block}), {n_workers} workers", len(wn.timings), wall_n,
                      m0 / wall_n, *per_block(wn.timings, n_workers, wall_n), "-"))
-        rows.append((f"empty dask tasks (round trip), {n_workers} workers", 1000, noop * 1000, 1 / noop, float("nan"),
+        rows.append((f"empty dask tasks (round trip), {n_workers} workers", N_EMPTY, noop * N_EMPTY, 1 / noop,
+                     float("nan"),
                      float("nan"), noop, "-"))
 
 

@@ -136,6 +136,10 @@ def test_a_block_is_done_only_after_all_its_chunks(tmp_path):
         sink(1, Dies(a=np.full((7, 4), 5.0), b=np.zeros((7, 4))))
     root = zarr.open_group(part, mode="r")
     assert root[DONE_KEY][:].tolist()[:2] == [1, 0] and root["a"][0, 4] == 5.0
+    stale = ZarrBlockSink(part, sink.targets, plan, "a-run-started-before")  # a task of an abandoned run
+    with pytest.raises(RuntimeError, match="started afresh by another run"):
+        stale(2, {"a": np.ones((7, 4)), "b": np.ones((7, 4))})
+    assert np.isnan(zarr.open_group(part, mode="r")["a"][0, 8])
     store, _ = toy_store()
     write_zarr(store, out, block=4, progress=False, fingerprint="fp1", client=False)
     assert np.array_equal(zarr.open_group(out, mode="r")["a"][:], store.function.full()["a"])

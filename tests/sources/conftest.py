@@ -49,6 +49,13 @@ def write_h5ad(path, x_cells_by_genes, *, genes=GENES, samples=SAMPLES, raw=None
         a.layers[k] = v
     for k, v in (obsm or {}).items():
         a.obsm[k] = v
+    return write_anndata(a, path, zarr_format)
+
+
+def write_anndata(a, path, zarr_format=None):
+    """Write an AnnData as ``.h5ad``, or as a zarr store of ``zarr_format`` (2 or 3)."""
+    import anndata as ad
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if zarr_format is None:

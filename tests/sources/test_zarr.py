@@ -1,9 +1,7 @@
 """AnnData zarr stores (formats 2 and 3) read as the same bits as the ``.h5ad`` file of the same AnnData."""
 from __future__ import annotations
 
-import os
 import pickle
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -14,6 +12,8 @@ import lazyact
 from conftest import write_counts_h5ad
 from lazyact.sources import SourceReadError, ZarrSource, as_source
 from lazyact.sources.h5ad import H5ADSource
+
+from .conftest import write_anndata
 
 ad = pytest.importorskip("anndata")
 pytest.importorskip("zarr")
@@ -45,17 +45,6 @@ def _adata(encoding, seed=0):
     return a
 
 
-def _write(a, path, zarr_format=None):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if zarr_format is None:
-            a.write_h5ad(path)
-        else:
-            with ad.settings.override(zarr_write_format=zarr_format):
-                a.write_zarr(path)
-    return os.fspath(path)
-
-
 @pytest.fixture(scope="module")
 def pairs(tmp_path_factory):
     """{X encoding: (h5ad path, {zarr format: store path})} of the same AnnData."""
@@ -63,7 +52,7 @@ def pairs(tmp_path_factory):
     for enc in ENCODINGS:
         tmp = tmp_path_factory.mktemp(f"zarr_{enc}")
         a = _adata(enc)
-        out[enc] = _write(a, tmp / "a.h5ad"), {f: _write(a, tmp / f"a{f}.zarr", f) for f in (2, 3)}
+        out[enc] = write_anndata(a, tmp / "a.h5ad"), {f: write_anndata(a, tmp / f"a{f}.zarr", f) for f in (2, 3)}
     return out
 
 
@@ -135,7 +124,7 @@ def test_errors_name_the_store(tmp_path):
         as_source(tmp_path / "empty.zarr")
     with pytest.raises(FileNotFoundError):
         as_source(tmp_path / "missing.zarr")
-    store = _write(ad.AnnData(np.ones((3, 2), dtype=np.float32)), tmp_path / "a.zarr", 3)
+    store = write_anndata(ad.AnnData(np.ones((3, 2), dtype=np.float32)), tmp_path / "a.zarr", 3)
     with pytest.raises(ValueError, match="no layer 'counts'"):
         as_source(store, layer="counts")
     with pytest.raises(ValueError, match="no raw/X"):
@@ -146,7 +135,7 @@ def test_activity_from_zarr_equals_h5ad(tmp_path):
     """The whole single-cell pipeline (raw counts, library sizes, gene means) on a store and on the file."""
     h5ad = write_counts_h5ad(tmp_path / "cells.h5ad", 60, 300, 20, density=0.1, mean=3, seed=4, cell_prefix="c",
                              other_prefix="X")
-    store = _write(ad.read_h5ad(h5ad), tmp_path / "cells.zarr", 3)
+    store = write_anndata(ad.read_h5ad(h5ad), tmp_path / "cells.zarr", 3)
     kw = dict(preprocess="scrnaseq", n_rand=30, chunks=(43, 20))
     a, b = lazyact.activity(h5ad, "CytoSig", **kw), lazyact.activity(store, "CytoSig", **kw)
     assert np.array_equal(a.blocks.expression.totals, b.blocks.expression.totals)

@@ -31,7 +31,7 @@ import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -57,7 +57,9 @@ __all__ = [
     "compute_block",
     "compute_task",
     "read_all",
+    "read_targets",
     "to_dask",
+    "write_targets",
     "write_buffer_bytes",
 ]
 
@@ -289,6 +291,29 @@ class BlockLayout(Protocol):
     def open(self, plan: WritePlan) -> BlockOutput:
         """Open the output for ``plan``: continue a matching unfinished one, or create it."""
         ...
+
+
+def read_targets(array_of: Callable[[str], Any], targets: Sequence[Target], plan: WritePlan,
+                 k: int) -> dict[str, np.ndarray]:
+    """Stored column block ``k`` of every target (rows x block columns); ``array_of(key)`` gives the stored array."""
+    lo, hi = plan.columns(k)
+    out = {}
+    for t in targets:
+        a = array_of(t.key)
+        out[t.name] = np.ascontiguousarray(a[lo:hi, :].T) if t.transpose else np.asarray(a[:, lo:hi])
+    return out
+
+
+def write_targets(array_of: Callable[[str], Any], targets: Sequence[Target], plan: WritePlan, k: int,
+                  arrays: Mapping[str, np.ndarray]) -> None:
+    """Store column block ``k`` of every target (transposed where the target says) into ``array_of(key)``."""
+    lo, hi = plan.columns(k)
+    for t in targets:
+        a = array_of(t.key)
+        if t.transpose:
+            a[lo:hi, :] = np.ascontiguousarray(np.asarray(arrays[t.name]).T)
+        else:
+            a[:, lo:hi] = arrays[t.name]
 
 
 # --------------------------------------------------------------------------- computing column blocks

@@ -28,7 +28,6 @@ with messages that say what to do.
 from __future__ import annotations
 
 import errno
-import json
 import os
 import warnings
 from pathlib import Path
@@ -39,18 +38,18 @@ import numpy as np
 import pandas as pd
 
 from ..array import MOMENTS, BlockStore
-from ..array.sinks import BlockWriter, Target, WritePlan
+from ..array.sinks import BlockWriter, Target, WritePlan, read_targets
 from ..ridge import STATISTICS
 from ..sources import FileLockedError, SourceReadError, open_h5
 from .files import (
     IncompleteFileError,
     NotResultsFileError,
-    ResumeMismatchError,
     check_target,
     commit,
     partial_path,
 )
 from .fingerprint import dumps
+from .resume import check_resume, layout_info
 
 __all__ = [
     "DONE_KEY",
@@ -196,12 +195,7 @@ class HDF5Output:
         return self.f[DONE_KEY][:].astype(bool)
 
     def read_block(self, k: int) -> dict[str, np.ndarray]:
-        lo, hi = self.plan.columns(k)
-        out = {}
-        for t in self.container.targets:
-            ds = self.f[t.key]
-            out[t.name] = np.ascontiguousarray(ds[lo:hi, :].T) if t.transpose else ds[:, lo:hi]
-        return out
+        return read_targets(self.f.__getitem__, self.container.targets, self.plan, k)
 
     def write_block(self, k: int, arrays: Mapping[str, np.ndarray]) -> None:
         lo, hi = self.plan.columns(k)
@@ -283,17 +277,7 @@ class HDF5Container:
 
     def layout_info(self, plan: WritePlan) -> dict:
         """What a resumed file must have been started with (stored as ``lazyact_layout``)."""
-        return {
-            "format": self.kind,
-            "arrays": list(plan.names),
-            "datasets": [t.key for t in self.targets],
-            "shape": list(plan.shape),
-            "dtype": plan.dtype.str,
-            "compression": self.compression,
-            "block": plan.width,
-            "chunks": None if plan.chunks is None else list(plan.chunks),
-            "summary": plan.summary,
-        }
+        return layout_info(self.kind, self.targets, plan, self.compression, plan.chunks)
 
     def open(self, plan: WritePlan) -> HDF5Output:
         check_target(self.final, self.overwrite)
@@ -338,31 +322,8 @@ class HDF5Container:
             self.partial.unlink()
             return None
         try:
-            old = f.attrs.get("lazyact_fingerprint")
-            old_layout = f.attrs.get("lazyact_layout")
-            if old is None or old_layout is None:
-                raise ResumeMismatchError(
-                    f"'{self.partial}' was not written by lazyact's resumable writer (top-level keys: "
-                    f"{sorted(f.keys())}); delete it or pass resume=False to overwrite it")
-            if str(old) != self.fingerprint:
-                try:
-                    parts = json.loads(f.attrs.get("lazyact_fingerprint_parts", "{}"))
-                except ValueError:
-                    parts = {}
-                differ = sorted(k for k in set(parts) | set(self.fingerprint_parts)
-                                if dumps(parts.get(k)) != dumps(self.fingerprint_parts.get(k)))
-                what = f" (differences: {', '.join(differ)})" if differ else ""
-                raise ResumeMismatchError(
-                    f"'{self.partial}' is an interrupted run on different inputs{what}: refusing to resume. "
-                    "Delete the .partial file or pass resume=False (CLI: --no-resume) to start over.")
-            old_layout = json.loads(old_layout)
-            new_layout = json.loads(dumps(self.layout_info(plan)))
-            if old_layout != new_layout:
-                differ = sorted(k for k in new_layout if old_layout.get(k) != new_layout[k])
-                raise ResumeMismatchError(
-                    f"'{self.partial}' was started with other output options ({', '.join(differ)}: "
-                    f"{ {k: old_layout.get(k) for k in differ} }); run again with the same options, or delete "
-                    "it / pass resume=False to start over.")
+            check_resume(self.partial, f.attrs, list(f.keys()), self.fingerprint, self.fingerprint_parts,
+                         self.layout_info(plan))
         except BaseException:
             f.close()
             raise

@@ -16,10 +16,64 @@ import numpy as np
 from ..array import format_bytes
 from .files import partial_path
 from .hdf5 import DONE_KEY, open_results_file
+from . import zarr as zarr_format
 from .stored import inspect, py_value
-from .zarr import is_zarr_results, store_info
 
 __all__ = ["file_info", "format_info"]
+
+
+def _describe(out: dict, attrs: Mapping[str, Any], done: np.ndarray | None, summary: bool,
+              complete: Any) -> dict:
+    """Fill ``out`` with what any format's root attributes say; ``complete()`` describes a complete file."""
+    incomplete = done is not None or not bool(attrs.get("lazyact_complete", True))
+    out["complete"] = not incomplete
+    if done is not None:
+        out["blocks_done"], out["n_blocks"] = int(np.count_nonzero(done)), int(done.size)
+    layout = json.loads(attrs["lazyact_layout"]) if "lazyact_layout" in attrs else None
+    if incomplete:
+        out["format"] = f"lazyact {layout['format']} (unfinished)" if layout else "unfinished"
+        if layout:
+            out["shape"] = tuple(layout["shape"])
+            out["arrays"] = {n: {"dtype": layout["dtype"], "chunks": layout["chunks"],
+                                 "compression": layout["compression"]} for n in layout["arrays"]}
+        params = json.loads(attrs["lazyact_params"]) if "lazyact_params" in attrs else {}
+    else:
+        info, out["arrays"] = complete()
+        out["format"] = info["kind"]
+        out["shape"] = tuple(info["shape"])
+        params = info["params"]
+        out["proteins"] = info["proteins"][:5]
+        out["samples"] = info["samples"][:5]
+    out["params"] = params
+    out["version"] = py_value(attrs.get("lazyact_version")) if "lazyact_version" in attrs else None
+    out["summary"] = summary
+    if layout:
+        out["block"] = layout.get("block")
+    return out
+
+
+def _zarr_info(p: Path) -> dict:
+    if not p.exists():
+        p = partial_path(p)
+    root = zarr_format.open_store(p)
+    attrs = dict(root.attrs)
+    done = np.asarray(root[zarr_format.DONE_KEY][:]) if zarr_format.DONE_KEY in root else None
+    size = sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+
+    def complete() -> tuple[dict, dict]:
+        info = zarr_format.inspect_store(p)
+        arrays = {}
+        for n, (key, tr, _) in info["sources"].items():
+            arr = root[key]
+            codecs = [type(c).__name__ for c in (arr.compressors or ())]
+            arrays[n] = {"dataset": key, "dtype": str(arr.dtype),
+                         "chunks": tuple(int(x) for x in (reversed(arr.chunks) if tr else arr.chunks)),
+                         "compression": ", ".join(codecs) or None}
+            if arr.shards is not None:
+                arrays[n]["shards"] = tuple(int(x) for x in (reversed(arr.shards) if tr else arr.shards))
+        return info, arrays
+
+    return _describe({"path": str(p), "size_bytes": size}, attrs, done, "summary" in root, complete)
 
 
 def file_info(path: str | os.PathLike) -> dict:
@@ -37,51 +91,31 @@ def file_info(path: str | os.PathLike) -> dict:
     NotResultsFileError, FileNotFoundError
     """
     p = Path(os.fspath(path))
-    if is_zarr_results(p):
-        return store_info(p)
+    if zarr_format.is_zarr_results(p):
+        return _zarr_info(p)
     if not p.exists() and partial_path(p).exists():
         p = partial_path(p)
     if not p.exists():
         raise FileNotFoundError(f"no such file: '{path}'")
     f = open_results_file(p, allow_locked=True)
     with f:
-        attrs = dict(f.attrs)
-        out: dict[str, Any] = {"path": str(p), "size_bytes": p.stat().st_size}
-        incomplete = DONE_KEY in f or not bool(attrs.get("lazyact_complete", True))
-        out["complete"] = not incomplete
-        if DONE_KEY in f:
-            d = f[DONE_KEY][()]
-            out["blocks_done"], out["n_blocks"] = int(np.count_nonzero(d)), int(d.size)
-        layout = json.loads(attrs["lazyact_layout"]) if "lazyact_layout" in attrs else None
-        if incomplete:
-            out["format"] = f"lazyact {layout['format']} (unfinished)" if layout else "unfinished"
-            if layout:
-                out["shape"] = tuple(layout["shape"])
-                out["arrays"] = {n: {"dtype": layout["dtype"], "chunks": layout["chunks"],
-                                     "compression": layout["compression"]} for n in layout["arrays"]}
-            params = json.loads(attrs["lazyact_params"]) if "lazyact_params" in attrs else {}
-        else:
+        done = f[DONE_KEY][()] if DONE_KEY in f else None
+
+        def complete() -> tuple[dict, dict]:
             info = inspect(f, p)
-            out["format"] = info["kind"]
-            out["shape"] = tuple(info["shape"])
-            out["arrays"] = {}
+            arrays = {}
             for n, (key, tr, cols) in info["sources"].items():
                 node = f[key]
                 if isinstance(node, h5py.Dataset):
                     ch = None if node.chunks is None else (tuple(reversed(node.chunks)) if tr else node.chunks)
-                    out["arrays"][n] = {"dataset": key, "dtype": str(node.dtype), "chunks": ch,
-                                        "compression": node.compression}
+                    arrays[n] = {"dataset": key, "dtype": str(node.dtype), "chunks": ch,
+                                 "compression": node.compression}
                 else:
-                    out["arrays"][n] = {"dataset": key, "dtype": "dataframe", "chunks": None, "compression": None}
-            params = info["params"]
-            out["proteins"] = info["proteins"][:5]
-            out["samples"] = info["samples"][:5]
-        out["params"] = params
-        out["version"] = py_value(attrs.get("lazyact_version")) if "lazyact_version" in attrs else None
-        out["summary"] = "summary" in f
-        if layout:
-            out["block"] = layout.get("block")
-    return out
+                    arrays[n] = {"dataset": key, "dtype": "dataframe", "chunks": None, "compression": None}
+            return info, arrays
+
+        return _describe({"path": str(p), "size_bytes": p.stat().st_size}, dict(f.attrs), done, "summary" in f,
+                         complete)
 
 
 def format_info(info: Mapping[str, Any]) -> str:

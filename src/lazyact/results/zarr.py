@@ -33,12 +33,17 @@ One writer at a time: the client process holds an exclusive lock (``flock``) on 
 the kernel releases it when the process dies. A second run on the same store is refused
 (also with ``resume=False``). A new store is built under a temporary name and renamed to
 ``.partial`` already locked. Each ``.partial`` carries a run identity
-(``lazyact_run``) that every block write checks first, so a task of an abandoned run
-still running on a cluster cannot write into a store started afresh.
+(``lazyact_run``) that every block write checks before its chunks and again before its
+done record, so a task of an abandoned run still running on a cluster does not write into
+a store started afresh (``resume=False``) -- except for the chunks of a block it was
+writing at that very moment, which its missing done record leaves to be written again:
+before starting a store afresh on an external cluster, let the old run's tasks end
+(``client.cancel`` / restart the workers). Resuming is always safe: blocks have the same
+bits whoever writes them.
 
 Reading: :func:`inspect_store` finds the statistics of a complete store (lazyact's
 layout or any AnnData zarr store with ``obsm`` statistics), :func:`open_store` opens it,
-:func:`store_info` describes a store or its ``.partial`` (``lazyact info``).
+:func:`lazyact.results.info.file_info` describes a store or its ``.partial`` (``lazyact info``).
 """
 from __future__ import annotations
 
@@ -60,12 +65,14 @@ import pandas as pd
 
 from ..array import MOMENTS, BlockStore
 from ..array.distributed import DistributedWriter, active_client
-from ..array.sinks import BlockWriter, Target, WritePlan, write_buffer_bytes
+from ..array.sinks import BlockWriter, Target, WritePlan, read_targets, write_buffer_bytes, write_targets
 from ..ridge import STATISTICS
 from ..sources.encoding import read_index
 from ..sources.zarr import ZARR, import_zarr, is_zarr_store
 from .files import IncompleteFileError, NotResultsFileError, ResumeMismatchError, partial_path
 from .fingerprint import dumps
+from .hdf5 import labels
+from .resume import check_resume, layout_info
 
 __all__ = [
     "DONE_KEY",
@@ -76,7 +83,6 @@ __all__ = [
     "inspect_store",
     "is_zarr_results",
     "open_store",
-    "store_info",
     "write_zarr",
 ]
 
@@ -191,8 +197,7 @@ class ZarrBlockSink:
     def __init__(self, partial: Path, targets: Sequence[Target], plan: WritePlan, run: str):
         self.partial = str(partial)
         self.targets = list(targets)
-        self.width = plan.width
-        self.n_cols = plan.shape[1]
+        self.plan = plan
         self.run = run
         self._arrays: dict[str, Any] | None = None
 
@@ -201,7 +206,8 @@ class ZarrBlockSink:
         state["_arrays"] = None
         return state
 
-    def _open(self) -> dict[str, Any]:
+    def _check_run(self) -> Any:
+        """The store's root group, after checking that it is still this run's ``.partial``."""
         zarr = import_zarr()
         try:
             root = zarr.open_group(self.partial, mode="r+")
@@ -212,6 +218,9 @@ class ZarrBlockSink:
         if current != self.run:
             raise RuntimeError(f"'{self.partial}' was started afresh by another run; this task of an older run does "
                                "not write into it")
+        return root
+
+    def _arrays_of(self, root: Any) -> dict[str, Any]:
         if self._arrays is None:
             cfg = {"write_empty_chunks": True}
             arrays = {t.key: root[t.key].with_config(cfg) for t in self.targets}
@@ -220,14 +229,9 @@ class ZarrBlockSink:
         return self._arrays
 
     def __call__(self, k: int, arrays: Mapping[str, np.ndarray]) -> None:
-        store = self._open()
-        lo, hi = k * self.width, min(self.n_cols, (k + 1) * self.width)
-        for t in self.targets:
-            a = np.asarray(arrays[t.name])
-            if t.transpose:
-                store[t.key][lo:hi, :] = np.ascontiguousarray(a.T)
-            else:
-                store[t.key][:, lo:hi] = a
+        store = self._arrays_of(self._check_run())
+        write_targets(store.__getitem__, self.targets, self.plan, k, arrays)
+        self._check_run()  # again: a store started afresh meanwhile gets no done record from this task
         store[DONE_KEY][k] = 1  # only after every chunk of the block is in place
 
 
@@ -239,6 +243,7 @@ class ZarrOutput:
         self.layout, self.plan, self.root, self.lock = layout, plan, root, lock
         self.final, self.partial = layout.final, layout.partial
         self.run = str(root.attrs.get("lazyact_run"))
+        self._sink: ZarrBlockSink | None = None
 
     @property
     def complete(self) -> bool:
@@ -254,15 +259,11 @@ class ZarrOutput:
         return ZarrBlockSink(self.partial, self.layout.targets, self.plan, self.run)
 
     def read_block(self, k: int) -> dict[str, np.ndarray]:
-        lo, hi = self.plan.columns(k)
-        out = {}
-        for t in self.layout.targets:
-            arr = self.root[t.key]
-            out[t.name] = np.ascontiguousarray(arr[lo:hi, :].T) if t.transpose else arr[:, lo:hi]
-        return out
+        return read_targets(self.root.__getitem__, self.layout.targets, self.plan, k)
 
     def write_block(self, k: int, arrays: Mapping[str, np.ndarray]) -> None:
-        self._sink = getattr(self, "_sink", None) or self.block_sink()
+        if self._sink is None:
+            self._sink = self.block_sink()
         self._sink(k, arrays)
 
     def verify(self) -> None:
@@ -384,18 +385,9 @@ class ZarrLayout:
 
     def layout_info(self, plan: WritePlan) -> dict:
         """What a resumed store must have been started with (``lazyact_layout``)."""
-        return {
-            "format": self.kind,
-            "arrays": list(plan.names),
-            "datasets": [t.key for t in self.targets],
-            "shape": list(plan.shape),
-            "dtype": plan.dtype.str,
-            "compression": self.compression,
-            "block": plan.width,
-            "chunks": list(self.storage_chunks(plan)),
-            "shards": None if self.shards_of(plan) is None else list(self.shards_of(plan)),
-            "summary": plan.summary,
-        }
+        shards = self.shards_of(plan)
+        return {**layout_info(self.kind, self.targets, plan, self.compression, self.storage_chunks(plan)),
+                "shards": None if shards is None else list(shards)}
 
     def shards_of(self, plan: WritePlan) -> tuple[int, int] | None:
         """The shard of a statistic (rows x cols): one column block, rows rounded up to whole chunks."""
@@ -460,29 +452,8 @@ class ZarrLayout:
                 shutil.rmtree(self.partial)
                 lock.release()
                 return None
-            if "lazyact_fingerprint" not in attrs or "lazyact_layout" not in attrs:
-                raise ResumeMismatchError(
-                    f"'{self.partial}' was not written by lazyact's resumable writer (keys: {sorted(root.keys())}); "
-                    "delete it or pass resume=False to overwrite it")
-            if str(attrs["lazyact_fingerprint"]) != self.fingerprint:
-                try:
-                    parts = json.loads(attrs.get("lazyact_fingerprint_parts", "{}"))
-                except ValueError:
-                    parts = {}
-                differ = sorted(k for k in set(parts) | set(self.fingerprint_parts)
-                                if dumps(parts.get(k)) != dumps(self.fingerprint_parts.get(k)))
-                what = f" (differences: {', '.join(differ)})" if differ else ""
-                raise ResumeMismatchError(
-                    f"'{self.partial}' is an interrupted run on different inputs{what}: refusing to resume. "
-                    "Delete it or pass resume=False (CLI: --no-resume) to start over.")
-            old_layout = json.loads(attrs["lazyact_layout"])
-            new_layout = json.loads(dumps(self.layout_info(plan)))
-            if old_layout != new_layout:
-                differ = sorted(k for k in new_layout if old_layout.get(k) != new_layout[k])
-                raise ResumeMismatchError(
-                    f"'{self.partial}' was started with other output options ({', '.join(differ)}: "
-                    f"{ {k: old_layout.get(k) for k in differ} }); run again with the same options, or delete "
-                    "it / pass resume=False to start over.")
+            check_resume(self.partial, attrs, list(root.keys()), self.fingerprint, self.fingerprint_parts,
+                         self.layout_info(plan))
             remove_tmp_files(self.partial)
         except BaseException:
             lock.release()
@@ -611,8 +582,7 @@ def write_zarr(
     if anndata and summary:
         raise ValueError("summary=True is stored by lazyact's layout only, not AnnData's")
     p, m = store.shape
-    rows = [str(v) for v in row_labels] if row_labels is not None else [str(i) for i in range(p)]
-    cols = [str(v) for v in col_labels] if col_labels is not None else [str(i) for i in range(m)]
+    rows, cols = labels(row_labels, p), labels(col_labels, m)
     if anndata:
         targets = [Target(names[0], "X", True)] + [Target(n, f"obsm/{n}", True) for n in names[1:]]
     else:
@@ -743,49 +713,3 @@ def inspect_store(path: str | os.PathLike) -> dict:
                 dtype=dtype if dtype.kind == "f" else np.dtype(np.float64), chunks=infos[next(iter(infos))][2],
                 proteins=found["proteins"], samples=found["samples"], params=params, attrs=attrs, summary=summary,
                 spatial=spatial)
-
-
-def store_info(path: str | os.PathLike) -> dict:
-    """:func:`lazyact.results.info.file_info` of a zarr store or of its unfinished ``.partial``."""
-    p = Path(os.fspath(path))
-    if not p.exists() and is_zarr_store(partial_path(p)):
-        p = partial_path(p)
-    root = open_store(p)
-    attrs = dict(root.attrs)
-    size = sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
-    out: dict[str, Any] = {"path": str(p), "size_bytes": size}
-    incomplete = DONE_KEY in root or not bool(attrs.get("lazyact_complete", True))
-    out["complete"] = not incomplete
-    layout = json.loads(attrs["lazyact_layout"]) if "lazyact_layout" in attrs else None
-    if DONE_KEY in root:
-        d = np.asarray(root[DONE_KEY][:])
-        out["blocks_done"], out["n_blocks"] = int(np.count_nonzero(d)), int(d.size)
-    if incomplete:
-        out["format"] = f"lazyact {layout['format']} (unfinished)" if layout else "unfinished"
-        if layout:
-            out["shape"] = tuple(layout["shape"])
-            out["arrays"] = {n: {"dtype": layout["dtype"], "chunks": layout["chunks"],
-                                 "compression": layout["compression"]} for n in layout["arrays"]}
-        params = json.loads(attrs["lazyact_params"]) if "lazyact_params" in attrs else {}
-    else:
-        info = inspect_store(p)
-        out["format"] = info["kind"]
-        out["shape"] = tuple(info["shape"])
-        out["arrays"] = {}
-        for n, (key, tr, _) in info["sources"].items():
-            arr = root[key]
-            ch = tuple(int(x) for x in (reversed(arr.chunks) if tr else arr.chunks))
-            codecs = [type(c).__name__ for c in (arr.compressors or ())]
-            out["arrays"][n] = {"dataset": key, "dtype": str(arr.dtype), "chunks": ch,
-                                "compression": ", ".join(codecs) or None}
-            if arr.shards is not None:
-                out["arrays"][n]["shards"] = tuple(int(x) for x in (reversed(arr.shards) if tr else arr.shards))
-        params = info["params"]
-        out["proteins"] = info["proteins"][:5]
-        out["samples"] = info["samples"][:5]
-    out["params"] = params
-    out["version"] = attrs.get("lazyact_version")
-    out["summary"] = "summary" in root
-    if layout:
-        out["block"] = layout.get("block")
-    return out

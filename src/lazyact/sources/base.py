@@ -682,12 +682,12 @@ class FileSource(ExpressionSource):
 
     # -- life cycle
     def _open(self) -> None:
-        if getattr(self, "file_identity", None) is None:
-            ident = self._identity_file()
-            st = os.stat(ident)
-            self.file_identity = {os.path.abspath(ident): (int(st.st_size), int(st.st_mtime_ns))}
         f = self._open_file()
         try:
+            if getattr(self, "file_identity", None) is None:
+                ident = self._identity_file()
+                st = os.stat(ident)
+                self.file_identity = {os.path.abspath(ident): (int(st.st_size), int(st.st_mtime_ns))}
             with self._guard():
                 self._setup(f)
         except BaseException:

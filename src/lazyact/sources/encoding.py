@@ -241,9 +241,9 @@ def sparse_layout(node: Any, n_genes: int, n_cells: int, cells_first: bool, enco
 class AnnDataEncoded:
     """The AnnData side of a source reading ``X``/``raw/X``/``layers`` of an AnnData tree.
 
-    A mixin of file sources (after :class:`~lazyact.sources.base.FileSource`). The
-    subclass gives ``hierarchy`` (a :class:`Hierarchy`), ``path``, ``layer_requested``,
-    ``gene_column``, ``_root()`` (the open root group), and readers of a matrix:
+    A mixin of file sources (before :class:`~lazyact.sources.base.FileSource`, whose
+    options its ``__init__`` passes on). The subclass gives ``hierarchy`` (a
+    :class:`Hierarchy`), ``_root()`` (the open root group), and readers of a matrix:
     ``_dense_reader(array)`` (cells x genes) and
     ``_sparse_reader(group, n_genes, n_cells, sample_major)``. :meth:`setup_matrix`
     (called from ``_setup``) sets ``layer``, ``encoding``, ``_reader``, ``_shape``,
@@ -252,8 +252,14 @@ class AnnDataEncoded:
 
     hierarchy: Hierarchy
     path: str
-    layer_requested: str | None
-    gene_column: str | None
+
+    def __init__(self, path: Any, *, layer: str | None = None, gene_column: str | None = None,
+                 check_finite: bool = True, check_counts: bool = False, scan_chunk: int = 1 << 18,
+                 scan_bytes: int = 256 << 20) -> None:
+        self.layer_requested = layer
+        self.gene_column = gene_column
+        super().__init__(path, check_finite=check_finite, check_counts=check_counts,  # type: ignore[call-arg]
+                         scan_chunk=scan_chunk, scan_bytes=scan_bytes)
 
     def _child(self, root: Any, key: str) -> Any | None:
         return root[key] if key in root else None

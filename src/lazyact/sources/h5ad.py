@@ -155,15 +155,6 @@ class H5ADSource(AnnDataEncoded, _H5FileSource):
 
     hierarchy = H5
 
-    def __init__(self, path: str | os.PathLike, *, layer: str | None = None,
-                 gene_column: str | None = None, check_finite: bool = True,
-                 check_counts: bool = False, scan_chunk: int = 1 << 18,
-                 scan_bytes: int = 256 << 20) -> None:
-        self.layer_requested = layer
-        self.gene_column = gene_column
-        super().__init__(path, check_finite=check_finite, check_counts=check_counts,
-                         scan_chunk=scan_chunk, scan_bytes=scan_bytes)
-
     def describe(self) -> str:
         return f"H5ADSource('{self.path}', layer={getattr(self, 'layer', self.layer_requested)!r})"
 
