@@ -11,16 +11,19 @@ cells x (the signature's genes + 1,000 others), Poisson counts at ``--density``,
 ``preprocess="scrnaseq"`` (sparse in-flight normalisation), SecAct by default (1,170
 proteins), ``n_rand`` 1000.
 
-Measured, in one run on this machine:
+Measured, in one run on this machine (wall and CPU time: the CPU time of the computing
+processes does not depend on what else runs on the machine, the wall time does):
 
-* ``local, 1 thread``: ``act.to_zarr(client=False)`` computed by one thread -- the per-core
-  rate that the scaling plan (``docs/scaling.md``) extrapolates from;
-* ``local, 2 threads``: the same with the store's thread pool on both cores;
-* ``cluster, N workers``: a ``LocalCluster`` of N processes x 1 thread on loopback; the
-  workers compute and write the blocks (after a one-block warm-up run that loads numba's
-  cache and the input in every worker, not counted). Per block: compute and write time
-  on the worker, and the overhead ``(N * wall - sum(compute + write)) / blocks``: the time a
-  worker slot spends not computing or writing (scheduling, transfers, idle tail);
+* ``local, 1 thread``: ``act.to_zarr(client=False)`` computed by one thread (store and numba)
+  -- the per-core rate (CPU seconds per cell) that the scaling plan (``docs/scaling.md``)
+  extrapolates from;
+* ``local, 2 threads``: the same with the store's thread pool and numba on both cores;
+* ``cluster, N workers``: a ``LocalCluster`` of N processes x 1 thread (numba pinned to one
+  thread) on loopback; the workers compute and write the blocks (after a warm-up run that
+  loads numba's cache and the input in every worker, not counted). Per block: compute (wall
+  and CPU) and write time on the worker, and the overhead ``(N * wall - sum(compute +
+  write)) / blocks``: the time a worker slot spends not computing or writing (scheduling,
+  transfers, waiting for a core, the idle tail);
 * ``no-op tasks``: the scheduler's own cost, ``client.map`` of 300 empty tasks, and
   ``to_zarr`` of a trivial block function with tiny blocks (scheduling plus the zarr
   writes and done record of one block);
@@ -107,11 +110,18 @@ def same_arrays(a: Path, b: Path) -> bool:
     return all(np.array_equal(za[n][:], zb[n][:], equal_nan=True) for n in ("beta", "se", "zscore", "pvalue"))
 
 
-def per_block(timings, n_workers: int, wall: float) -> tuple[float, float, float]:
-    """Mean compute and write seconds per block, and the overhead per block (a worker slot not busy)."""
+def per_block(timings, n_workers: int, wall: float) -> tuple[float, float, float, float]:
+    """Mean compute seconds (wall, CPU) and write seconds per block, and the overhead per block."""
     busy = sum(t["compute_s"] + t["write_s"] for t in timings)
-    return (float(np.mean([t["compute_s"] for t in timings])), float(np.mean([t["write_s"] for t in timings])),
-            (n_workers * wall - busy) / len(timings))
+    return (float(np.mean([t["compute_s"] for t in timings])), float(np.mean([t["compute_cpu_s"] for t in timings])),
+            float(np.mean([t["write_s"] for t in timings])), (n_workers * wall - busy) / len(timings))
+
+
+def _pin_numba() -> int:
+    import numba
+
+    numba.set_num_threads(1)
+    return numba.get_num_threads()
 
 
 def cluster_rows(act, warm, args, tmp: Path, local_store: Path, n_workers: int, rows: list) -> None:
@@ -123,6 +133,7 @@ def cluster_rows(act, warm, args, tmp: Path, local_store: Path, n_workers: int, 
         t0 = time.perf_counter()
         client.gather(client.map(_noop, range(N_EMPTY), pure=False))
         noop = (time.perf_counter() - t0) / N_EMPTY
+        client.run(_pin_numba)  # one worker process per core, one thread each
         warm.to_zarr(tmp / f"warm{n_workers}.zarr", block=args.block, client=client, progress=False)  # not timed
         out = tmp / f"cluster{n_workers}.zarr"
         layout = ZarrLayout(out, [Target(n, n) for n in act.store.names], list(act.proteins), list(act.samples))
@@ -131,7 +142,8 @@ def cluster_rows(act, warm, args, tmp: Path, local_store: Path, n_workers: int, 
         writer.run()
         wall = time.perf_counter() - t0
         name = f"cluster, {n_workers} worker process{'es' if n_workers > 1 else ''} x 1 thread"
-        rows.append((name, len(writer.timings), wall, act.shape[1] / wall, *per_block(writer.timings, n_workers, wall),
+        cpu = sum(t["compute_cpu_s"] for t in writer.timings)
+        rows.append((name, len(writer.timings), wall, cpu, act.shape[1] / wall, *per_block(writer.timings, n_workers, wall),
                      "yes" if same_arrays(out, local_store) else "NO"))
         # the scheduler and the zarr writes alone: blocks of zeros
         m0 = 64 * args.block
@@ -143,10 +155,11 @@ def cluster_rows(act, warm, args, tmp: Path, local_store: Path, n_workers: int, 
         wn.run()
         wall_n = time.perf_counter() - t0
         rows.append((f"blocks of zeros ({act.shape[0]} x {args.block}), {n_workers} workers", len(wn.timings), wall_n,
-                     m0 / wall_n, *per_block(wn.timings, n_workers, wall_n), "-"))
-        rows.append((f"empty dask tasks (round trip), {n_workers} workers", N_EMPTY, noop * N_EMPTY, 1 / noop,
-                     float("nan"),
-                     float("nan"), noop, "-"))
+                     sum(t["compute_cpu_s"] for t in wn.timings), m0 / wall_n, *per_block(wn.timings, n_workers, wall_n),
+                     "-"))
+        nan = float("nan")
+        rows.append((f"empty dask tasks (round trip), {n_workers} workers", N_EMPTY, noop * N_EMPTY, nan, 1 / noop,
+                     nan, nan, nan, noop, "-"))
 
 
 def main(argv=None) -> int:
@@ -175,15 +188,22 @@ def main(argv=None) -> int:
                            block=args.block).plan
         job_bytes = len(pickle.dumps(BlockJob(act.store, plan, None), protocol=5))
         rows: list = []
+        import numba
+
+        nan = float("nan")
+        all_threads = numba.get_num_threads()
+        warm.to_zarr(tmp / "warm_local.zarr", block=args.block, client=False, progress=False)  # numba's cache, zarr
         for threads in (1, 2):
             act.store.threads = threads  # the writer's thread pool (made on first use: 1 thread first)
+            numba.set_num_threads(min(threads, all_threads))
             out = tmp / f"local{threads}.zarr"
-            t1 = time.perf_counter()
+            t1, c1 = time.perf_counter(), time.process_time()
             act.to_zarr(out, block=args.block, client=False, progress=False)
-            wall = time.perf_counter() - t1
-            rows.append((f"local, {threads} thread{'s' if threads > 1 else ''}", n_blocks, wall, m / wall,
-                         wall * threads / n_blocks, float("nan"), float("nan"), "reference"))
+            wall, cpu = time.perf_counter() - t1, time.process_time() - c1
+            rows.append((f"local, {threads} thread{'s' if threads > 1 else ''}", n_blocks, wall, cpu, m / wall,
+                         wall * threads / n_blocks, cpu / n_blocks, nan, nan, "reference"))
         act.store.threads = None
+        numba.set_num_threads(all_threads)
         local_store = tmp / "local1.zarr"
         rows[-1] = rows[-1][:-1] + ("yes" if same_arrays(tmp / "local2.zarr", local_store) else "NO",)
         for n in args.workers:
@@ -200,11 +220,15 @@ def main(argv=None) -> int:
             f"{act.blocks.shape_genes} shared genes), n_rand {args.n_rand}, block {args.block} cells; "
             f"set-up (input + activity) {build:.1f} s.",
             "",
-            "| run | blocks | wall s | cells/s | compute s/block | write s/block | overhead s/block | same values |",
-            "|---|---|---|---|---|---|---|---|",
+            "| run | blocks | wall s | CPU s | cells/s (wall) | compute s/block | compute CPU s/block | write s/block "
+            "| overhead s/block | same values |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
-        lines += [f"| {name} | {blocks} | {wall:.2f} | {rate:.2f} | {f(comp)} | {f(wr)} | {f(over, 4)} | {same} |"
-                  for name, blocks, wall, rate, comp, wr, over, same in rows]
+        lines += [f"| {name} | {blocks} | {wall:.2f} | {f(cpu, 2)} | {rate:.2f} | {f(comp)} | {f(ccpu)} | {f(wr)} | "
+                  f"{f(over, 4)} | {same} |" for name, blocks, wall, cpu, rate, comp, ccpu, wr, over, same in rows]
+        core_s = rows[0][3] / m
+        lines += ["", f"Per-core cost: {core_s:.3f} CPU s per cell ({core_s / (nnz / m) * 1e3:.3f} ms per stored "
+                      f"nonzero) for {args.signature} x n_rand {args.n_rand} (local, 1 thread)."]
         task = len(pickle.dumps((0, {"block": 0, "compute_s": 0.0, "write_s": 0.0, "nbytes": 0, "pid": 0})))
         lines += [
             "",
