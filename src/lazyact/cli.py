@@ -7,8 +7,15 @@
     lazyact demo [--out FILE]                            CytoSig on the bundled bulk example
     lazyact view INPUT|OUT.h5 [--png FILE]               interactive viewer / a PNG of it
 
-``python -m lazyact ...`` does the same. Exit status: 0 success, 1 error (message on
-stderr), 2 bad arguments, 3 ``info`` on an unfinished (``.partial``) file.
+``python -m lazyact ...`` does the same. Exit status: 0 success, 1 error (one line on
+stderr: a full disk, another process writing the same OUT, bad input...), 2 bad
+arguments, 3 ``info`` on an unfinished (``.partial``) file, 130 interrupted (Ctrl-C).
+
+``run`` is crash-safe: it writes ``OUT.partial`` next to a journal of the finished
+blocks (each block takes a few seconds), under a lock that refuses a second writer of
+the same OUT. After an interruption (Ctrl-C, a kill, a full disk, a power cut) the same
+command resumes ("resuming OUT: 12 of 40 blocks already saved"); OUT appears only when
+complete.
 """
 from __future__ import annotations
 
@@ -76,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     _input_options(run, signature_required=True)
     w = run.add_argument_group("output")
     w.add_argument("--h5ad", action="store_true", help="write an AnnData .h5ad (also chosen by an .h5ad OUT)")
-    w.add_argument("--block", type=int, default=None, help="samples per write block (resume granularity)")
+    w.add_argument("--block", type=int, default=None,
+                   help="samples per write block (resume granularity; default: a few seconds of work each)")
     w.add_argument("--arrays", nargs="+", choices=STATISTICS, default=list(STATISTICS), help="statistics to store")
     w.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="stored dtype")
     w.add_argument("--compression", default="gzip", help="gzip (default), lzf or none")
@@ -237,8 +245,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(_view_argv(argv))
     try:
         return _COMMANDS[args.command](args)
-    except KeyboardInterrupt:
-        print("lazyact: interrupted (an unfinished run resumes when started again)", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        saved = [n[len("lazyact: "):] for n in getattr(exc, "__notes__", ()) if n.startswith("lazyact: ")]
+        where = f": {saved[0].replace('the same call', 'the same command')}" if saved else \
+            " (an unfinished run resumes when started again)"
+        print(f"lazyact {args.command}: interrupted{where}", file=sys.stderr)
         return 130
     except (OSError, ValueError, KeyError, TypeError, MemoryError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
