@@ -77,6 +77,7 @@ __all__ = [
     "check_free_space",
     "fsync_dir",
     "fsync_path",
+    "journal_progress",
     "remove_output",
     "replace_output",
     "write_bound",
@@ -221,7 +222,7 @@ class WriteLock:
     ...     try:
     ...         WriteLock(p, "out.h5").acquire()
     ...     except WriterBusyError as e:
-    ...         print(str(e)[:52])
+    ...         print(e.strerror[:52])
     'out.h5' is being written by another process (pid
     >>> p.exists()
     False
@@ -383,11 +384,15 @@ class Journal:
         body = _line(f"{MAGIC} {json.dumps(header, sort_keys=True)}")
         for k in sorted(blocks):
             body += _line(cls._entry(k, blocks[k], (extras or {}).get(k, {})))
-        with open(tmp, "wb") as f:
-            f.write(body)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "wb") as f:
+                f.write(body)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         fsync_dir(path.parent)
         return cls(path, os.open(path, os.O_WRONLY | os.O_APPEND))
 
@@ -406,6 +411,21 @@ class Journal:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None  # type: ignore[assignment]
+
+
+def journal_progress(path: str | os.PathLike) -> tuple[int, int] | None:
+    """``(blocks saved, blocks)`` of the unfinished output ``path`` (or its partial) from its journal, or None.
+
+    Counts the journal's entries (a resume verifies them before trusting them).
+    """
+    p = Path(os.fspath(path))
+    if p.name.endswith(PARTIAL_SUFFIX):
+        p = p.with_name(p.name[: -len(PARTIAL_SUFFIX)])
+    record = Journal.read(OutputFiles.of(p).journal)
+    if record is None:
+        return None
+    n = record.header.get("plan", {}).get("n_blocks")
+    return (len(record.blocks), int(n)) if isinstance(n, int) else None
 
 
 # --------------------------------------------------------------------------- free space

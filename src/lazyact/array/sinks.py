@@ -606,6 +606,7 @@ class BlockWriter:
         with WriteLock(files.lock, files.final):
             recover_output(files.partial)
             remove_output(files.fresh)
+            remove_output(files.journal.with_name(files.journal.name + ".tmp"))
             identity = self._identity()
             previous = self._previous(identity)
             if previous is None:
@@ -633,26 +634,25 @@ class BlockWriter:
         p = plan.shape[0]
         per_block = write_bound(p * plan.width * len(plan.names), plan.dtype.itemsize,
                                 len(plan.names) * max(1, -(-plan.width // (plan.chunks[1] if plan.chunks else 1))))
+        kept = f" ('{files.partial}' is kept as it was)" if files.partial.exists() else ""
         check_free_space(directory, per_block * (1 + len(journaled)), f"'{files.partial}'",
-                         "Free space and run again.")
+                         f"Free space and run the same command again{kept}.")
+        journal = None
         try:
             out = self.layout.create(plan, files.fresh)
             try:
                 verified = self._copy_verified(plan, journaled, out) if journaled else {}
             finally:
                 out.close()
-        except DiskSpaceError:
-            raise
-        except OSError as exc:
-            kept = f"; '{files.partial}' is untouched" if files.partial.exists() else ""
-            raise OSError(exc.errno or errno.EIO, f"creating '{files.fresh}' failed: {exc.strerror or exc}{kept}. "
-                          "Free space (or fix the cause) and run the same command again.") from exc
-        journal = Journal.create(files.journal, {"identity": identity, "plan": plan.record()}, verified)
-        try:
+            journal = Journal.create(files.journal, {"identity": identity, "plan": plan.record()}, verified)
             replace_output(files.fresh, files.partial)
             out = self.layout.open(plan, files.partial, writable=True)
-        except BaseException:
-            journal.close()
+        except BaseException as exc:
+            if journal is not None:
+                journal.close()
+            if isinstance(exc, OSError) and not isinstance(exc, DiskSpaceError):
+                raise OSError(exc.errno or errno.EIO, f"setting up '{files.partial}' failed: {exc.strerror or exc}. "
+                              f"Free space (or fix the cause) and run the same command again{kept}.") from exc
             raise
         saved = set(verified)
         if saved and self._chatty(plan):

@@ -19,9 +19,11 @@ writes ``path + ".partial"`` and moves it into place when complete: root attribu
 with the parameters, the fingerprint of the inputs and the layout, each block flushed
 and fsynced before the writer records it in its journal. HDF5 is not crash-consistent
 (a kill can leave the chunk index pointing at chunks never written), so nothing in
-the file decides what is done: the bitmap ``_lazyact_done`` is only for ``lazyact
-info``; a resume verifies each journaled block by its digest and copies it into a
-fresh file (:mod:`lazyact.array.journal`). :class:`HDF5Layout` adds the datasets of
+the file says what is done: the journal does (``lazyact info`` counts its entries:
+:func:`progress`), and a resume verifies each journaled block by its digest and
+copies it into a fresh file (:mod:`lazyact.array.journal`). Finishing changes no
+HDF5 structure (the summaries are allocated at creation; ``lazyact_complete`` is
+rewritten in place), so that a kill at the end cannot leave an unreadable file. :class:`HDF5Layout` adds the datasets of
 this format; :class:`lazyact.results.h5ad.H5ADLayout` those of AnnData.
 
 Reading: :func:`find_statistics` finds the statistics of files written by lazyact and by
@@ -44,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from ..array import MOMENTS, BlockStore
+from ..array.journal import journal_progress
 from ..array.sinks import BlockWriter, Target, WritePlan
 from ..ridge import STATISTICS
 from ..sources import FileLockedError, SourceReadError, open_h5
@@ -60,6 +63,7 @@ __all__ = [
     "find_statistics",
     "incomplete_message",
     "open_results_file",
+    "progress",
     "read_block",
     "read_names",
     "read_spatial",
@@ -68,7 +72,7 @@ __all__ = [
     "write_hdf5",
 ]
 
-#: Bitmap dataset of finished column blocks in a ``.partial`` file.
+#: Bitmap of finished column blocks in ``.partial`` files of lazyact before the journal (read only).
 DONE_KEY = "_lazyact_done"
 
 STR_DTYPE = h5py.string_dtype("utf-8")
@@ -123,12 +127,19 @@ def strings(ds: Any) -> list[str]:
 
 
 # --------------------------------------------------------------------------- opening
+def progress(path: Path, f: h5py.File | None = None) -> tuple[int, int] | None:
+    """``(blocks saved, blocks)`` of an unfinished file: from its journal (or the bitmap of older files)."""
+    found = journal_progress(path)
+    if found is None and f is not None and DONE_KEY in f:
+        d = f[DONE_KEY][()]
+        found = int(np.count_nonzero(d)), int(d.size)
+    return found
+
+
 def incomplete_message(path: Path, f: h5py.File | None) -> str:
     """What an unfinished file is, and what to do about it."""
-    done = ""
-    if f is not None and DONE_KEY in f:
-        d = f[DONE_KEY][()]
-        done = f" ({int(np.count_nonzero(d))} of {d.size} column blocks written)"
+    found = progress(path, f)
+    done = "" if found is None else f" ({found[0]} of {found[1]} column blocks written)"
     return (f"'{path}' is an unfinished lazyact results file{done}. Finish it by running the same "
             "to_hdf5()/to_h5ad() call or `lazyact run` command again (it resumes), or delete it.")
 
@@ -208,6 +219,9 @@ class HDF5Output:
         self.container, self.plan, self.f, self.path = container, plan, f, path
         self._closed = False
         self.fd: int | None = None
+        # the datasets stay open while the file is: an h5py object closed mid-way flushes its chunk cache
+        # from its destructor, where a failed write (a full disk) is swallowed and corrupts HDF5's state
+        self.ds = {t.key: f[t.key] for t in container.targets}
         if f.mode != "r":
             handle = f.id.get_vfd_handle()
             self.fd = handle if isinstance(handle, int) else None
@@ -247,7 +261,7 @@ class HDF5Output:
         lo, hi = self.plan.columns(k)
         out = {}
         for t in self.container.targets:
-            ds = self.f[t.key]
+            ds = self.ds[t.key]
             out[t.name] = np.ascontiguousarray(ds[lo:hi, :].T) if t.transpose else ds[:, lo:hi]
         return out
 
@@ -255,30 +269,23 @@ class HDF5Output:
         lo, hi = self.plan.columns(k)
         with self._guard("writing"):
             for t in self.container.targets:
-                ds = self.f[t.key]
+                ds = self.ds[t.key]
                 if t.transpose:
                     ds[lo:hi, :] = np.ascontiguousarray(arrays[t.name].T)
                 else:
                     ds[:, lo:hi] = arrays[t.name]
-            self.f[DONE_KEY][k] = 1  # for `lazyact info` only: the journal says what is done
             self._sync()
 
     def finish(self, summary: Mapping[str, Mapping[str, np.ndarray]] | None) -> None:
+        # only raw data and one attribute rewritten in place: no HDF5 structure changes at the end, where a
+        # kill in the middle of a metadata flush could leave the whole file unreadable
         with self._guard("finishing"):
             f = self.f
-            if "summary" in f:
-                del f["summary"]
-            if summary:
-                g = f.create_group("summary")
-                g.attrs["axis"] = 1
-                g.attrs["ddof"] = 0
-                for name, stats in summary.items():
-                    sg = g.create_group(name)
-                    for moment in MOMENTS:
-                        sg.create_dataset(moment, data=np.asarray(stats[moment]))
-            if DONE_KEY in f:
-                del f[DONE_KEY]
-            f.attrs["lazyact_complete"] = True
+            for name, stats in (summary or {}).items():
+                for moment in MOMENTS:
+                    self.ds[f"summary/{name}/{moment}"] = f["summary"][name][moment]  # kept open (see __init__)
+                    self.ds[f"summary/{name}/{moment}"][...] = np.asarray(stats[moment])
+            f.attrs.modify("lazyact_complete", True)
             self._sync()
 
     def close(self) -> None:
@@ -357,9 +364,9 @@ class HDF5Container:
         check_target(self.final, self.overwrite)
 
     def create(self, plan: WritePlan, path: Path) -> HDF5Output:
-        f = open_h5(path, "w", rdcc_nbytes=None)
-        out = HDF5Output(self, plan, f, path)
-        with out._guard("creating"):
+        # the empty file is built in memory and written by Python: a full disk fails here, cleanly,
+        # instead of inside HDF5 while it closes objects (after which h5py's teardown can crash)
+        with h5py.File(f"{path}.image", "w", driver="core", backing_store=False) as f:
             for key, value in self.attrs.items():
                 f.attrs[key] = attr_value(value)
             f.attrs["lazyact_complete"] = False
@@ -367,10 +374,26 @@ class HDF5Container:
             f.attrs["lazyact_fingerprint_parts"] = dumps(self.fingerprint_parts)
             f.attrs["lazyact_layout"] = dumps(self.layout_info(plan))
             self.create_datasets(f, plan)
-            done = f.create_dataset(DONE_KEY, shape=(plan.n_blocks,), dtype=np.uint8, fillvalue=0)
-            done.attrs["block"] = plan.width
-            out._sync()
-        return out
+            if plan.summary:  # allocated now, filled by finish()
+                g = f.create_group("summary")
+                g.attrs["axis"] = 1
+                g.attrs["ddof"] = 0
+                for name in plan.names:
+                    sg = g.create_group(name)
+                    for moment in MOMENTS:  # means and deviations in float64, extremes as stored
+                        dt = plan.dtype if moment in ("min", "max") else np.float64
+                        sg.create_dataset(moment, data=np.zeros(plan.shape[0], dtype=dt))
+            f.flush()
+            image = f.id.get_file_image()
+        try:
+            with open(path, "wb") as out:
+                out.write(image)
+                out.flush()
+                os.fsync(out.fileno())
+        except OSError as exc:
+            path.unlink(missing_ok=True)
+            raise OSError(exc.errno, f"{os.strerror(exc.errno or errno.EIO)} (creating '{path.name}')") from exc
+        return self.open(plan, path, writable=True)
 
     def open(self, plan: WritePlan, path: Path, writable: bool = False) -> HDF5Output:
         try:

@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import h5py
-import numpy as np
 
 from ..array import format_bytes
 from .files import partial_path
-from .hdf5 import DONE_KEY, open_results_file
+from .hdf5 import DONE_KEY, open_results_file, progress
 from .stored import inspect, py_value
 
 __all__ = ["file_info", "format_info"]
@@ -46,9 +45,9 @@ def file_info(path: str | os.PathLike) -> dict:
         out: dict[str, Any] = {"path": str(p), "size_bytes": p.stat().st_size}
         incomplete = DONE_KEY in f or not bool(attrs.get("lazyact_complete", True))
         out["complete"] = not incomplete
-        if DONE_KEY in f:
-            d = f[DONE_KEY][()]
-            out["blocks_done"], out["n_blocks"] = int(np.count_nonzero(d)), int(d.size)
+        found = progress(p, f) if incomplete else None
+        if found is not None:
+            out["blocks_done"], out["n_blocks"] = found
         layout = json.loads(attrs["lazyact_layout"]) if "lazyact_layout" in attrs else None
         if incomplete:
             out["format"] = f"lazyact {layout['format']} (unfinished)" if layout else "unfinished"
