@@ -222,7 +222,7 @@ class WriteLock:
     ...     try:
     ...         WriteLock(p, "out.h5").acquire()
     ...     except WriterBusyError as e:
-    ...         print(e.strerror[:52])
+    ...         print(e.strerror[:49])
     'out.h5' is being written by another process (pid
     >>> p.exists()
     False
