@@ -36,6 +36,7 @@ from .base import ExpressionSource, FileLockedError, SourceClosedError, SourceRe
 from .dense import DenseSource, from_dataframe
 from .h5ad import H5ADSource, TenxH5Source, open_path
 from .hdf5 import HDF5Source, open_h5
+from .safety import UnsafeFileError, printable
 from .sparse import SparseSource
 
 __all__ = [
@@ -52,7 +53,9 @@ __all__ = [
     "SourceReadError",
     "SourceClosedError",
     "FileLockedError",
+    "UnsafeFileError",
     "open_h5",
+    "printable",
 ]
 
 
