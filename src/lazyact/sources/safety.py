@@ -24,7 +24,6 @@ so an ``OSError``).
 from __future__ import annotations
 
 import json
-import os
 from typing import Any, Callable
 
 import h5py
@@ -351,8 +350,3 @@ def attr_json(obj: Any, key: str, attrs: Any = None, *, kind: type = dict,
     if problem:
         raise _bad_attr(obj, key, problem, value)
     return value
-
-
-def file_name(path: str | os.PathLike) -> str:
-    """A path for messages, escaped."""
-    return printable(os.fspath(path))
