@@ -394,3 +394,23 @@ def test_string_keys_point_to_loc():
         with pytest.raises(IndexError, match=r"\.loc"):
             view.oindex[key]
     assert toy.calls == []
+
+
+def test_long_slices_and_rows_show_progress(capsys, monkeypatch):
+    """Decided from the block count (nothing measured yet) or the store's measured time per cell."""
+    from lazyact.array import config
+
+    monkeypatch.delenv("LAZYACT_PROGRESS", raising=False)
+    monkeypatch.setattr(config, "progress", True)
+    monkeypatch.setattr(config, "progress_delay", 0.0)
+    view, _ = _view((6, 400), (6, 20))
+    view[:, :]  # 20 column chunks, nothing measured yet: shown
+    assert "a[...]" in capsys.readouterr().err
+    view.store.clear_cache()
+    view[:2, :5]  # one chunk: never
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(config, "progress_seconds", 0.5 * view.store.estimate_seconds(400))
+    view[3, :]  # a whole row, estimated long: shown
+    assert "a[...]" in capsys.readouterr().err
+    view[[0, 5], [1, 399]]  # two points: estimated short
+    assert capsys.readouterr().err == ""
