@@ -40,6 +40,16 @@ def secret(tmp_path):
     return path
 
 
+@pytest.fixture
+def other(tmp_path):
+    """Another local file, which crafted links and virtual datasets point to."""
+    path = tmp_path / "other.h5"
+    with h5py.File(path, "w") as f:
+        f["data"] = np.full((3, 4), 42.0)
+        f["names"] = np.array([f"x{i}" for i in range(30)], dtype=object).astype(STR)
+    return path
+
+
 def refused(path, match, capsys=None):
     """lazyact.open, file_info and `lazyact info` all refuse ``path`` with ``match``; nothing secret leaks."""
     with pytest.raises(UnsafeFileError, match=match) as err:
@@ -72,10 +82,7 @@ def test_external_raw_storage_is_not_read(tmp_path, secret, capsys):
     refused(path, r"/beta in .* keeps its raw data in external files")
 
 
-def test_external_and_soft_links_are_not_followed(tmp_path, capsys):
-    other = tmp_path / "other.h5"
-    with h5py.File(other, "w") as f:
-        f["data"] = np.full((3, 4), 42.0)
+def test_external_and_soft_links_are_not_followed(tmp_path, capsys, other):
     ext = results_file(tmp_path / "ext_link.h5")
     with h5py.File(ext, "a") as f:
         del f["beta"]
@@ -93,10 +100,7 @@ def test_external_and_soft_links_are_not_followed(tmp_path, capsys):
     refused(unrelated, r"/uns/deep/link in .* is an external link")
 
 
-def test_virtual_datasets_are_not_read(tmp_path, capsys):
-    other = tmp_path / "other.h5"
-    with h5py.File(other, "w") as f:
-        f["data"] = np.full((3, 4), 42.0)
+def test_virtual_datasets_are_not_read(tmp_path, capsys, other):
     path = results_file(tmp_path / "vds.h5")
     with h5py.File(path, "a") as f:
         del f["se"]
@@ -106,13 +110,10 @@ def test_virtual_datasets_are_not_read(tmp_path, capsys):
     refused(path, r"/se in .* is a virtual dataset", capsys)
 
 
-def test_expression_files_are_checked_too(tmp_path, secret):
+def test_expression_files_are_checked_too(tmp_path, secret, other):
     good = write_counts_h5ad(tmp_path / "x.h5ad", 30, 20, 5, density=0.3, mean=3, seed=0, cell_prefix="c",
                              other_prefix="g")
     assert H5ADSource(good).shape == (25, 30)
-    other = tmp_path / "other.h5"
-    with h5py.File(other, "w") as f:
-        f["names"] = np.array([f"x{i}" for i in range(30)], dtype=object).astype(STR)
 
     def crafted(name, edit):
         path = tmp_path / name
