@@ -286,7 +286,7 @@ def test_threads_hammering_random_keys():
 
 
 # ----------------------------------------------------------------------------- transposed view
-@SETTINGS
+@settings(max_examples=100, deadline=None)
 @given(st.data())
 def test_transposed_view_matches_numpy(data):
     shape = data.draw(shapes())
@@ -359,19 +359,18 @@ def toy_values_of(rows, cols):
 
 
 def test_pointwise_keys_compute_only_the_blocks_holding_their_points():
-    """20,000 (row, column) pairs of a 1,170 x 1,000,000 array: not the 1,170 x 20,000 rectangle."""
+    """Scattered (row, column) pairs of a 1,170 x 1,000,000 array in blocks of 1,170 x 256 (an
+    activity's default): per block the rows x cols of its points, not the rectangle of all of them."""
     view, toy = _view((1170, 1_000_000), (1170, 256))
     rng = np.random.default_rng(0)
-    r = rng.integers(0, 1170, 20_000)
-    c = rng.integers(0, 1_000_000, 20_000)
+    r = rng.integers(0, 1170, 2000)
+    c = rng.integers(0, 1_000_000, 2000)
     got = view[r, c]
     pairs = np.unique(r * 1_000_000 + c).size
     cells = view.store.stats.cells
     rectangle = np.unique(r).size * np.unique(c).size
-    # per block the rows x cols of its points: ~5 points per block here, ~6 cells per pair
-    # instead of the ~1,170 of the rectangle
     blocks = np.unique(c // 256, return_counts=True)[1]
-    assert cells <= int((blocks**2).sum()) and rectangle > 1000 * pairs and cells * 100 < rectangle
+    assert cells <= int((blocks**2).sum()) and cells < 1.5 * pairs and rectangle > 500 * pairs
     expected = toy_values_of(np.arange(1170), np.unique(c))
     np.testing.assert_array_equal(got, expected[r, np.searchsorted(np.unique(c), c)])
     # a 2-D mask is pointwise too; an np.ix_ key (a rectangle) is computed as one

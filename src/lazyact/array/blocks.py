@@ -572,12 +572,13 @@ class BlockStore:
             ri, ci = np.searchsorted(urows, rows), np.searchsorted(ucols, cols)
             return {n: rect[n][ri, ci] for n in names}
 
+        rc, cc = self.chunks
+
         def run(group: tuple) -> None:
             i, j, pos, r, c = group
             block = {n: np.empty((r.size, c.size), self.dtype) for n in names}
-            rgroup = chunk_groups(r, self.chunks[0])
-            cgroup = chunk_groups(c, self.chunks[1])[0]
-            self._fill(j, cgroup.index, cgroup.local, slice(None), rgroup, block, names)
+            rgroup = ChunkGroup(i, r, compact(r - i * rc), slice(0, r.size))
+            self._fill(j, c, compact(c - j * cc), slice(None), [rgroup], block, names)
             ri, ci = np.searchsorted(r, rows[pos]), np.searchsorted(c, cols[pos])
             for n in names:
                 out[n][pos] = block[n][ri, ci]
