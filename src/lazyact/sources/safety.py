@@ -208,9 +208,10 @@ def read_array(ds: h5py.Dataset, what: str | None = None) -> np.ndarray:
 def read_strings(ds: h5py.Dataset, what: str | None = None) -> list[str]:
     """A string dataset (any shape; variable or fixed length) as a flat list of ``str``.
 
-    Checked with :func:`check_size`, then read :data:`STRING_CHUNK` strings at a time;
-    the strings read may not take more memory than a few times the file's size (a
-    file holds each of its strings at least once).
+    Checked with :func:`check_size`, then read :data:`STRING_CHUNK` strings at a time.
+    Variable-length strings may not take more memory than a few times the file's size
+    (the file holds each of them, uncompressed, in its global heap); fixed-length ones
+    are bounded by :func:`check_size` already.
 
     Raises
     ------
@@ -219,17 +220,19 @@ def read_strings(ds: h5py.Dataset, what: str | None = None) -> list[str]:
     n = check_size(ds, what)
     if ds.ndim == 0:
         return [_decode(ds[()])]
-    flat_ok = ds.ndim == 1
+    if ds.ndim != 1:  # small multi-dimensional string arrays: read whole (the size was checked)
+        return [_decode(v) for v in np.asarray(ds[()]).ravel()]
+    info = h5py.check_string_dtype(ds.dtype)
+    variable = info is None or info.length is None
     budget = 4 * _file_size(ds) + (1 << 20)
     used = 0
     out: list[str] = []
-    if not flat_ok:  # small multi-dimensional string arrays: read whole (the size was checked)
-        return [_decode(v) for v in np.asarray(ds[()]).ravel()]
+    reader = ds.asstr(errors="replace") if info is not None else ds
     for a in range(0, n, STRING_CHUNK):
-        values = ds[a:min(n, a + STRING_CHUNK)]
-        part = [_decode(v) for v in values]
-        used += sum(len(s) for s in part) + 8 * len(part)
-        if used > budget:
+        values = reader[a:min(n, a + STRING_CHUNK)]
+        part = values.tolist() if info is not None else [_decode(v) for v in values]
+        used += sum(map(len, part)) + 8 * len(part)
+        if variable and used > budget:
             raise UnsafeFileError(
                 f"{what or 'dataset'} {_where(ds)} holds more string data than its file could "
                 f"({used:,} bytes read so far, the file has {_file_size(ds):,}): the file is corrupt or crafted.")
