@@ -233,13 +233,10 @@ class RidgeModel:
         else:
             Tr = np.zeros((self.n_rand + 1, rows.size))
         c = self.projection_row_sums[rows]
-        if rows.size <= sparse_kernel.FEW_PROTEINS:
-            T_rows, Tt, invT = np.ascontiguousarray(self.projection.T[rows]), None, self.inverse_table_transposed
-        else:
-            Tt = self.projection_transposed
-            T_rows, Tt, invT = None, (Tt if every else np.ascontiguousarray(Tt[:, rows])), None
+        # all proteins: the projection itself, whose register tiles the kernel packs once and keeps
+        T_rows = self.projection.T if every else np.ascontiguousarray(self.projection.T[rows])
         beta, count, s1, s2 = sparse_kernel.sparse_permutation_statistics(
-            T_rows, self.inverse_table, Y_csc, offsets, mu, sigma, Tr=Tr, invT=invT, Tt=Tt, c=c)
+            T_rows, self.inverse_table, Y_csc, offsets, mu, sigma, Tr=Tr, invT=self.inverse_table_transposed, c=c)
         se, z, p = finalize_permutation(beta, count, s1, s2, self.n_rand)
         return {"beta": beta, "se": se, "zscore": z, "pvalue": p}
 

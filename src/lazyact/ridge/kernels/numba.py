@@ -17,112 +17,228 @@ instead of ``p * n_genes * (n_rand + 1)``.
 """
 from __future__ import annotations
 
-import os
+import threading
+import weakref
 
 import numba
 import numpy as np
 from numba import prange
 
+from .simd import address, load, prefetch, vadd, vcount_ge, vload, vmul, vmuladd, vsplat, vstore, vsub, vzero
+
 __all__ = ["sparse_permutation_statistics", "offset_projections"]
 
 
-@numba.njit(nogil=True, cache=True)
-def _permuted_tile(Tt, inv_i, idx, val, k0, k1, acc):
-    # acc[k - k0] = sum_q val[q] * T[k, inv_i[idx[q]]], nonzeros in order
-    w = k1 - k0
-    for k in range(w):
-        acc[k] = 0.0
-    for q in range(idx.shape[0]):
-        v = val[q]
-        row = Tt[inv_i[idx[q]], k0:k1]
-        for k in range(w):
-            acc[k] += v * row[k]
-
-
-@numba.njit(parallel=True, nogil=True, cache=True)
-def _observed(Tt, indptr, indices, data, Tr0, c, mu, sigma, beta):
-    # beta[:, s] from the identity permutation, every protein
-    n_cols = indptr.shape[0] - 1
-    p = Tt.shape[1]
-    identity = np.arange(Tt.shape[0])
-    for s in prange(n_cols):
-        acc = np.empty(p)
-        lo = indptr[s]
-        hi = indptr[s + 1]
-        _permuted_tile(Tt, identity, indices[lo:hi], data[lo:hi], 0, p, acc)
-        inv_sigma = 1.0 / sigma[s] if sigma[s] > 0 else 0.0
-        for k in range(p):
-            beta[k, s] = (acc[k] - Tr0[k] - c[k] * mu[s]) * inv_sigma
+TILE = 16  # proteins per register tile: four 4-lane AVX2 registers per permutation
+AHEAD = 16  # nonzeros ahead whose permuted rows are prefetched
+GROUP = 32  # cells whose permuted row numbers are gathered once and shared by every tile
 
 
 @numba.njit(nogil=True, cache=True)
-def _update(acc, k0, Tr_i, c, mu_s, inv_sigma, beta_s, cnt, a1, a2):
-    # fused count / S1 / S2 of one permutation for proteins k0 .. k0 + len(acc)
-    for k in range(acc.shape[0]):
-        kk = k0 + k
-        b = (acc[k] - Tr_i[kk] - c[kk] * mu_s) * inv_sigma
-        if abs(b) >= abs(beta_s[kk]):
-            cnt[kk] += 1
-        a1[kk] += b
-        a2[kk] += b * b
+def _aligned_zeros(n):
+    # float64 zeros whose first element starts a 64-byte cache line
+    buf = np.zeros(n + 8)
+    skip = np.intp(((np.uint64(64) - address(buf) % np.uint64(64)) % np.uint64(64)) // np.uint64(8))
+    return buf[skip:skip + n]
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
-def _sparse_columns(Tt, inv, indptr, indices, data, Tr, c, mu, sigma, tile, beta, count, s1, s2):
-    """Many columns: parallel over columns, proteins in tiles that stay in the last-level cache."""
-    n_cols = indptr.shape[0] - 1
-    p = Tt.shape[1]
-    n_rand = inv.shape[0]
-    _observed(Tt, indptr, indices, data, Tr[0], c, mu, sigma, beta)
-    for k0 in range(0, p, tile):
-        k1 = min(p, k0 + tile)
-        for s in prange(n_cols):
-            lo = indptr[s]
-            hi = indptr[s + 1]
-            inv_sigma = 1.0 / sigma[s] if sigma[s] > 0 else 0.0
-            acc = np.empty(k1 - k0)
-            # contiguous per-column accumulators (the outputs' columns are strided)
-            b_s = np.ascontiguousarray(beta[:, s])
-            cnt = np.zeros(p, dtype=np.int64)
-            a1 = np.zeros(p)
-            a2 = np.zeros(p)
+def _pack_tiles(T, tiles):
+    # tiles[t, g, k] = T[t * TILE + k, g], zero beyond the last protein
+    p, n = T.shape
+    for t in prange(tiles.shape[0]):
+        for k in range(min(TILE, p - t * TILE)):
+            for g in range(n):
+                tiles[t, g, k] = T[t * TILE + k, g]
+
+
+def pack_tiles(T: np.ndarray) -> np.ndarray:
+    """The projection rows as register tiles: ``(ceil(p / TILE), n_genes, TILE)`` float64,
+    C-contiguous, 64-byte aligned, zero-padded; row ``g`` of tile ``t`` holds
+    ``T[t * TILE : (t + 1) * TILE, g]`` (two cache lines).
+
+    >>> tiles = pack_tiles(np.arange(40.0).reshape(20, 2))
+    >>> tiles.shape, tiles[1, 1, :5].tolist()
+    ((2, 2, 16), [33.0, 35.0, 37.0, 39.0, 0.0])
+    """
+    T = np.asarray(T, dtype=np.float64)
+    p, n = T.shape
+    n_tiles = -(-p // TILE)
+    flat = _aligned_zeros(n_tiles * n * TILE)
+    tiles = flat.reshape(n_tiles, n, TILE)
+    _pack_tiles(T, tiles)
+    return tiles
+
+
+_TILES: dict[int, tuple[weakref.ref, np.ndarray]] = {}
+_TILES_LOCK = threading.Lock()
+
+
+def projection_tiles(T: np.ndarray, transposed: bool = False) -> np.ndarray:
+    """:func:`pack_tiles` of ``T`` (or of ``T.T`` when ``transposed``), kept while ``T`` lives.
+
+    A model's projection is packed once and reused by every block and every cell
+    (one cell's latency cannot afford the 74 MB repack of SecAct).
+    """
+    key = (id(T), transposed)
+    with _TILES_LOCK:
+        hit = _TILES.get(key)
+        if hit is not None and hit[0]() is T:
+            return hit[1]
+    tiles = pack_tiles(T.T if transposed else T)
+    try:
+        ref = weakref.ref(T)
+    except TypeError:  # not weak-referenceable: no caching
+        return tiles
+    with _TILES_LOCK:
+        _TILES[key] = (ref, tiles)
+    weakref.finalize(T, _TILES.pop, key, None)
+    return tiles
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _prefetch_row(Tk, rows, q):
+    o = np.intp(load(rows, q)) * TILE
+    prefetch(Tk, o)
+    prefetch(Tk, o + 8)
+
+
+@numba.njit(nogil=True, cache=True)
+def _walk(Tk, rows, data, lo, hi):
+    # sum over nonzeros q = lo .. hi-1, in order, of data[q] * Tk[rows[q], :]  (TILE lanes);
+    # rows holds AHEAD valid entries past hi (prefetch targets)
+    acc = vzero(TILE)
+    for q in range(lo, hi):
+        _prefetch_row(Tk, rows, q + AHEAD)
+        acc = vmuladd(acc, vsplat(load(data, q), TILE), vload(Tk, np.intp(load(rows, q)) * TILE, TILE))
+    return acc
+
+
+@numba.njit(nogil=True, cache=True)
+def _walk2(Tk, rows0, rows1, data, lo, hi):
+    # two permutations at once: the nonzeros are read once, two independent sums in registers
+    acc0 = vzero(TILE)
+    acc1 = vzero(TILE)
+    for q in range(lo, hi):
+        _prefetch_row(Tk, rows0, q + AHEAD)
+        _prefetch_row(Tk, rows1, q + AHEAD)
+        v = vsplat(load(data, q), TILE)
+        acc0 = vmuladd(acc0, v, vload(Tk, np.intp(load(rows0, q)) * TILE, TILE))
+        acc1 = vmuladd(acc1, v, vload(Tk, np.intp(load(rows1, q)) * TILE, TILE))
+    return acc0, acc1
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _accumulate(acc, tr, cmu, isg, beta, count, s1, s2, o):
+    # beta_i = (acc - T[:, inv_i] r - c mu) / sigma; count/S1/S2 of one permutation (TILE lanes)
+    b = vmul(vsub(vsub(acc, tr), cmu), isg)
+    vstore(count, o, vcount_ge(vload(count, o, TILE), b, vload(beta, o, TILE)))
+    vstore(s1, o, vadd(vload(s1, o, TILE), b))
+    vstore(s2, o, vadd(vload(s2, o, TILE), vmul(b, b)))
+
+
+@numba.njit(nogil=True, cache=True)
+def _tile_statistics(Tk, Tr, tr_stride, tr_at, cK, rows, ptr, data, mu, isg, beta, count, s1, s2):
+    """One protein tile over a group of cells: the observed pass (``rows[0]``, the genes
+    themselves) then permutations 1..n_rand in order, two at a time.  Outputs are
+    ``(cells, TILE)`` flat; ``Tr`` rows ``i`` start at ``i * tr_stride + tr_at``."""
+    n_cells = ptr.shape[0] - 1
+    n_rand = rows.shape[0] - 1
+    cmu = np.empty(n_cells * TILE)
+    for s in range(n_cells):
+        o = s * TILE
+        vstore(cmu, o, vmul(cK, vsplat(mu[s], TILE)))
+        acc = _walk(Tk, rows[0], data, ptr[s], ptr[s + 1])
+        vstore(beta, o, vmul(vsub(vsub(acc, vload(Tr, tr_at, TILE)), vload(cmu, o, TILE)), vsplat(isg[s], TILE)))
+    i = 1
+    while i < n_rand:
+        tr0 = vload(Tr, i * tr_stride + tr_at, TILE)
+        tr1 = vload(Tr, (i + 1) * tr_stride + tr_at, TILE)
+        for s in range(n_cells):
+            o = s * TILE
+            acc0, acc1 = _walk2(Tk, rows[i], rows[i + 1], data, ptr[s], ptr[s + 1])
+            cmu_s = vload(cmu, o, TILE)
+            isg_s = vsplat(isg[s], TILE)
+            _accumulate(acc0, tr0, cmu_s, isg_s, beta, count, s1, s2, o)
+            _accumulate(acc1, tr1, cmu_s, isg_s, beta, count, s1, s2, o)
+        i += 2
+    if i == n_rand:
+        tr0 = vload(Tr, i * tr_stride + tr_at, TILE)
+        for s in range(n_cells):
+            o = s * TILE
+            acc0 = _walk(Tk, rows[i], data, ptr[s], ptr[s + 1])
+            _accumulate(acc0, tr0, vload(cmu, o, TILE), vsplat(isg[s], TILE), beta, count, s1, s2, o)
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def _permuted_rows(inv, invT, indices, lo, hi):
+    # rows[0, q] = gene of nonzero q; rows[1 + i, q] = inv_i[gene]; then AHEAD zero columns
+    # (prefetch targets past the last nonzero)
+    n_rand, n = inv.shape
+    nq = hi - lo
+    rows = np.empty((n_rand + 1, nq + AHEAD), inv.dtype)
+    for i in range(n_rand + 1):
+        for q in range(nq, nq + AHEAD):
+            rows[i, q] = 0
+    for q in range(nq):
+        rows[0, q] = indices[lo + q]
+    if invT.shape[0] > 0 and nq < n:  # few nonzeros: one contiguous row of invT each
+        for q in prange(nq):
+            src = invT[indices[lo + q]]
             for i in range(n_rand):
-                _permuted_tile(Tt, inv[i], indices[lo:hi], data[lo:hi], k0, k1, acc)
-                _update(acc, k0, Tr[i + 1], c, mu[s], inv_sigma, b_s, cnt, a1, a2)
-            for k in range(k0, k1):
-                count[k, s] = cnt[k]
-                s1[k, s] = a1[k]
-                s2[k, s] = a2[k]
+                rows[i + 1, q] = src[i]
+    else:  # many: each permutation's row of inv once
+        for i in prange(n_rand):
+            perm = inv[i]
+            for q in range(nq):
+                rows[i + 1, q] = perm[indices[lo + q]]
+    return rows
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
-def _sparse_column_by_permutations(Tt, inv, idx, val, Tr, c, mu_s, sigma_s, n_chunks, tile, beta, count, s1,
-                                   s2, s):
-    """One column, permutations split into ``n_chunks`` parallel ranges, merged in order."""
-    p = Tt.shape[1]
+def _sparse_tiles(tiles, p, inv, invT, indptr, indices, data, Tr, c, mu, sigma, group, beta, count, s1, s2):
+    """All proteins, any number of cells: register tiles of TILE proteins, cells in groups
+    that share one gather of permuted row numbers, tiles in parallel."""
+    n_tiles = tiles.shape[0]
+    m = mu.shape[0]
     n_rand = inv.shape[0]
-    inv_sigma = 1.0 / sigma_s if sigma_s > 0 else 0.0  # constant column: caller substitutes zeros
-    acc0 = np.empty(p)
-    _permuted_tile(Tt, np.arange(Tt.shape[0]), idx, val, 0, p, acc0)
-    for k in range(p):
-        beta[k, s] = (acc0[k] - Tr[0, k] - c[k] * mu_s) * inv_sigma
-    cnt = np.zeros((n_chunks, p), dtype=np.int64)
-    a1 = np.zeros((n_chunks, p))
-    a2 = np.zeros((n_chunks, p))
-    for k0 in range(0, p, tile):
-        k1 = min(p, k0 + tile)
-        for ch in prange(n_chunks):
-            lo = ch * n_rand // n_chunks
-            hi = (ch + 1) * n_rand // n_chunks
-            acc = np.empty(k1 - k0)
-            for i in range(lo, hi):
-                _permuted_tile(Tt, inv[i], idx, val, k0, k1, acc)
-                _update(acc, k0, Tr[i + 1], c, mu_s, inv_sigma, beta[:, s], cnt[ch], a1[ch], a2[ch])
-    for ch in range(n_chunks):
-        for k in range(p):
-            count[k, s] += cnt[ch, k]
-            s1[k, s] += a1[ch, k]
-            s2[k, s] += a2[ch, k]
+    Tr_flat = Tr.ravel()
+    last = n_tiles - 1
+    width_last = p - last * TILE
+    Tr_last = np.zeros((n_rand + 1) * TILE)  # the last, partial tile, padded
+    c_last = np.zeros(TILE)
+    for k in range(width_last):
+        c_last[k] = c[last * TILE + k]
+        for i in range(n_rand + 1):
+            Tr_last[i * TILE + k] = Tr[i, last * TILE + k]
+    isg = np.zeros(m)
+    for s in range(m):
+        if sigma[s] > 0:
+            isg[s] = 1.0 / sigma[s]
+    for c0 in range(0, m, group):
+        c1 = min(m, c0 + group)
+        n_cells = c1 - c0
+        lo = indptr[c0]
+        rows = _permuted_rows(inv, invT, indices, lo, indptr[c1])
+        ptr = indptr[c0:c1 + 1] - lo
+        d = data[lo:indptr[c1]]
+        for t in prange(n_tiles):
+            b = np.empty(n_cells * TILE)
+            cn = np.zeros(n_cells * TILE)
+            m1 = np.zeros(n_cells * TILE)
+            m2 = np.zeros(n_cells * TILE)
+            if t < last or width_last == TILE:
+                _tile_statistics(tiles[t], Tr_flat, p, t * TILE, vload(c, t * TILE, TILE), rows, ptr, d,
+                                 mu[c0:c1], isg[c0:c1], b, cn, m1, m2)
+            else:
+                _tile_statistics(tiles[t], Tr_last, TILE, 0, vload(c_last, 0, TILE), rows, ptr, d,
+                                 mu[c0:c1], isg[c0:c1], b, cn, m1, m2)
+            for s in range(n_cells):
+                for k in range(min(TILE, p - t * TILE)):
+                    beta[t * TILE + k, c0 + s] = b[s * TILE + k]
+                    count[t * TILE + k, c0 + s] = np.int64(cn[s * TILE + k])
+                    s1[t * TILE + k, c0 + s] = m1[s * TILE + k]
+                    s2[t * TILE + k, c0 + s] = m2[s * TILE + k]
 
 
 @numba.njit(nogil=True, cache=True)
@@ -273,34 +389,8 @@ def offset_projections(T_rows: np.ndarray, inv: np.ndarray, r: np.ndarray | None
     return out
 
 
-def _last_level_cache_bytes() -> int:
-    try:
-        size = os.sysconf("SC_LEVEL3_CACHE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        size = 0
-    return int(size) if size and size > 0 else 32 * 2**20
-
-
-LLC_BYTES = _last_level_cache_bytes()
-
-
-def protein_tile(n_genes: int, p: int, cache_bytes: int | None = None) -> int:
-    """Proteins per tile so that a tile of the transposed projection (``n_genes x tile``
-    float64, read in random gene order) fits in 60 % of the last-level cache
-    (the rest holds the permutation table, the nonzeros and the accumulators).
-
-    >>> protein_tile(7919, 1170, cache_bytes=32 * 2**20)
-    293
-    >>> protein_tile(7919, 40, cache_bytes=32 * 2**20)
-    40
-    """
-    budget = 0.6 * (LLC_BYTES if cache_bytes is None else cache_bytes)
-    n_tiles = max(1, -(-int(n_genes * p * 8) // max(1, int(budget))))
-    return max(1, -(-p // n_tiles))
-
-
 def sparse_permutation_statistics(T_rows: np.ndarray | None, inv: np.ndarray, Y_csc, r=None, mu=None, sigma=None,
-                                  Tr=None, invT=None, Tt=None, c=None):
+                                  Tr=None, invT=None, Tt=None, c=None, group: int = GROUP):
     """Accumulators of the permutation test for sparse columns with in-flight normalisation.
 
     Parameters
@@ -311,21 +401,27 @@ def sparse_permutation_statistics(T_rows: np.ndarray | None, inv: np.ndarray, Y_
     r : (n,) gene offsets subtracted from every column (row means), or None.
     mu, sigma : (m,) per-column shift and scale, or None (0 and 1).
     Tr : precomputed :func:`offset_projections` (reuse it across blocks).
-    invT : the inverse table transposed (genes x permutations, C-contiguous),
-        used for few proteins; computed when missing.
-    Tt : the rows transposed, ``(n, p)`` C-contiguous (reuse it across blocks).
+    invT : the inverse table transposed (genes x permutations, C-contiguous);
+        computed when missing for few proteins; gathers one cell's permuted
+        rows fastest when given.
+    Tt : the rows transposed, ``(n, p)`` (used only when ``T_rows`` is None).
     c : ``T_rows.sum(axis=1)`` (reuse it across blocks).
+    group : cells whose permuted row numbers are gathered together (memory
+        ``group * nnz_per_cell * n_rand`` table entries); results never depend on it.
+
+    Every (protein, column) value is computed by one fixed sequence of
+    operations (nonzeros in gene order, permutations in order), whatever ``p``,
+    ``m``, the tiles, ``group`` or the thread count: a value's bits depend only
+    on its inputs.
 
     Returns
     -------
     beta : (p, m) float64, count : (p, m) int64, s1, s2 : (p, m) float64
     """
-    if Tt is None:
-        Tt = np.ascontiguousarray(np.asarray(T_rows, dtype=np.float64).T)
-    n, p = Tt.shape
+    source, transposed = (T_rows, False) if T_rows is not None else (Tt, True)
+    n, p = (source.shape[1], source.shape[0]) if not transposed else source.shape
     m = Y_csc.shape[1]
-    threads = numba.get_num_threads()
-    few = p <= FEW_PROTEINS and m >= threads
+    few = p <= FEW_PROTEINS
     if T_rows is None and (Tr is None or (mu is not None and c is None) or few):
         T_rows = np.ascontiguousarray(Tt.T)  # only where row-major rows are needed
     if Tr is None:
@@ -334,8 +430,10 @@ def sparse_permutation_statistics(T_rows: np.ndarray | None, inv: np.ndarray, Y_
         c = np.zeros(p)
     elif c is None:
         c = np.asarray(T_rows).sum(axis=1)
-    mu = np.zeros(m) if mu is None else np.asarray(mu, dtype=np.float64)
-    sigma = np.ones(m) if sigma is None else np.asarray(sigma, dtype=np.float64)
+    c = np.ascontiguousarray(c, dtype=np.float64)
+    Tr = np.ascontiguousarray(Tr, dtype=np.float64)
+    mu = np.zeros(m) if mu is None else np.ascontiguousarray(mu, dtype=np.float64)
+    sigma = np.ones(m) if sigma is None else np.ascontiguousarray(sigma, dtype=np.float64)
     Y_csc = Y_csc.tocsc()
     Y_csc.sort_indices()
     beta = np.empty((p, m))
@@ -350,6 +448,7 @@ def sparse_permutation_statistics(T_rows: np.ndarray | None, inv: np.ndarray, Y_
         if invT is None:
             invT = np.ascontiguousarray(inv.T)
         rows = np.ascontiguousarray(T_rows, dtype=np.float64)
+        threads = numba.get_num_threads()
         if m >= GENE_MAJOR_MIN_COLUMNS:
             R = Y_csc.tocsr()
             R.sort_indices()
@@ -360,13 +459,9 @@ def sparse_permutation_statistics(T_rows: np.ndarray | None, inv: np.ndarray, Y_
                                        parts, ptile, beta, count, s1, s2)
         else:
             _sparse_columns_few_proteins(rows, invT, indptr, indices, data, Tr, c, mu, sigma, beta, count, s1, s2)
-    elif m < threads and inv.shape[0] >= 2 * threads:
-        # few columns: parallelise over permutations instead
-        tile = protein_tile(n, p)
-        for s in range(m):
-            lo, hi = indptr[s], indptr[s + 1]
-            _sparse_column_by_permutations(Tt, inv, indices[lo:hi], data[lo:hi], Tr, c, float(mu[s]),
-                                           float(sigma[s]), threads, tile, beta, count, s1, s2, s)
-    else:
-        _sparse_columns(Tt, inv, indptr, indices, data, Tr, c, mu, sigma, protein_tile(n, p), beta, count, s1, s2)
+        return beta, count, s1, s2
+    tiles = projection_tiles(source, transposed)
+    invT = np.zeros((0, 0), inv.dtype) if invT is None else np.ascontiguousarray(invT, dtype=inv.dtype)
+    _sparse_tiles(tiles, p, inv, invT, indptr, indices, data, Tr, c, mu, sigma, max(1, int(group)),
+                  beta, count, s1, s2)
     return beta, count, s1, s2
