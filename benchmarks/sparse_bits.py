@@ -5,7 +5,7 @@ Computes full blocks of all four statistics through ``RidgeModel.compute_sparse`
 on a fixed SecAct-sized case (1,170 proteins x 7,919 genes, srand table,
 n_rand 1000, 5 %-density cells with an empty and a constant cell) for every
 kernel path: all proteins over a block of cells, one cell, a protein subset,
-and a few proteins over a wide block; then writes them (``--save``) or compares
+and a few proteins over a wide block (150 cells); then writes them (``--save``) or compares
 them bit for bit with a saved file (``--compare``).
 
     PYTHONPATH=/path/to/main/src python benchmarks/sparse_bits.py --save main.npz
@@ -44,6 +44,15 @@ def outputs(n_rand: int = 1000) -> dict[str, np.ndarray]:
     cases = {"all": (np.arange(P), slice(None)), "one_cell": (np.arange(P), [9]),
              "subset": (np.arange(100, 140), slice(None)), "few": (np.array([3, 500, 1169]), slice(None)),
              "one_protein": (np.array([42]), slice(None))}
+    wide = sp.random(N, 150, density=0.05, format="csc", random_state=rng)  # few proteins, many cells
+    wide.data = np.log2(np.ceil(wide.data * 10) * 13.7 + 1)
+    mu_w, sigma_w = rng.random(150), 1 + rng.random(150)
+    for name, rows in (("few_wide", np.array([3, 500, 1169])), ("one_protein_wide", np.array([42]))):
+        t = time.perf_counter()
+        res = model.compute_sparse(rows, wide, r, mu_w, sigma_w)
+        print(f"{name}: {time.perf_counter() - t:.2f} s", file=sys.stderr)
+        for k, v in res.items():
+            out[f"{name}/{k}"] = np.ascontiguousarray(v)
     for name, (rows, cols) in cases.items():
         t = time.perf_counter()
         res = model.compute_sparse(rows, Y[:, cols], r, mu[cols], sigma[cols])

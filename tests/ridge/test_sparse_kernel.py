@@ -121,10 +121,10 @@ def test_every_path_is_the_sequential_definition(case, monkeypatch):
     for rows in ([5, 6, 7, 8, 9, 10, 11, 12, 13, 14], np.arange(1, 37), [36, 0, 17, 20, 21, 22, 23, 24, 25]):
         got = run(T, inv, Y, r, mu, sigma, Tr, rows=rows, group=3)
         assert_identical(got, [w[rows] for w in want])
-    # few proteins: the transposed-table kernel, and over a wide block the gene-major kernel
+    # few proteins: the transposed-table kernel, and over a wide block the permutation-lane kernel
     for rows in ([0, 5, 36], [9]):
         assert_identical(run(T, inv, Y, r, mu, sigma, Tr, rows=rows), [w[rows] for w in want])
-    monkeypatch.setattr(sparse_kernel, "GENE_MAJOR_MIN_COLUMNS", 2)
+    monkeypatch.setattr(sparse_kernel, "LANES_MIN_COLUMNS", 2)
     assert_identical(run(T, inv, Y, r, mu, sigma, Tr, rows=[0, 5, 36]), [w[[0, 5, 36]] for w in want])
 
 

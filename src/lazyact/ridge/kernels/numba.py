@@ -17,8 +17,10 @@ instead of ``p * n_genes * (n_rand + 1)``.
 """
 from __future__ import annotations
 
+import hashlib
 import threading
 import weakref
+from collections import OrderedDict
 
 import numba
 import numpy as np
@@ -154,6 +156,10 @@ def _tile_statistics(Tk, Tr, tr_stride, tr_at, cK, rows, ptr, data, mu, isg, bet
     while i < n_rand:
         tr0 = vload(Tr, i * tr_stride + tr_at, TILE)
         tr1 = vload(Tr, (i + 1) * tr_stride + tr_at, TILE)
+        if i + 3 <= n_rand:  # the next pair's offsets (strided rows): fetched during these walks
+            for j in range(i + 2, i + 4):
+                prefetch(Tr, j * tr_stride + tr_at)
+                prefetch(Tr, j * tr_stride + tr_at + TILE - 1)
         for s in range(n_cells):
             o = s * TILE
             acc0, acc1 = _walk2(Tk, rows[i], rows[i + 1], data, ptr[s], ptr[s + 1])
@@ -172,14 +178,12 @@ def _tile_statistics(Tk, Tr, tr_stride, tr_at, cK, rows, ptr, data, mu, isg, bet
 
 @numba.njit(parallel=True, nogil=True, cache=True)
 def _permuted_rows(inv, invT, indices, lo, hi):
-    # rows[0, q] = gene of nonzero q; rows[1 + i, q] = inv_i[gene]; then AHEAD zero columns
-    # (prefetch targets past the last nonzero)
+    # rows[0, q] = gene of nonzero q; rows[1 + i, q] = inv_i[gene]; then AHEAD columns of
+    # prefetch targets past the last nonzero: the first rows of the walk that comes next
+    # (row 0 is walked alone, then rows (1, 2), (3, 4), ...), so no walk starts cold
     n_rand, n = inv.shape
     nq = hi - lo
-    rows = np.empty((n_rand + 1, nq + AHEAD), inv.dtype)
-    for i in range(n_rand + 1):
-        for q in range(nq, nq + AHEAD):
-            rows[i, q] = 0
+    rows = np.zeros((n_rand + 1, nq + AHEAD), inv.dtype)
     for q in range(nq):
         rows[0, q] = indices[lo + q]
     if invT.shape[0] > 0 and nq < n:  # few nonzeros: one contiguous row of invT each
@@ -192,6 +196,11 @@ def _permuted_rows(inv, invT, indices, lo, hi):
             perm = inv[i]
             for q in range(nq):
                 rows[i + 1, q] = perm[indices[lo + q]]
+    for i in range(n_rand + 1):
+        nxt = i + 2 if i > 0 else 1
+        if nxt <= n_rand:
+            for q in range(min(AHEAD, nq)):
+                rows[i, nq + q] = rows[nxt, q]
     return rows
 
 
@@ -310,63 +319,120 @@ def _sparse_columns_few_proteins(T_rows, invT, indptr, indices, data, Tr, c, mu,
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
-def _sparse_block_few_proteins(T_rows, invT, indptr, indices, data, rptr, rcells, rdata, Tr, c, mu, sigma,
-                               n_parts, ptile, beta, count, s1, s2):
-    """Few proteins over a wide block, gene-major: each permuted protein value
-    ``T[k, inv_i[g]]`` is gathered once per gene and added to every cell that
-    expresses ``g`` (``rptr/rcells/rdata``: the block as CSR, genes x cells).
-    Cells are split into ``n_parts`` parallel ranges, permutations into tiles
-    of ``ptile`` whose accumulators stay in cache.  Each accumulator adds its
-    nonzeros in gene order, as the cell-major kernels do: identical results."""
-    n_cols = indptr.shape[0] - 1
-    n_genes = rptr.shape[0] - 1
-    p = T_rows.shape[0]
-    n_rand = invT.shape[1]
-    for part in prange(n_parts):
-        c0 = part * n_cols // n_parts
-        c1 = (part + 1) * n_cols // n_parts
-        lo_g = np.empty(n_genes, np.int64)
-        hi_g = np.empty(n_genes, np.int64)
-        for g in range(n_genes):
-            a = rptr[g]
-            b = rptr[g + 1]
-            lo_g[g] = a + np.searchsorted(rcells[a:b], c0)
-            hi_g[g] = a + np.searchsorted(rcells[a:b], c1)
-        acc = np.empty((c1 - c0, ptile))
-        tg = np.empty(ptile)
-        for k in range(p):
-            t = T_rows[k]
-            for s in range(c0, c1):
-                obs = _observed_one(t, indices, data, indptr[s], indptr[s + 1])
-                inv_sigma = 1.0 / sigma[s] if sigma[s] > 0 else 0.0
-                beta[k, s] = (obs - Tr[0, k] - c[k] * mu[s]) * inv_sigma
-            for i0 in range(0, n_rand, ptile):
-                w = min(n_rand, i0 + ptile) - i0
-                acc[:, :w] = 0.0
-                for g in range(n_genes):
-                    lo = lo_g[g]
-                    hi = hi_g[g]
-                    if lo == hi:
-                        continue
-                    r = invT[g]
-                    for i in range(w):
-                        tg[i] = t[r[i0 + i]]
-                    for q in range(lo, hi):
-                        v = rdata[q]
-                        a = acc[rcells[q] - c0]
-                        for i in range(w):
-                            a[i] += v * tg[i]
-                for s in range(c0, c1):
-                    inv_sigma = 1.0 / sigma[s] if sigma[s] > 0 else 0.0
-                    n_ge, a1, a2 = _moments_one(acc[s - c0, :w], Tr, i0, k, c[k] * mu[s], inv_sigma,
-                                                abs(beta[k, s]), s1[k, s], s2[k, s])
-                    count[k, s] += n_ge
-                    s1[k, s] = a1
-                    s2[k, s] = a2
+def _pack_permuted_row(t, invT, tiles):
+    # tiles[j, g, l] = t[inv_{j * TILE + l}[g]]: one protein's permuted values, TILE permutations
+    # per tile (zero past the last permutation)
+    n, n_rand = invT.shape
+    for j in prange(tiles.shape[0]):
+        i0 = j * TILE
+        w = min(TILE, n_rand - i0)
+        for g in range(n):
+            src = invT[g]
+            for l in range(w):
+                tiles[j, g, l] = t[src[i0 + l]]
+
+
+_PERMUTED: "OrderedDict[tuple, np.ndarray]" = OrderedDict()
+PERMUTED_CACHE_BYTES = 256 * 2**20
+
+
+def permuted_row_tiles(t: np.ndarray, invT: np.ndarray) -> np.ndarray:
+    """``T[k, inv_i[g]]`` for every gene and permutation of one protein row ``t``, as
+    ``(ceil(n_rand / TILE), n_genes, TILE)`` tiles; the same for every block of cells, so
+    the last few proteins' tables are kept (``PERMUTED_CACHE_BYTES``, keyed by the row's bytes
+    and the table's identity)."""
+    n, n_rand = invT.shape
+    key = (hashlib.blake2b(np.ascontiguousarray(t).view(np.uint8), digest_size=16).digest(), id(invT),
+           invT.shape, invT.dtype.str)
+    with _TILES_LOCK:
+        hit = _PERMUTED.get(key)
+        if hit is not None:
+            _PERMUTED.move_to_end(key)
+            return hit[1]
+    n_tiles = -(-n_rand // TILE)
+    tiles = _aligned_zeros(n_tiles * n * TILE).reshape(n_tiles, n, TILE)
+    _pack_permuted_row(np.ascontiguousarray(t, dtype=np.float64), invT, tiles)
+    if tiles.nbytes <= PERMUTED_CACHE_BYTES:
+        with _TILES_LOCK:
+            _PERMUTED[key] = (invT, tiles)  # holding invT keeps its id unique while cached
+            while sum(v[1].nbytes for v in _PERMUTED.values()) > PERMUTED_CACHE_BYTES:
+                _PERMUTED.popitem(last=False)
+    return tiles
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _lane_step(tile, indices, data, q, acc):
+    ahead = np.intp(load(indices, q + AHEAD)) * TILE
+    prefetch(tile, ahead)
+    prefetch(tile, ahead + 8)
+    return vmuladd(acc, vsplat(load(data, q), TILE), vload(tile, np.intp(load(indices, q)) * TILE, TILE))
+
+
+@numba.njit(nogil=True, cache=True)
+def _walk_lanes(tile, indices, data, lo0, hi0, lo1, hi1):
+    # the sums of _walk with permutations as lanes (rows are the genes themselves), for two
+    # cells at once over the same tile; each cell's nonzeros in order (indices holds AHEAD
+    # valid entries past the last nonzero)
+    acc0 = vzero(TILE)
+    acc1 = vzero(TILE)
+    n = min(hi0 - lo0, hi1 - lo1)
+    for q in range(n):
+        acc0 = _lane_step(tile, indices, data, lo0 + q, acc0)
+        acc1 = _lane_step(tile, indices, data, lo1 + q, acc1)
+    for q in range(lo0 + n, hi0):
+        acc0 = _lane_step(tile, indices, data, q, acc0)
+    for q in range(lo1 + n, hi1):
+        acc1 = _lane_step(tile, indices, data, q, acc1)
+    return acc0, acc1
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def _sparse_lanes(t, ptiles, indptr, indices, data, Tr_k, c_k, mu, isg, beta_k, count_k, s1_k, s2_k):
+    """One protein, permutations as vector lanes over its cached permuted values: every
+    cell's sums, two cells per walk over one tile (tiles in parallel), then each cell's
+    count/S1/S2 over the permutations in order."""
+    m = mu.shape[0]
+    n_tiles = ptiles.shape[0]
+    n_rand = Tr_k.shape[0] - 1
+    for s in range(m):
+        obs = 0.0
+        for q in range(indptr[s], indptr[s + 1]):
+            obs += data[q] * t[indices[q]]
+        beta_k[s] = (obs - Tr_k[0] - c_k * mu[s]) * isg[s]
+    width = n_tiles * TILE
+    tr = np.zeros(width)
+    tr[:n_rand] = Tr_k[1:]
+    b = np.empty((m, width))
+    for j in prange(n_tiles):
+        tile = ptiles[j]
+        tr_j = vload(tr, j * TILE, TILE)
+        for s in range(0, m, 2):
+            s2nd = min(s + 1, m - 1)
+            hi1 = indptr[s + 2] if s + 1 < m else indptr[s + 1]  # a lone last cell: an empty partner
+            acc0, acc1 = _walk_lanes(tile, indices, data, indptr[s], indptr[s + 1], indptr[s2nd], hi1)
+            vstore(b[s], j * TILE, vmul(vsub(vsub(acc0, tr_j), vsplat(c_k * mu[s], TILE)), vsplat(isg[s], TILE)))
+            if s + 1 < m:
+                vstore(b[s + 1], j * TILE,
+                       vmul(vsub(vsub(acc1, tr_j), vsplat(c_k * mu[s + 1], TILE)), vsplat(isg[s + 1], TILE)))
+    for s in prange(m):
+        ref = abs(beta_k[s])
+        n_ge = 0
+        a1 = 0.0
+        a2 = 0.0
+        row = b[s]
+        for i in range(n_rand):
+            x = row[i]
+            if abs(x) >= ref:
+                n_ge += 1
+            a1 += x
+            a2 += x * x
+        count_k[s] = n_ge
+        s1_k[s] = a1
+        s2_k[s] = a2
 
 
 FEW_PROTEINS = 8
-GENE_MAJOR_MIN_COLUMNS = 128
+LANES_MIN_COLUMNS = 64  # few proteins over at least this many cells: permutation lanes
 
 
 def offset_projections(T_rows: np.ndarray, inv: np.ndarray, r: np.ndarray | None) -> np.ndarray:
@@ -448,15 +514,15 @@ def sparse_permutation_statistics(T_rows: np.ndarray | None, inv: np.ndarray, Y_
         if invT is None:
             invT = np.ascontiguousarray(inv.T)
         rows = np.ascontiguousarray(T_rows, dtype=np.float64)
-        threads = numba.get_num_threads()
-        if m >= GENE_MAJOR_MIN_COLUMNS:
-            R = Y_csc.tocsr()
-            R.sort_indices()
-            parts = min(threads, m)
-            ptile = int(min(256, max(32, (512 * 1024 // 8) // max(1, -(-m // parts)))) // 8 * 8)
-            _sparse_block_few_proteins(rows, invT, indptr, indices, data, R.indptr.astype(np.int64),
-                                       R.indices.astype(np.int64), R.data.astype(np.float64), Tr, c, mu, sigma,
-                                       parts, ptile, beta, count, s1, s2)
+        if m >= LANES_MIN_COLUMNS:
+            isg = np.where(sigma > 0, 1.0 / np.where(sigma > 0, sigma, 1.0), 0.0)
+            padded = np.concatenate([indices, np.zeros(AHEAD, np.int64)])
+            for k in range(p):
+                out = np.empty(m), np.zeros(m, np.int64), np.empty(m), np.empty(m)
+                _sparse_lanes(rows[k], permuted_row_tiles(rows[k], invT), indptr, padded, data,
+                              np.ascontiguousarray(Tr[:, k]), float(c[k]), mu, isg, *out)
+                for full, row in zip((beta, count, s1, s2), out):
+                    full[k] = row
         else:
             _sparse_columns_few_proteins(rows, invT, indptr, indices, data, Tr, c, mu, sigma, beta, count, s1, s2)
         return beta, count, s1, s2
