@@ -43,25 +43,26 @@ def case():
     return make_case(3, n=300, p=37, m=9, n_rand=61)
 
 
-def sequential_reference(T, inv, Y, Tr, c, mu, sigma):
+def sequential_reference(T, inv, Y, Tr, c, mu, sigma, dtype=np.float64):
     """The contract, written out: for each cell, nonzeros in gene order, ``acc = acc + v * t``
-    with each operation rounded (NumPy float64, vectorised over proteins only, which does
-    not change any element's operations)."""
+    with each operation rounded in ``dtype`` (NumPy, vectorised over proteins only, which
+    does not change any element's operations), then the statistics in float64."""
     p, m = T.shape[0], Y.shape[1]
     Y = Y.tocsc()
     Y.sort_indices()
+    T = T.astype(dtype)
     out = beta, count, s1, s2 = (np.empty((p, m)), np.zeros((p, m), np.int64), np.zeros((p, m)),
                                  np.zeros((p, m)))
     for s in range(m):
         idx = Y.indices[Y.indptr[s]:Y.indptr[s + 1]]
-        val = Y.data[Y.indptr[s]:Y.indptr[s + 1]]
+        val = Y.data[Y.indptr[s]:Y.indptr[s + 1]].astype(dtype)
         isg = 1.0 / sigma[s] if sigma[s] > 0 else 0.0
         for i in range(-1, inv.shape[0]):
             rows = idx if i < 0 else inv[i][idx]
-            acc = np.zeros(p)
+            acc = np.zeros(p, dtype)
             for g, v in zip(rows, val):
                 acc = acc + v * T[:, g]
-            b = (acc - Tr[i + 1] - c * mu[s]) * isg
+            b = (acc.astype(np.float64) - Tr[i + 1] - c * mu[s]) * isg
             if i < 0:
                 beta[:, s] = b
             else:
@@ -126,6 +127,25 @@ def test_every_path_is_the_sequential_definition(case, monkeypatch):
         assert_identical(run(T, inv, Y, r, mu, sigma, Tr, rows=rows), [w[rows] for w in want])
     monkeypatch.setattr(sparse_kernel, "LANES_MIN_COLUMNS", 2)
     assert_identical(run(T, inv, Y, r, mu, sigma, Tr, rows=[0, 5, 36]), [w[[0, 5, 36]] for w in want])
+
+
+def test_float32_is_its_own_fixed_sequence(case, monkeypatch):
+    # dtype="float32": products and running sums rounded to float32 (the same sequence on
+    # every path), statistics in float64; close to, not equal to, float64
+    T, inv, Y, r, mu, sigma = case
+    Tr = offset_projections(T, inv, r)
+    want = sequential_reference(T, inv, Y, Tr, T.sum(axis=1), mu, sigma, dtype=np.float32)
+    assert_identical(run(T, inv, Y, r, mu, sigma, Tr, dtype=np.float32, group=2), want)
+    for rows in ([0, 5, 36], np.arange(3, 20)):
+        assert_identical(run(T, inv, Y, r, mu, sigma, Tr, rows=rows, dtype=np.float32), [w[rows] for w in want])
+    monkeypatch.setattr(sparse_kernel, "LANES_MIN_COLUMNS", 2)
+    assert_identical(run(T, inv, Y, r, mu, sigma, Tr, rows=[0, 5, 36], dtype=np.float32),
+                     [w[[0, 5, 36]] for w in want])
+    exact = run(T, inv, Y, r, mu, sigma, Tr)
+    assert not np.array_equal(exact[0], want[0])
+    np.testing.assert_allclose(want[0], exact[0], rtol=0, atol=1e-5 * np.abs(exact[0]).max())
+    with pytest.raises(ValueError, match="float64 or float32"):
+        run(T, inv, Y, r, mu, sigma, Tr, dtype=np.float16)
 
 
 def test_cells_do_not_depend_on_their_neighbours(case):
@@ -199,3 +219,17 @@ def test_model_slices_equal_the_full_block(case):
 @pytest.mark.parametrize("module", [sparse_kernel, simd])
 def test_docstring_examples(module):
     assert doctest.testmod(module).failed == 0
+
+
+def test_model_float32_sparse(case):
+    T, inv, Y, r, mu, sigma = case
+    X = np.random.default_rng(3).standard_normal((300, 37))
+    exact = RidgeModel(projection(X, 10.0), table=inv, n_rand=None)
+    single = RidgeModel(projection(X, 10.0), table=inv, n_rand=None, dtype="float32")
+    a = exact.compute_sparse(np.arange(37), Y, r, mu, sigma)
+    b = single.compute_sparse(np.arange(37), Y, r, mu, sigma)
+    assert not np.array_equal(a["zscore"], b["zscore"])
+    np.testing.assert_allclose(b["zscore"], a["zscore"], rtol=0, atol=1e-4)
+    one = single.compute_sparse(np.arange(37), Y[:, [3]], r, mu[[3]], sigma[[3]])
+    for name in b:  # same bits however asked, in float32 too
+        assert b[name][:, [3]].tobytes() == one[name].tobytes()

@@ -26,7 +26,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from .simd import address, load, prefetch, vadd, vcount_ge, vload, vmul, vmuladd, vsplat, vstore, vsub, vzero
+from .simd import load, prefetch, vadd, vcount_ge, vload, vmul, vmuladd, vsplat, vstore, vsub, vwiden, vzeros
 
 __all__ = ["sparse_permutation_statistics", "offset_projections"]
 
@@ -36,12 +36,13 @@ AHEAD = 16  # nonzeros ahead whose permuted rows are prefetched
 GROUP = 32  # cells whose permuted row numbers are gathered once and shared by every tile
 
 
-@numba.njit(nogil=True, cache=True)
-def _aligned_zeros(n):
-    # float64 zeros whose first element starts a 64-byte cache line
-    buf = np.zeros(n + 8)
-    skip = np.intp(((np.uint64(64) - address(buf) % np.uint64(64)) % np.uint64(64)) // np.uint64(8))
-    return buf[skip:skip + n]
+def _aligned_zeros(shape, dtype=np.float64) -> np.ndarray:
+    """Zeros whose first element starts a 64-byte cache line."""
+    dtype = np.dtype(dtype)
+    n = int(np.prod(shape))
+    buf = np.zeros(n + 64 // dtype.itemsize, dtype)
+    skip = (-buf.ctypes.data % 64) // dtype.itemsize
+    return buf[skip:skip + n].reshape(shape)
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
@@ -54,10 +55,10 @@ def _pack_tiles(T, tiles):
                 tiles[t, g, k] = T[t * TILE + k, g]
 
 
-def pack_tiles(T: np.ndarray) -> np.ndarray:
-    """The projection rows as register tiles: ``(ceil(p / TILE), n_genes, TILE)`` float64,
+def pack_tiles(T: np.ndarray, dtype=np.float64) -> np.ndarray:
+    """The projection rows as register tiles: ``(ceil(p / TILE), n_genes, TILE)`` of ``dtype``,
     C-contiguous, 64-byte aligned, zero-padded; row ``g`` of tile ``t`` holds
-    ``T[t * TILE : (t + 1) * TILE, g]`` (two cache lines).
+    ``T[t * TILE : (t + 1) * TILE, g]`` (two cache lines in float64).
 
     >>> tiles = pack_tiles(np.arange(40.0).reshape(20, 2))
     >>> tiles.shape, tiles[1, 1, :5].tolist()
@@ -65,9 +66,7 @@ def pack_tiles(T: np.ndarray) -> np.ndarray:
     """
     T = np.asarray(T, dtype=np.float64)
     p, n = T.shape
-    n_tiles = -(-p // TILE)
-    flat = _aligned_zeros(n_tiles * n * TILE)
-    tiles = flat.reshape(n_tiles, n, TILE)
+    tiles = _aligned_zeros((-(-p // TILE), n, TILE), dtype)
     _pack_tiles(T, tiles)
     return tiles
 
@@ -76,18 +75,18 @@ _TILES: dict[int, tuple[weakref.ref, np.ndarray]] = {}
 _TILES_LOCK = threading.Lock()
 
 
-def projection_tiles(T: np.ndarray, transposed: bool = False) -> np.ndarray:
+def projection_tiles(T: np.ndarray, transposed: bool = False, dtype=np.float64) -> np.ndarray:
     """:func:`pack_tiles` of ``T`` (or of ``T.T`` when ``transposed``), kept while ``T`` lives.
 
     A model's projection is packed once and reused by every block and every cell
     (one cell's latency cannot afford the 74 MB repack of SecAct).
     """
-    key = (id(T), transposed)
+    key = (id(T), transposed, np.dtype(dtype).str)
     with _TILES_LOCK:
         hit = _TILES.get(key)
         if hit is not None and hit[0]() is T:
             return hit[1]
-    tiles = pack_tiles(T.T if transposed else T)
+    tiles = pack_tiles(T.T if transposed else T, dtype)
     try:
         ref = weakref.ref(T)
     except TypeError:  # not weak-referenceable: no caching
@@ -109,7 +108,7 @@ def _prefetch_row(Tk, rows, q):
 def _walk(Tk, rows, data, lo, hi):
     # sum over nonzeros q = lo .. hi-1, in order, of data[q] * Tk[rows[q], :]  (TILE lanes);
     # rows holds AHEAD valid entries past hi (prefetch targets)
-    acc = vzero(TILE)
+    acc = vzeros(Tk, TILE)
     for q in range(lo, hi):
         _prefetch_row(Tk, rows, q + AHEAD)
         acc = vmuladd(acc, vsplat(load(data, q), TILE), vload(Tk, np.intp(load(rows, q)) * TILE, TILE))
@@ -119,8 +118,8 @@ def _walk(Tk, rows, data, lo, hi):
 @numba.njit(nogil=True, cache=True)
 def _walk2(Tk, rows0, rows1, data, lo, hi):
     # two permutations at once: the nonzeros are read once, two independent sums in registers
-    acc0 = vzero(TILE)
-    acc1 = vzero(TILE)
+    acc0 = vzeros(Tk, TILE)
+    acc1 = vzeros(Tk, TILE)
     for q in range(lo, hi):
         _prefetch_row(Tk, rows0, q + AHEAD)
         _prefetch_row(Tk, rows1, q + AHEAD)
@@ -133,7 +132,7 @@ def _walk2(Tk, rows0, rows1, data, lo, hi):
 @numba.njit(nogil=True, cache=True, inline="always")
 def _accumulate(acc, tr, cmu, isg, beta, count, s1, s2, o):
     # beta_i = (acc - T[:, inv_i] r - c mu) / sigma; count/S1/S2 of one permutation (TILE lanes)
-    b = vmul(vsub(vsub(acc, tr), cmu), isg)
+    b = vmul(vsub(vsub(vwiden(acc), tr), cmu), isg)
     vstore(count, o, vcount_ge(vload(count, o, TILE), b, vload(beta, o, TILE)))
     vstore(s1, o, vadd(vload(s1, o, TILE), b))
     vstore(s2, o, vadd(vload(s2, o, TILE), vmul(b, b)))
@@ -151,7 +150,8 @@ def _tile_statistics(Tk, Tr, tr_stride, tr_at, cK, rows, ptr, data, mu, isg, bet
         o = s * TILE
         vstore(cmu, o, vmul(cK, vsplat(mu[s], TILE)))
         acc = _walk(Tk, rows[0], data, ptr[s], ptr[s + 1])
-        vstore(beta, o, vmul(vsub(vsub(acc, vload(Tr, tr_at, TILE)), vload(cmu, o, TILE)), vsplat(isg[s], TILE)))
+        vstore(beta, o, vmul(vsub(vsub(vwiden(acc), vload(Tr, tr_at, TILE)), vload(cmu, o, TILE)),
+                             vsplat(isg[s], TILE)))
     i = 1
     while i < n_rand:
         tr0 = vload(Tr, i * tr_stride + tr_at, TILE)
@@ -252,8 +252,8 @@ def _sparse_tiles(tiles, p, inv, invT, indptr, indices, data, Tr, c, mu, sigma, 
 
 @numba.njit(nogil=True, cache=True)
 def _observed_one(t, indices, data, lo, hi):
-    # sum_q data[q] * t[indices[q]] over one column's nonzeros, in order
-    obs = 0.0
+    # sum_q data[q] * t[indices[q]] over one column's nonzeros, in order (in t's precision)
+    obs = t[0] - t[0]
     for q in range(lo, hi):
         obs += data[q] * t[indices[q]]
     return obs
@@ -286,7 +286,7 @@ def _sparse_columns_few_proteins(T_rows, invT, indptr, indices, data, Tr, c, mu,
         lo = indptr[s]
         hi = indptr[s + 1]
         inv_sigma = 1.0 / sigma[s] if sigma[s] > 0 else 0.0
-        acc = np.empty(n_rand)
+        acc = np.empty(n_rand, T_rows.dtype)
         for k in range(p):
             t = T_rows[k]
             b0 = (_observed_one(t, indices, data, lo, hi) - Tr[0, k] - c[k] * mu[s]) * inv_sigma
@@ -337,12 +337,14 @@ PERMUTED_CACHE_BYTES = 256 * 2**20
 
 
 def permuted_row_tiles(t: np.ndarray, invT: np.ndarray) -> np.ndarray:
-    """``T[k, inv_i[g]]`` for every gene and permutation of one protein row ``t``, as
+    """``T[k, inv_i[g]]`` for every gene and permutation of one protein row ``t`` (float64
+    or float32), as
     ``(ceil(n_rand / TILE), n_genes, TILE)`` tiles; the same for every block of cells, so
     the last few proteins' tables are kept (``PERMUTED_CACHE_BYTES``, keyed by the row's bytes
     and the table's identity)."""
     n, n_rand = invT.shape
-    key = (hashlib.blake2b(np.ascontiguousarray(t).view(np.uint8), digest_size=16).digest(), id(invT),
+    t = np.ascontiguousarray(t)
+    key = (hashlib.blake2b(t.view(np.uint8), digest_size=16).digest(), t.dtype.str, id(invT),
            invT.shape, invT.dtype.str)
     with _TILES_LOCK:
         hit = _PERMUTED.get(key)
@@ -350,8 +352,8 @@ def permuted_row_tiles(t: np.ndarray, invT: np.ndarray) -> np.ndarray:
             _PERMUTED.move_to_end(key)
             return hit[1]
     n_tiles = -(-n_rand // TILE)
-    tiles = _aligned_zeros(n_tiles * n * TILE).reshape(n_tiles, n, TILE)
-    _pack_permuted_row(np.ascontiguousarray(t, dtype=np.float64), invT, tiles)
+    tiles = _aligned_zeros((n_tiles, n, TILE), t.dtype)
+    _pack_permuted_row(t, invT, tiles)
     if tiles.nbytes <= PERMUTED_CACHE_BYTES:
         with _TILES_LOCK:
             _PERMUTED[key] = (invT, tiles)  # holding invT keeps its id unique while cached
@@ -373,8 +375,8 @@ def _walk_lanes(tile, indices, data, lo0, hi0, lo1, hi1):
     # the sums of _walk with permutations as lanes (rows are the genes themselves), for two
     # cells at once over the same tile; each cell's nonzeros in order (indices holds AHEAD
     # valid entries past the last nonzero)
-    acc0 = vzero(TILE)
-    acc1 = vzero(TILE)
+    acc0 = vzeros(tile, TILE)
+    acc1 = vzeros(tile, TILE)
     n = min(hi0 - lo0, hi1 - lo1)
     for q in range(n):
         acc0 = _lane_step(tile, indices, data, lo0 + q, acc0)
@@ -395,10 +397,7 @@ def _sparse_lanes(t, ptiles, indptr, indices, data, Tr_k, c_k, mu, isg, beta_k, 
     n_tiles = ptiles.shape[0]
     n_rand = Tr_k.shape[0] - 1
     for s in range(m):
-        obs = 0.0
-        for q in range(indptr[s], indptr[s + 1]):
-            obs += data[q] * t[indices[q]]
-        beta_k[s] = (obs - Tr_k[0] - c_k * mu[s]) * isg[s]
+        beta_k[s] = (_observed_one(t, indices, data, indptr[s], indptr[s + 1]) - Tr_k[0] - c_k * mu[s]) * isg[s]
     width = n_tiles * TILE
     tr = np.zeros(width)
     tr[:n_rand] = Tr_k[1:]
@@ -410,10 +409,11 @@ def _sparse_lanes(t, ptiles, indptr, indices, data, Tr_k, c_k, mu, isg, beta_k, 
             s2nd = min(s + 1, m - 1)
             hi1 = indptr[s + 2] if s + 1 < m else indptr[s + 1]  # a lone last cell: an empty partner
             acc0, acc1 = _walk_lanes(tile, indices, data, indptr[s], indptr[s + 1], indptr[s2nd], hi1)
-            vstore(b[s], j * TILE, vmul(vsub(vsub(acc0, tr_j), vsplat(c_k * mu[s], TILE)), vsplat(isg[s], TILE)))
+            vstore(b[s], j * TILE,
+                   vmul(vsub(vsub(vwiden(acc0), tr_j), vsplat(c_k * mu[s], TILE)), vsplat(isg[s], TILE)))
             if s + 1 < m:
                 vstore(b[s + 1], j * TILE,
-                       vmul(vsub(vsub(acc1, tr_j), vsplat(c_k * mu[s + 1], TILE)), vsplat(isg[s + 1], TILE)))
+                       vmul(vsub(vsub(vwiden(acc1), tr_j), vsplat(c_k * mu[s + 1], TILE)), vsplat(isg[s + 1], TILE)))
     for s in prange(m):
         ref = abs(beta_k[s])
         n_ge = 0
@@ -456,7 +456,7 @@ def offset_projections(T_rows: np.ndarray, inv: np.ndarray, r: np.ndarray | None
 
 
 def sparse_permutation_statistics(T_rows: np.ndarray | None, inv: np.ndarray, Y_csc, r=None, mu=None, sigma=None,
-                                  Tr=None, invT=None, Tt=None, c=None, group: int = GROUP):
+                                  Tr=None, invT=None, Tt=None, c=None, group: int = GROUP, dtype=np.float64):
     """Accumulators of the permutation test for sparse columns with in-flight normalisation.
 
     Parameters
@@ -474,6 +474,11 @@ def sparse_permutation_statistics(T_rows: np.ndarray | None, inv: np.ndarray, Y_
     c : ``T_rows.sum(axis=1)`` (reuse it across blocks).
     group : cells whose permuted row numbers are gathered together (memory
         ``group * nnz_per_cell * n_rand`` table entries); results never depend on it.
+    dtype : float64 (exact, the default) or float32: the precision of the products
+        and of their sums over the nonzeros (each ``T[k, inv_i[g]] * Y[g, s]`` and the
+        running sum rounded to float32); the offsets, scaling and count/S1/S2 stay
+        float64.  Not exact: about twice as fast, with a measured error (see
+        ``benchmarks/RESULTS.md``).
 
     Every (protein, column) value is computed by one fixed sequence of
     operations (nonzeros in gene order, permutations in order), whatever ``p``,
@@ -508,12 +513,15 @@ def sparse_permutation_statistics(T_rows: np.ndarray | None, inv: np.ndarray, Y_
     s2 = np.zeros((p, m))
     indptr = Y_csc.indptr.astype(np.int64)
     indices = Y_csc.indices.astype(np.int64)
-    data = Y_csc.data.astype(np.float64)
+    dtype = np.dtype(dtype)
+    if dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
+        raise ValueError(f"dtype must be float64 or float32, got {dtype}")
+    data = Y_csc.data.astype(dtype)
     inv = np.ascontiguousarray(inv)
     if few:
         if invT is None:
             invT = np.ascontiguousarray(inv.T)
-        rows = np.ascontiguousarray(T_rows, dtype=np.float64)
+        rows = np.ascontiguousarray(T_rows, dtype=dtype)
         if m >= LANES_MIN_COLUMNS:
             isg = np.where(sigma > 0, 1.0 / np.where(sigma > 0, sigma, 1.0), 0.0)
             padded = np.concatenate([indices, np.zeros(AHEAD, np.int64)])
@@ -526,7 +534,7 @@ def sparse_permutation_statistics(T_rows: np.ndarray | None, inv: np.ndarray, Y_
         else:
             _sparse_columns_few_proteins(rows, invT, indptr, indices, data, Tr, c, mu, sigma, beta, count, s1, s2)
         return beta, count, s1, s2
-    tiles = projection_tiles(source, transposed)
+    tiles = projection_tiles(source, transposed, dtype)
     invT = np.zeros((0, 0), inv.dtype) if invT is None else np.ascontiguousarray(invT, dtype=inv.dtype)
     _sparse_tiles(tiles, p, inv, invT, indptr, indices, data, Tr, c, mu, sigma, max(1, int(group)),
                   beta, count, s1, s2)
