@@ -126,7 +126,9 @@ def test_every_path_is_the_sequential_definition(case, monkeypatch):
     for rows in ([0, 5, 36], [9]):
         assert_identical(run(T, inv, Y, r, mu, sigma, Tr, rows=rows), [w[rows] for w in want])
     monkeypatch.setattr(sparse_kernel, "LANES_MIN_COLUMNS", 2)
-    assert_identical(run(T, inv, Y, r, mu, sigma, Tr, rows=[0, 5, 36]), [w[[0, 5, 36]] for w in want])
+    for part in (128, 4, 1):  # cells in parts of any size
+        monkeypatch.setattr(sparse_kernel, "LANES_PART", part)
+        assert_identical(run(T, inv, Y, r, mu, sigma, Tr, rows=[0, 5, 36]), [w[[0, 5, 36]] for w in want])
 
 
 def test_float32_is_its_own_fixed_sequence(case, monkeypatch):

@@ -362,58 +362,50 @@ def permuted_row_tiles(t: np.ndarray, invT: np.ndarray) -> np.ndarray:
     return tiles
 
 
-@numba.njit(nogil=True, cache=True, inline="always")
-def _lane_step(tile, indices, data, q, acc):
-    ahead = np.intp(load(indices, q + AHEAD)) * TILE
-    prefetch(tile, ahead)
-    prefetch(tile, ahead + 8)
-    return vmuladd(acc, vsplat(load(data, q), TILE), vload(tile, np.intp(load(indices, q)) * TILE, TILE))
-
-
 @numba.njit(nogil=True, cache=True)
-def _walk_lanes(tile, indices, data, lo0, hi0, lo1, hi1):
-    # the sums of _walk with permutations as lanes (rows are the genes themselves), for two
-    # cells at once over the same tile; each cell's nonzeros in order (indices holds AHEAD
-    # valid entries past the last nonzero)
-    acc0 = vzeros(tile, TILE)
-    acc1 = vzeros(tile, TILE)
-    n = min(hi0 - lo0, hi1 - lo1)
-    for q in range(n):
-        acc0 = _lane_step(tile, indices, data, lo0 + q, acc0)
-        acc1 = _lane_step(tile, indices, data, lo1 + q, acc1)
-    for q in range(lo0 + n, hi0):
-        acc0 = _lane_step(tile, indices, data, q, acc0)
-    for q in range(lo1 + n, hi1):
-        acc1 = _lane_step(tile, indices, data, q, acc1)
-    return acc0, acc1
+def _lanes_gene_major(tile, genes, gptr, cells, values, acc):
+    # genes in order: each gene's row of permuted values (TILE permutations) is read once, into
+    # registers, and added to the sums of every cell expressing it, so every cell still adds its
+    # nonzeros in gene order; the tile streams through in order
+    for j in range(genes.shape[0]):
+        row = vload(tile, np.intp(load(genes, j)) * TILE, TILE)
+        for q in range(load(gptr, j), load(gptr, j + 1)):
+            a = np.intp(load(cells, q)) * TILE
+            vstore(acc, a, vmuladd(vload(acc, a, TILE), vsplat(load(values, q), TILE), row))
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
-def _sparse_lanes(t, ptiles, indptr, indices, data, Tr_k, c_k, mu, isg, beta_k, count_k, s1_k, s2_k):
-    """One protein, permutations as vector lanes over its cached permuted values: every
-    cell's sums, two cells per walk over one tile (tiles in parallel), then each cell's
-    count/S1/S2 over the permutations in order."""
+def _sparse_lanes(t, ptiles, indptr, indices, data, bounds, gstart, genes, gptr, cells, values, Tr_k, c_k, mu,
+                  isg, beta_k, count_k, s1_k, s2_k):
+    """One protein, permutations as vector lanes over its cached permuted values: for each
+    tile of TILE permutations and each part of the cells (``bounds``; each part as CSR by
+    gene: ``genes[gstart[part]:gstart[part + 1]]`` with their ``gptr`` rows of local ``cells``
+    and ``values``), the gene-major sums (tasks in parallel); then each cell's count/S1/S2
+    over the permutations in order."""
     m = mu.shape[0]
     n_tiles = ptiles.shape[0]
     n_rand = Tr_k.shape[0] - 1
+    n_parts = bounds.shape[0] - 1
     for s in range(m):
         beta_k[s] = (_observed_one(t, indices, data, indptr[s], indptr[s + 1]) - Tr_k[0] - c_k * mu[s]) * isg[s]
     width = n_tiles * TILE
     tr = np.zeros(width)
     tr[:n_rand] = Tr_k[1:]
     b = np.empty((m, width))
-    for j in prange(n_tiles):
-        tile = ptiles[j]
+    for task in prange(n_tiles * n_parts):
+        j = task // n_parts
+        part = task % n_parts
+        c0 = bounds[part]
+        c1 = bounds[part + 1]
+        g0 = gstart[part]
+        g1 = gstart[part + 1]
+        acc = np.zeros((c1 - c0) * TILE, ptiles.dtype)
+        _lanes_gene_major(ptiles[j], genes[g0:g1], gptr[g0 + part:g1 + part + 1], cells, values, acc)
         tr_j = vload(tr, j * TILE, TILE)
-        for s in range(0, m, 2):
-            s2nd = min(s + 1, m - 1)
-            hi1 = indptr[s + 2] if s + 1 < m else indptr[s + 1]  # a lone last cell: an empty partner
-            acc0, acc1 = _walk_lanes(tile, indices, data, indptr[s], indptr[s + 1], indptr[s2nd], hi1)
-            vstore(b[s], j * TILE,
-                   vmul(vsub(vsub(vwiden(acc0), tr_j), vsplat(c_k * mu[s], TILE)), vsplat(isg[s], TILE)))
-            if s + 1 < m:
-                vstore(b[s + 1], j * TILE,
-                       vmul(vsub(vsub(vwiden(acc1), tr_j), vsplat(c_k * mu[s + 1], TILE)), vsplat(isg[s + 1], TILE)))
+        for s in range(c1 - c0):
+            b_s = vmul(vsub(vsub(vwiden(vload(acc, s * TILE, TILE)), tr_j), vsplat(c_k * mu[c0 + s], TILE)),
+                       vsplat(isg[c0 + s], TILE))
+            vstore(b[c0 + s], j * TILE, b_s)
     for s in prange(m):
         ref = abs(beta_k[s])
         n_ge = 0
@@ -431,8 +423,34 @@ def _sparse_lanes(t, ptiles, indptr, indices, data, Tr_k, c_k, mu, isg, beta_k, 
         s2_k[s] = a2
 
 
+def _parts_by_gene(Y_csc, part: int, dtype):
+    """The columns in parts of ``part`` cells, each as CSR by gene (genes present only):
+    ``bounds, gstart, genes, gptr, cells, values`` for :func:`_sparse_lanes` (``gptr`` of
+    part ``k`` starts at ``gstart[k] + k``; ``cells`` are local to the part, ``gptr``
+    offsets global)."""
+    m = Y_csc.shape[1]
+    bounds = np.unique(np.r_[np.arange(0, m, part), m]).astype(np.int64)
+    gstart, genes, gptr, cells, values = [0], [], [], [], []
+    nnz = 0
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        R = Y_csc[:, a:b].tocsr()
+        R.sort_indices()
+        counts = np.diff(R.indptr)
+        present = np.flatnonzero(counts)
+        genes.append(present)
+        gptr.append(nnz + np.r_[0, np.cumsum(counts[present])])
+        cells.append(R.indices)
+        values.append(R.data)
+        gstart.append(gstart[-1] + present.size)
+        nnz += R.nnz
+    return (bounds, np.asarray(gstart, np.int64), np.concatenate(genes).astype(np.int64),
+            np.concatenate(gptr).astype(np.int64), np.concatenate(cells).astype(np.int64),
+            np.concatenate(values).astype(dtype))
+
+
 FEW_PROTEINS = 8
 LANES_MIN_COLUMNS = 64  # few proteins over at least this many cells: permutation lanes
+LANES_PART = 128  # cells whose permutation-lane sums stay in L1 together
 
 
 def offset_projections(T_rows: np.ndarray, inv: np.ndarray, r: np.ndarray | None) -> np.ndarray:
@@ -524,10 +542,10 @@ def sparse_permutation_statistics(T_rows: np.ndarray | None, inv: np.ndarray, Y_
         rows = np.ascontiguousarray(T_rows, dtype=dtype)
         if m >= LANES_MIN_COLUMNS:
             isg = np.where(sigma > 0, 1.0 / np.where(sigma > 0, sigma, 1.0), 0.0)
-            padded = np.concatenate([indices, np.zeros(AHEAD, np.int64)])
+            parts = _parts_by_gene(Y_csc, LANES_PART, dtype)
             for k in range(p):
                 out = np.empty(m), np.zeros(m, np.int64), np.empty(m), np.empty(m)
-                _sparse_lanes(rows[k], permuted_row_tiles(rows[k], invT), indptr, padded, data,
+                _sparse_lanes(rows[k], permuted_row_tiles(rows[k], invT), indptr, indices, data, *parts,
                               np.ascontiguousarray(Tr[:, k]), float(c[k]), mu, isg, *out)
                 for full, row in zip((beta, count, s1, s2), out):
                     full[k] = row
