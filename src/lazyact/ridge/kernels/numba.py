@@ -10,10 +10,23 @@ from a densified ``Yn``::
     beta_i[k, s] = (sum_{g in nz(s)} T[k, inv_i[g]] Y[g, s] - Tr_i[k] - c[k] mu_s) / sigma_s
     Tr_i = T[:, inv_i] @ r,  c = T @ 1   (c does not depend on the permutation)
 
-Permutation ``i = -1`` is the identity (observed beta).  With ``Tt = T.T``
-(genes x proteins, C-contiguous) the inner loop reads one contiguous protein
-row per nonzero, so a column costs ``p * nnz * (n_rand + 1)`` multiply-adds
-instead of ``p * n_genes * (n_rand + 1)``.
+Permutation ``i = -1`` is the identity (observed beta).  A column costs
+``p * nnz * (n_rand + 1)`` multiply-adds instead of ``p * n_genes * (n_rand + 1)``.
+
+The order of operations is fixed: for each (protein, column, permutation) the
+nonzeros are added in gene order, each product rounded then added (no fused
+multiply-add, no reassociation), and count/S1/S2 run over the permutations in
+order.  So a value's bits depend only on its inputs, never on the proteins or
+cells computed with it, the tiles, groups or threads.  Two kernels:
+
+* many proteins -- register tiles: ``TILE`` proteins' sums of two permutations
+  held in vector registers (:mod:`.simd`) while a cell's nonzeros stream past,
+  the permuted rows read from a packed copy of the projection's rows
+  (:func:`projection_tiles`, kept while the projection lives) and prefetched;
+  a group of cells shares one gather of permuted row numbers;
+* few proteins over many cells -- permutation lanes: ``TILE`` permutations of
+  one protein's permuted values (:func:`permuted_row_tiles`, kept in a small
+  LRU) as vector lanes, genes in order, each added to every cell expressing it.
 """
 from __future__ import annotations
 
@@ -28,7 +41,8 @@ from numba import prange
 
 from .simd import load, prefetch, vadd, vcount_ge, vload, vmul, vmuladd, vsplat, vstore, vsub, vwiden, vzeros
 
-__all__ = ["sparse_permutation_statistics", "offset_projections"]
+__all__ = ["sparse_permutation_statistics", "offset_projections", "pack_tiles", "projection_tiles",
+           "permuted_row_tiles"]
 
 
 TILE = 16  # proteins per register tile: four 4-lane AVX2 registers per permutation
