@@ -73,12 +73,13 @@ class RidgeModel:
     batch_bytes : int
         Memory for one batch of permutations (gathered operand + GEMM result).
     dtype : {"float64", "float32"}, default "float64"
-        Precision of the dense permutation kernel.  ``float32`` runs the
-        gathers and GEMMs in single precision (about twice as fast, half the
-        memory); counts compare float32 values and the moments still sum in
-        float64.  It is *not* exact: see ``docs/user-guide.md`` for its
-        measured error.  The sparse in-flight kernel and the t-test always
-        compute in float64.
+        Precision of the permutation kernels.  ``float32`` runs the dense
+        gathers and GEMMs, and the sparse kernel's products and sums over the
+        nonzeros, in single precision (about twice as fast, half the memory);
+        counts compare float32 values (dense) and the moments still sum in
+        float64.  It is *not* exact: see ``docs/user-guide.md`` and
+        ``benchmarks/RESULTS.md`` for its measured error.  The t-test always
+        computes in float64.
 
     Examples
     --------
@@ -249,13 +250,11 @@ class RidgeModel:
         else:
             Tr = np.zeros((self.n_rand + 1, rows.size))
         c = self.projection_row_sums[rows]
-        if rows.size <= sparse_kernel.FEW_PROTEINS:
-            T_rows, Tt, invT = np.ascontiguousarray(self.projection.T[rows]), None, self.inverse_table_transposed
-        else:
-            Tt = self.projection_transposed
-            T_rows, Tt, invT = None, (Tt if every else np.ascontiguousarray(Tt[:, rows])), None
+        # all proteins: the projection itself, whose register tiles the kernel packs once and keeps
+        T_rows = self.projection.T if every else np.ascontiguousarray(self.projection.T[rows])
         beta, count, s1, s2 = sparse_kernel.sparse_permutation_statistics(
-            T_rows, self.inverse_table, Y_csc, offsets, mu, sigma, Tr=Tr, invT=invT, Tt=Tt, c=c)
+            T_rows, self.inverse_table, Y_csc, offsets, mu, sigma, Tr=Tr, invT=self.inverse_table_transposed, c=c,
+            dtype=self.dtype)
         se, z, p = finalize_permutation(beta, count, s1, s2, self.n_rand)
         return {"beta": beta, "se": se, "zscore": z, "pvalue": p}
 
