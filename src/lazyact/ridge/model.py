@@ -120,7 +120,7 @@ class RidgeModel:
             self.explicit_table = False
         # derived arrays, built on first use and not pickled
         self._device_cache = self._offset_cache = None
-        self._invT = self._Tt = self._Tsum = self._T32 = None
+        self._invT = self._Tsum = self._T32 = None
 
     # -- tables are built on first use (cached process-wide) --------------------
     @property
@@ -141,13 +141,6 @@ class RidgeModel:
         if self._invT is None:
             self._invT = np.ascontiguousarray(self.inverse_table.T)
         return self._invT
-
-    @property
-    def projection_transposed(self) -> np.ndarray:
-        """``T.T`` as genes x proteins, C-contiguous (the sparse kernel's row reads; cached)."""
-        if self._Tt is None:
-            self._Tt = np.ascontiguousarray(self.projection.T.T)
-        return self._Tt
 
     @property
     def projection_row_sums(self) -> np.ndarray:
@@ -182,7 +175,7 @@ class RidgeModel:
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        for name in ("_device_cache", "_offset_cache", "_invT", "_Tt", "_Tsum", "_T32"):
+        for name in ("_device_cache", "_offset_cache", "_invT", "_Tsum", "_T32"):
             state[name] = None
         if not self.explicit_table:  # rebuilt deterministically on the other side
             state["_inv"] = state["_fwd"] = None
