@@ -4,14 +4,16 @@
 ``is_single_cell_level=True``) and ``"spatial"`` (``secact_activity_inference_st``
 at spot level) both do, in this order (facts: ``tests/goldens/NOTES.md``):
 
+0. ``min_genes``: drop the cells/spots with fewer detected features, over all
+   features of the matrix (:func:`filter_samples`, one streaming pass);
 1. take ``raw/X`` when present (scRNA-seq; spatial uses ``X``), gene names
    from a symbol column when the names are Ensembl IDs;
 2. upper-case gene names and cut them at the first ``"."``; spatial first
    drops genes with no counts;
 3. de-duplicate: keep the row with the highest mean (scRNA-seq) / sum
    (spatial) over all cells, first on ties, rows in original order;
-4. per cell, ``log2(x / total * 1e5 + 1)`` with ``total`` the cell's count
-   over the kept genes;
+4. per cell, ``log2(x / total * scale_factor + 1)`` (default 1e5) with ``total`` the
+   cell's count over the kept genes;
 5. subtract each gene's mean over all cells;
 6. then the bulk pipeline on the result: overlap, column z-score, ridge.
 
@@ -20,6 +22,9 @@ statistics one streaming pass (:func:`~lazyact.preprocess.passes.log_row_means`)
 keeps one number per gene and per cell; the normalisation of steps 4-6 is applied one
 block of cells at a time (dense blocks) or in flight as rank-1 corrections (sparse
 blocks) by :class:`~lazyact.preprocess.expression.PreparedExpression`.
+
+``"spatial"`` with ``control=`` or ``groupby=`` (cell-type level) continues in
+:mod:`lazyact.pipeline.spatial`; ``sig_filter`` applies to the cleaned gene names.
 
 ``preprocess="pseudobulk"`` sums counts per group (``groupby``: an obs column or one
 label per cell; groups sorted case-insensitively), scales to counts per million,
