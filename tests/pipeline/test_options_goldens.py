@@ -291,3 +291,19 @@ def test_visium_folder_layouts(visium_variants, variant):
     act = lazyact.activity(str(visium_variants[variant]) + "/", "CytoSig", preprocess="spatial", n_rand=100)
     check(act, g, atol_z=1e-8, names="barcodes")
     assert act.source.describe().startswith("VisiumSource(")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# min_genes= in the other count modes (a lazyact extension): the same as the mode on the kept cells
+# ---------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("mode", ["scrnaseq", "pseudobulk"])
+def test_min_genes_in_other_count_modes_is_the_mode_on_the_kept_cells(mode):
+    a = ad.read_h5ad(OPT)
+    keep = np.asarray((a.X > 0).sum(axis=1)).ravel() >= 60
+    assert 0 < (~keep).sum() < 40
+    kw = dict(groupby="cell_type") if mode == "pseudobulk" else dict(kernel="dense")
+    got = lazyact.activity(OPT, "CytoSig", preprocess=mode, min_genes=60, n_rand=20, **kw)
+    ref = lazyact.activity(a[keep].copy(), "CytoSig", preprocess=mode, n_rand=20, **kw)
+    assert list(got.samples) == list(ref.samples) and got.params["min_genes"] == 60
+    np.testing.assert_allclose(got.zscore[:, :20], ref.zscore[:, :20], rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(got.pvalue[:, :20], ref.pvalue[:, :20])

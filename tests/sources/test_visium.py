@@ -79,7 +79,7 @@ def test_as_source_and_pickle(reference):
 
 
 def test_a_missing_folder(tmp_path):
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(FileNotFoundError, match="no such file or folder"):
         as_source(tmp_path / "nowhere")
 
 

@@ -63,8 +63,8 @@ def find_visium_folder(path: str | os.PathLike) -> Path:
     """The folder holding the Space Ranger outputs: ``path`` itself or its ``outs/``."""
     p = Path(path)
     if not p.exists():
-        raise FileNotFoundError(f"Visium folder '{p}' does not exist; pass Space Ranger's output folder "
-                                "(the one with filtered_feature_bc_matrix.h5 and spatial/)")
+        raise FileNotFoundError(f"no such file or folder: '{p}' (a Visium input is Space Ranger's output folder, "
+                                "the one with filtered_feature_bc_matrix.h5 and spatial/)")
     if not p.is_dir():
         raise NotADirectoryError(f"'{p}' is not a folder; a Visium input is Space Ranger's output folder")
     if not _has_outputs(p) and _has_outputs(p / "outs"):
