@@ -17,6 +17,7 @@ de-duplication):
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,11 +32,13 @@ from .bulk import bulk_source, run_bulk
 __all__ = ["ControlProfile", "group_level_activity", "restrict_to_control"]
 
 
+@dataclass(frozen=True)
 class ControlProfile:
     """The kept genes a spatial control has: their positions among the kept genes, names and control means."""
 
-    def __init__(self, positions: np.ndarray, names: pd.Index, means: np.ndarray):
-        self.positions, self.names, self.means = positions, names, means
+    positions: np.ndarray
+    names: pd.Index
+    means: np.ndarray
 
 
 def restrict_to_control(control: ExpressionSource, kept_names: pd.Index, options: ActivityOptions) -> ControlProfile:
