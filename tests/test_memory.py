@@ -85,7 +85,6 @@ def test_spatial_option_passes_bounded(files, mode, capsys):
         return lazyact.activity(str(path), "CytoSig", preprocess="spatial", n_rand=20, chunks=(43, 64),
                                 cache_bytes=2 * 2**20, **kw)
 
-    build(files[20_000])  # warm-up
     peaks = {n: peak(lambda: build(path))[0] for n, path in files.items()}
     with capsys.disabled():
         print(f"\nspatial {mode} build peak: 20k spots {peaks[20_000] / 1e6:.1f} MB, 60k {peaks[60_000] / 1e6:.1f} MB")

@@ -135,7 +135,8 @@ def test_ly86_sig_filter_cytosig():
 def test_ly86_sig_filter_secact_regroups(secact_signature):
     """SecAct: the filter runs before grouping (1,170 -> 821 proteins, regrouped)."""
     g = load_golden("secact_ly86_sigfilter_n100")
-    act = lazyact.activity(LY86, secact_signature, sig_filter=True, n_rand=100, backend="numpy")
+    sig = lazyact.load_signature(secact_signature)  # a DataFrame: grouping on by default, as for the path
+    act = lazyact.activity(LY86, sig, sig_filter=True, n_rand=100, backend="numpy")
     assert act.params["n_groups"] == len(g["groups"])
     check(act, g)
 
