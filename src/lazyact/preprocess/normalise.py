@@ -116,10 +116,16 @@ def zscore_columns(A: np.ndarray) -> np.ndarray:
            [ 0.70710678,  0.        ]])
     """
     A = np.asarray(A, dtype=np.float64)
+    if A.shape[0] == 0:
+        return np.zeros_like(A)
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean = A.mean(axis=0)
+        # sums over the rows in order (add.accumulate), not A.mean(axis=0): NumPy's reduction
+        # switches to pairwise summation for a single column, so a sample's values would depend
+        # on how many columns were normalised with it
+        mean = np.add.accumulate(A, axis=0)[-1] / A.shape[0]
         centred = A - mean
-        std = np.sqrt((centred ** 2).sum(axis=0) / (A.shape[0] - 1)) if A.shape[0] > 1 else np.full(A.shape[1], np.nan)
+        ss = np.add.accumulate(centred ** 2, axis=0)[-1]
+        std = np.sqrt(ss / (A.shape[0] - 1)) if A.shape[0] > 1 else np.full(A.shape[1], np.nan)
         out = centred / std
     out[~np.isfinite(out)] = 0.0
     return out

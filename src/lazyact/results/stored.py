@@ -10,7 +10,6 @@ whose blocks (:class:`StoredBlocks`) read the datasets. Each format's module
 """
 from __future__ import annotations
 
-import json
 import os
 import threading
 from pathlib import Path
@@ -22,6 +21,7 @@ import pandas as pd
 
 from ..array import BlockStore
 from ..sources import open_h5
+from ..sources.safety import UnsafeFileError, attr_json, printable, read_attrs
 from ..views import ActivityViews
 from . import h5ad, hdf5
 from .files import IncompleteFileError, NotResultsFileError
@@ -52,6 +52,24 @@ def py_value(v: Any) -> Any:
     return v
 
 
+def is_complete(f: h5py.File, attrs: Mapping[str, Any]) -> bool:
+    """The ``lazyact_complete`` root attribute (True when absent: foreign files are complete).
+
+    Raises
+    ------
+    UnsafeFileError
+        It is not a boolean.
+    """
+    if "lazyact_complete" not in attrs:
+        return True
+    v = attrs["lazyact_complete"]
+    v = v[()] if isinstance(v, np.ndarray) and v.shape == () else v
+    if isinstance(v, (bool, np.bool_)) or (isinstance(v, (int, np.integer)) and int(v) in (0, 1)):
+        return bool(v)
+    raise UnsafeFileError(f"attribute 'lazyact_complete' of / in '{printable(f.filename)}' should be a boolean, "
+                          f"got {printable(repr(v))[:80]}: the file is corrupt, or was not written by lazyact.")
+
+
 def _node_info(node: Any, transpose: bool
                ) -> tuple[tuple[int, int], np.dtype, tuple[int, int] | None, list[str] | None]:
     """(proteins x samples shape, dtype, chunks as proteins x samples, frame columns)."""
@@ -71,13 +89,13 @@ def inspect(f: h5py.File, path: Path) -> dict:
         No statistics, or inconsistent ones (the message says what was found).
     """
     keys = sorted(f.keys())
-    if hdf5.DONE_KEY in f or (not bool(f.attrs.get("lazyact_complete", True))):
+    attrs = read_attrs(f)
+    if hdf5.DONE_KEY in f or not is_complete(f, attrs):
         raise IncompleteFileError(hdf5.incomplete_message(path, f))
-    attrs = dict(f.attrs)
     found = hdf5.find_statistics(f, attrs) or h5ad.find_statistics(f, attrs, path)
     if found is None:
         raise NotResultsFileError(
-            f"'{path}' is not an activity results file: found top-level keys {keys}. Expected datasets "
+            f"'{printable(path)}' is not an activity results file: found top-level keys {keys}. Expected datasets "
             "beta/se/zscore/pvalue (written by lazyact's to_hdf5 or SecActPy's streaming writer) or an "
             "AnnData .h5ad with X and obsm se/zscore/pvalue (to_h5ad, SecActPy's save_results_to_h5ad).")
     kind, sources, proteins, samples = found["kind"], found["sources"], found["proteins"], found["samples"]
@@ -87,16 +105,16 @@ def inspect(f: h5py.File, path: Path) -> dict:
     shapes = {n: i[0] for n, i in infos.items()}
     shape = next(iter(shapes.values()))
     if len(set(shapes.values())) != 1:
-        raise NotResultsFileError(f"'{path}': the statistics have different shapes {shapes}")
+        raise NotResultsFileError(f"'{printable(path)}': the statistics have different shapes {shapes}")
     sources = {n: (key, tr, infos[n][3]) for n, (key, tr, _) in sources.items()}
     dtype = np.result_type(*(i[1] for i in infos.values()))
     if dtype.kind != "f":
         dtype = np.dtype(np.float64)
     if len(proteins) != shape[0] or len(samples) != shape[1]:
-        raise NotResultsFileError(f"'{path}': {len(proteins)} protein / {len(samples)} sample names for "
+        raise NotResultsFileError(f"'{printable(path)}': {len(proteins)} protein / {len(samples)} sample names for "
                                   f"statistics of shape {shape}")
     if "lazyact_params" in attrs:
-        params = json.loads(attrs["lazyact_params"])
+        params = attr_json(f, "lazyact_params", attrs)
     else:
         params = {k: py_value(v) for k, v in attrs.items() if k not in ("feature_names", "sample_names")
                   and not str(k).startswith(("encoding-", "lazyact_"))}
@@ -154,6 +172,7 @@ class StoredBlocks:
         self._pid = os.getpid()
         self._readers = 0
         self._closing = False
+        self._checked: set[str] = set()  # frame columns whose storage was checked
 
     def _open(self) -> h5py.File:
         f = open_h5(self.path, rdcc_nbytes=None)
@@ -179,6 +198,7 @@ class StoredBlocks:
             if self._file is None or not self._file.id.valid or self._pid != os.getpid():
                 self._file = self._open()
                 self._pid = os.getpid()
+                self._checked = set()
             self._readers += 1
             return self._file
 
@@ -210,7 +230,7 @@ class StoredBlocks:
             out = {}
             for n, (key, tr, columns) in self.sources.items():
                 if columns is not None:  # an AnnData DataFrame in obsm: one dataset per protein
-                    out[n] = h5ad.read_frame_block(f[key], columns, rows, cols)
+                    out[n] = h5ad.read_frame_block(f[key], columns, rows, cols, self._checked)
                 else:
                     out[n] = hdf5.read_block(f[key], rows, cols, tr)
             return out
@@ -219,7 +239,7 @@ class StoredBlocks:
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        for key in ("_cond", "_file", "_pid", "_readers", "_closing"):
+        for key in ("_cond", "_file", "_pid", "_readers", "_closing", "_checked"):
             state.pop(key, None)
         return state
 
@@ -233,8 +253,8 @@ def file_stamp(path: str | os.PathLike, f: h5py.File | None = None) -> dict:
     st = os.stat(path)
     out: dict[str, Any] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "inode": st.st_ino}
     if f is not None:
-        fp = f.attrs.get("lazyact_fingerprint")
-        out["fingerprint"] = None if fp is None else py_value(fp)
+        fp = read_attrs(f).get("lazyact_fingerprint")
+        out["fingerprint"] = None if fp is None else str(py_value(fp))
     return out
 
 
