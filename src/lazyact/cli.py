@@ -163,6 +163,10 @@ def _activity(args: argparse.Namespace) -> Any:
     return activity(args.input, args.signature, **kwargs)
 
 
+def _plain_warning(message: Any, category: type, *args: Any, **kwargs: Any) -> None:
+    print(f"lazyact run: warning: {message}", file=sys.stderr)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     t0 = time.perf_counter()
@@ -171,14 +175,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
     compression = None if args.compression.lower() == "none" else args.compression
     opts = dict(dtype=np.dtype(args.dtype), compression=compression, block=args.block, progress=not args.quiet,
                 resume=args.resume, overwrite=args.overwrite)
-    if args.h5ad or out.suffix.lower() == ".h5ad":
-        if list(args.arrays) != list(STATISTICS):
-            print("lazyact: note: --arrays is ignored with --h5ad (X = beta, obsm = se/zscore/pvalue)", file=sys.stderr)
-        if args.summary:
-            print("lazyact: note: --summary applies to .h5 output only", file=sys.stderr)
-        path = ActivityIO.to_h5ad(act, out, **opts)
-    else:
-        path = ActivityIO.to_hdf5(act, out, arrays=tuple(args.arrays), summary=args.summary, **opts)
+    with warnings.catch_warnings():  # the writer's notes ("... Starting over.") as one plain line each
+        warnings.showwarning = _plain_warning
+        if args.h5ad or out.suffix.lower() == ".h5ad":
+            if list(args.arrays) != list(STATISTICS):
+                print("lazyact: note: --arrays is ignored with --h5ad (X = beta, obsm = se/zscore/pvalue)",
+                      file=sys.stderr)
+            if args.summary:
+                print("lazyact: note: --summary applies to .h5 output only", file=sys.stderr)
+            path = ActivityIO.to_h5ad(act, out, **opts)
+        else:
+            path = ActivityIO.to_hdf5(act, out, arrays=tuple(args.arrays), summary=args.summary, **opts)
     dt = time.perf_counter() - t0
     m = act.shape[1]
     print(f"wrote {path} ({os.path.getsize(path) / 2**20:.1f} MiB, {m:,} samples in {dt:.1f} s)", file=sys.stderr)
