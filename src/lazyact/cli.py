@@ -27,6 +27,7 @@ from ._version import __version__
 from .pipeline import PREPROCESS_MODES, activity
 from .results import ActivityIO, NotResultsFileError, file_info, format_info, open_results
 from .ridge import STATISTICS
+from .sources.safety import printable
 from .sources import is_visium_folder
 from .viz.viewer import RendererFallbackWarning, RendererUnavailable
 
@@ -267,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         if isinstance(exc, OSError) and exc.strerror and exc.filename is None and len(exc.args) == 2:
             msg = exc.strerror
-        print(f"lazyact {args.command}: error: {msg}", file=sys.stderr)
+        print(f"lazyact {args.command}: error: {printable(msg)}", file=sys.stderr)
         return 1
 
 
