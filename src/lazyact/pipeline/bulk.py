@@ -71,11 +71,13 @@ def bulk_source(expression: Any, options: ActivityOptions) -> ExpressionSource:
 
 
 def run_bulk(src: ExpressionSource, sig: pd.DataFrame, sig_name: str, options: ActivityOptions,
-             params: Mapping[str, Any] | None = None) -> LazyActivity:
+             params: Mapping[str, Any] | None = None, valid: np.ndarray | None = None) -> LazyActivity:
     """The bulk pipeline on a source and a resolved signature (also the end of pseudo-bulk).
 
     ``params`` are recorded in the activity's parameters after the model's (default:
-    ``{"preprocess": options.preprocess}``).
+    ``{"preprocess": options.preprocess}``). ``valid`` (one bool per sample) marks the
+    samples without an answer (NaN statistics; e.g. pseudo-bulk groups without counts),
+    which must then be left out of the source's row means by the caller.
     """
     check_orientation(src, sig.index)
     build = build_model(sig, sig_name, src.genes, options)
@@ -86,7 +88,7 @@ def run_bulk(src: ExpressionSource, sig: pd.DataFrame, sig_name: str, options: A
         offsets = row_sums(src, rows) / src.shape[1]
     if src.shape[1] == 1:
         sample_names = pd.Index(["Change"], dtype=object)
-    expr = PreparedExpression(src, rows, row_offsets=offsets)
+    expr = PreparedExpression(src, rows, row_offsets=offsets, valid=valid)
     extra = {"preprocess": options.preprocess} if params is None else dict(params)
     return build.activity(expr, sample_names, extra, source=src, **options.array_options())
 

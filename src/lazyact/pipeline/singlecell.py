@@ -38,7 +38,8 @@ import numpy as np
 import pandas as pd
 
 from ..activity import LazyActivity
-from ..preprocess import PreparedExpression, check_orientation, log_row_means, pseudobulk, single_cell_genes
+from ..preprocess import (PreparedExpression, check_orientation, log_row_means, pseudobulk, single_cell_genes,
+                          valid_samples, warn_empty)
 from ..sources import ExpressionSource, as_source
 from .build import ActivityOptions, build_model, resolve_signature
 from .bulk import bulk_source, run_bulk
@@ -74,6 +75,15 @@ def group_labels(src: ExpressionSource, groupby: Any, expression: Any = None) ->
     return labels
 
 
+def _check_valid(valid: np.ndarray, names: Any, what: str, why: str) -> np.ndarray:
+    """The valid mask, after one warning about the invalid samples; none valid is an error."""
+    if valid.size and not valid.any():
+        raise ValueError(f"all {valid.size} {what} have {why}: there is nothing to compute. "
+                         "Check that the input holds counts (genes x cells) and the right layer.")
+    warn_empty(valid, names, what, why)
+    return valid
+
+
 def _counts_source(expression: Any, options: ActivityOptions) -> ExpressionSource:
     """The counts as a source, with SecActPy's choice of matrix and gene names for AnnData / .h5ad."""
     layer, gene_column = options.layer, options.gene_column
@@ -97,10 +107,12 @@ def single_cell_activity(expression: Any, options: ActivityOptions) -> LazyActiv
 
     if options.preprocess == "pseudobulk":
         frame = pseudobulk(src, kept, kept_names, group_labels(src, options.groupby, expression))
+        valid = _check_valid(frame.notna().all(axis=0).to_numpy(), frame.columns, "groups",
+                             "no counts in any of their cells")
         groupby = options.groupby if isinstance(options.groupby, str) else "labels"
         bulk = options.replace(preprocess="none", genes=None, samples=None, layer=None, gene_column=None)
-        return run_bulk(bulk_source(frame, bulk), sig, sig_name, bulk,
-                        params={"preprocess": "pseudobulk", "groupby": groupby})
+        return run_bulk(bulk_source(frame.fillna(0.0), bulk), sig, sig_name, bulk,
+                        params={"preprocess": "pseudobulk", "groupby": groupby}, valid=valid)
 
     scale_dtype = None
     gene_order = options.gene_order
@@ -112,8 +124,10 @@ def single_cell_activity(expression: Any, options: ActivityOptions) -> LazyActiv
     shared = build.overlap.expression_rows  # positions within `kept`
     scale = SCALE[options.preprocess]
     totals, row_means = log_row_means(src, kept, shared, scale, scale_dtype)
+    valid = _check_valid(valid_samples(totals), src.samples, "cells" if options.preprocess == "scrnaseq" else "spots",
+                         "no counts over the kept genes (library size 0)")
     expr = PreparedExpression(src, kept[shared], row_offsets=row_means, log_scale=scale, totals=totals,
-                              scale_dtype=scale_dtype)
+                              scale_dtype=scale_dtype, valid=valid)
     try:  # obsm["spatial"] of an .h5ad / AnnData, for the viewer
         spatial = getattr(src, "spatial", None)
         spatial = spatial() if callable(spatial) else spatial

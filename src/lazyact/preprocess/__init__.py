@@ -7,6 +7,8 @@
 * :mod:`~lazyact.preprocess.genes` -- gene rules: name clean-up, de-duplication,
   orientation check, overlap with a signature;
 * :mod:`~lazyact.preprocess.signature` -- signature grouping, expansion and scaling;
+* :mod:`~lazyact.preprocess.report` -- the warnings that say what was done to the input
+  (empty samples, signature NaN);
 * :mod:`~lazyact.preprocess.expression` -- the expression protocol a
   :class:`~lazyact.LazyActivity` reads, for dense and prepared (normalised
   block by block) inputs.
@@ -26,7 +28,8 @@ from .genes import (
     single_cell_genes,
 )
 from .normalise import LOG_ORDERS, log_normalise, scale_factors, zscore_columns
-from .passes import PASS_BYTES, log_row_means, looks_normalised, pass_block, pseudobulk, row_sums
+from .passes import PASS_BYTES, log_row_means, looks_normalised, pass_block, pseudobulk, row_sums, valid_samples
+from .report import EmptySamplesWarning, SignatureNaNWarning, warn_empty, warn_user
 from .signature import expand_groups, group_signature, scale_signature
 
 __all__ = [
@@ -52,6 +55,11 @@ __all__ = [
     "pass_block",
     "pseudobulk",
     "row_sums",
+    "valid_samples",
+    "EmptySamplesWarning",
+    "SignatureNaNWarning",
+    "warn_empty",
+    "warn_user",
     "expand_groups",
     "group_signature",
     "scale_signature",
