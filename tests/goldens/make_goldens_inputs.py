@@ -46,7 +46,7 @@ ZERO_CELLS = [3, 17, 30]       # all counts set to 0
 DUP_CELL = 26                  # zero except one count in the dropped duplicate PRKACA
 DUP_GENE = "PRKACA"
 N_STORE = 40                   # result columns kept (the first cells left after removal)
-SIG_NAN = [("RG010", "P3"), ("RG020", "P5"), ("RG021", "P5"), ("RG450", "P9")]  # (gene, protein)
+SIG_NAN = [("RG010", "P3"), ("RG020", "P5"), ("RG021", "P5"), ("RG399", "P8")]  # (gene, protein)
 
 
 def empty_input():
@@ -144,6 +144,7 @@ def signature_with_nan() -> tuple[pd.DataFrame, pd.DataFrame]:
         RT = pd.DataFrame(z["RT"], index=z["RT_genes"], columns=z["RT_samples"])
     R = R.copy()
     for g, p in SIG_NAN:
+        assert g in R.index and p in R.columns
         R.loc[g, p] = np.nan
     return R, RT
 

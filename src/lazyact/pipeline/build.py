@@ -17,7 +17,10 @@ import numpy as np
 import pandas as pd
 
 from ..activity import LazyActivity
-from ..preprocess import GeneOverlap, expand_groups, group_signature, overlap_genes, scale_signature
+from ..preprocess import (GeneOverlap, SignatureNaNWarning, expand_groups, group_signature, overlap_genes,
+                          scale_signature, warn_user)
+from ..preprocess.report import preview_names
+from ..preprocess.signature import count_nan
 from ..ridge import DEFAULT_LAMBDA, Projection, make_model, projection
 from ..signatures import load_signature
 
@@ -87,11 +90,27 @@ class ActivityOptions:
 
 
 def resolve_signature(signature: Any) -> tuple[pd.DataFrame, str]:
-    """The signature as a float64 genes x proteins DataFrame, and the name recorded in ``params``."""
+    """The signature as a float64 genes x proteins DataFrame, and the name recorded in ``params``.
+
+    NaN entries are kept (SecActPy keeps those of a DataFrame or a file: its scaling skips
+    them, :func:`~lazyact.preprocess.signature.scale_signature`), with one
+    :class:`~lazyact.preprocess.SignatureNaNWarning` saying how many and where.
+    """
     if isinstance(signature, pd.DataFrame):
-        sig = signature.astype(np.float64)
-        return sig, "DataFrame"
-    return load_signature(signature), str(signature)
+        sig, name = signature.astype(np.float64), "DataFrame"
+    else:
+        sig, name = load_signature(signature), str(signature)
+    n_nan, proteins = count_nan(sig)
+    if n_nan:
+        warn_user(
+            f"signature {name} has {n_nan} NaN value{'s' if n_nan > 1 else ''} in {len(proteins)} "
+            f"protein{'s' if len(proteins) > 1 else ''} ({preview_names(proteins)}); handled as SecActPy does: "
+            "each protein's mean and sd over the shared genes skip them, they are 0 after scaling, and a "
+            "protein with a NaN is grouped with no other. To decide otherwise, fill or drop them first, e.g. "
+            "signature.fillna(0) or lazyact.load_signature(path).fillna(0).",
+            SignatureNaNWarning,
+        )
+    return sig, name
 
 
 def default_group(signature: Any) -> bool:

@@ -9,7 +9,9 @@ same bits (facts: ``tests/goldens/NOTES.md``):
   compute ``x * (scale / total)`` (``order="multiply"``, ``inference.py:1711-1714``,
   ``2324-2326``, ``streaming.py:448-452``), for float32 counts with the factor
   ``scale / total`` rounded to float32 (``factor_dtype=np.float32``).
-* :func:`zscore_columns` -- ``(a - mean) / std(ddof=1)`` per column, NaN -> 0.
+* :func:`zscore_columns` -- ``(a - mean) / std(ddof=1)`` per column, NaN -> 0 (with
+  ``skipna=True`` the mean and std skip NaN entries first, as pandas does:
+  ``inference.py:1209-1214``).
 """
 from __future__ import annotations
 
@@ -106,20 +108,42 @@ def log_normalise(x: Any, totals: np.ndarray, scale: float, *, order: str = "div
     return x
 
 
-def zscore_columns(A: np.ndarray) -> np.ndarray:
+def zscore_columns(A: np.ndarray, skipna: bool = False) -> np.ndarray:
     """Column z-score as SecActPy's pipelines do it: ``(a - mean) / std(ddof=1)``, NaN -> 0.
 
     No epsilon is added: a constant column gives 0/0 and becomes all zeros.
 
+    Parameters
+    ----------
+    A : numpy.ndarray
+        2-D, one column per sample (or protein).
+    skipna : bool
+        Compute each column's mean and std over its non-NaN entries (pandas'
+        ``mean()`` / ``std(ddof=1)``, as SecActPy scales a signature or a profile
+        with missing genes); the NaN entries are then 0, the column's mean. Without
+        it one NaN makes the whole column NaN, hence all zeros.
+
     >>> zscore_columns(np.array([[1.0, 5.0], [3.0, 5.0]]))
     array([[-0.70710678,  0.        ],
            [ 0.70710678,  0.        ]])
+    >>> zscore_columns(np.array([[1.0], [np.nan], [3.0]]), skipna=True)
+    array([[-0.70710678],
+           [ 0.        ],
+           [ 0.70710678]])
     """
     A = np.asarray(A, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean = A.mean(axis=0)
-        centred = A - mean
-        std = np.sqrt((centred ** 2).sum(axis=0) / (A.shape[0] - 1)) if A.shape[0] > 1 else np.full(A.shape[1], np.nan)
+        if skipna and np.isnan(A).any():
+            n = (~np.isnan(A)).sum(axis=0)
+            mean = np.where(np.isnan(A), 0.0, A).sum(axis=0) / n
+            centred = A - mean
+            std = np.sqrt(np.where(np.isnan(centred), 0.0, centred ** 2).sum(axis=0) / (n - 1))
+            std[n < 2] = np.nan
+        else:
+            mean = A.mean(axis=0)
+            centred = A - mean
+            std = (np.sqrt((centred ** 2).sum(axis=0) / (A.shape[0] - 1)) if A.shape[0] > 1
+                   else np.full(A.shape[1], np.nan))
         out = centred / std
     out[~np.isfinite(out)] = 0.0
     return out
