@@ -58,6 +58,9 @@ def _input_options(p: argparse.ArgumentParser, signature_required: bool) -> None
     g.add_argument("--gene-column", default=None, help=".h5ad var column with gene names (or 'auto')")
     g.add_argument("--groupby", default=None, help="pseudobulk: obs column to group cells by")
     g.add_argument("--threads", type=int, default=None, help="worker threads (default: all CPUs)")
+    g.add_argument("--no-check-input", dest="check_input", action="store_false",
+                   help="do not refuse values that contradict --preprocess (raw counts with none/center, "
+                        "log-normalised values with scrnaseq/spatial; judged from the first 1000 genes x 100 samples)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,6 +131,7 @@ def _activity(args: argparse.Namespace) -> Any:
         lambda_=args.lambda_, n_rand=args.n_rand, seed=args.seed, rng=args.rng, preprocess=args.preprocess,
         group=group, gene_order=args.gene_order, backend=args.backend, layer=args.layer,
         gene_column=args.gene_column, threads=args.threads, dtype=args.compute_dtype,
+        check_input=args.check_input,
     )
     if args.groupby is not None:
         kwargs["groupby"] = args.groupby

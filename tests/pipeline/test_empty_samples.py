@@ -90,6 +90,18 @@ def test_empty_cells_equal_secactpy_without_them(empty_input, name, preprocess, 
     check_against(act, g, atol_z)
 
 
+def test_the_advice_in_the_warning_runs(empty_input):
+    """The warning's advice (adata[act.valid]) runs, gives no warning, and the same numbers."""
+    act, msg = run_warned(empty_input[0], preprocess="scrnaseq", kernel="dense")
+    assert "adata[act.valid]" in msg
+    adata = empty_input[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", EmptySamplesWarning)
+        kept = lazyact.activity(adata[act.valid].copy(), "CytoSig", preprocess="scrnaseq", kernel="dense", n_rand=100)
+    cols = np.flatnonzero(act.valid)[:30]
+    np.testing.assert_allclose(kept.zscore[:, :30], act.zscore[:, cols], rtol=0, atol=1e-12)
+
+
 def test_empty_cells_file_source_and_pickle(empty_input):
     """The same from an .h5ad path (file-backed CSR, blocks read lazily), and after a pickle round trip."""
     import pickle

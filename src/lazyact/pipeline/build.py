@@ -73,8 +73,11 @@ class ActivityOptions:
     sparse_mode: bool = False
     null: str = "permutation"
     dtype: Any = None
+    check_input: bool = True
 
     def __post_init__(self) -> None:
+        if not isinstance(self.check_input, (bool, np.bool_)):
+            raise TypeError(f"check_input must be True or False, got {self.check_input!r}")
         if self.preprocess not in PREPROCESS_MODES:
             raise ValueError(f"preprocess must be one of {', '.join(map(repr, PREPROCESS_MODES))}, "
                              f"got {self.preprocess!r}")

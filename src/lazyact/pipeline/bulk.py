@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..activity import LazyActivity
-from ..preprocess import PreparedExpression, check_orientation, row_sums
+from ..preprocess import PreparedExpression, check_orientation, check_values, row_sums
 from ..sources import ExpressionSource, as_source
 from .build import ActivityOptions, build_model, resolve_signature
 
@@ -80,6 +80,8 @@ def run_bulk(src: ExpressionSource, sig: pd.DataFrame, sig_name: str, options: A
     which must then be left out of the source's row means by the caller.
     """
     check_orientation(src, sig.index)
+    if options.check_input:  # raw counts are not differential profiles
+        check_values(src, options.preprocess)
     build = build_model(sig, sig_name, src.genes, options)
     rows = build.overlap.expression_rows
     sample_names = pd.Index(src.samples)

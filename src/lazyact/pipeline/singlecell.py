@@ -38,8 +38,8 @@ import numpy as np
 import pandas as pd
 
 from ..activity import LazyActivity
-from ..preprocess import (PreparedExpression, check_orientation, log_row_means, pseudobulk, single_cell_genes,
-                          valid_samples, warn_empty)
+from ..preprocess import (PreparedExpression, check_orientation, check_values, log_row_means, pseudobulk,
+                          single_cell_genes, valid_samples, warn_empty)
 from ..sources import ExpressionSource, as_source
 from .build import ActivityOptions, build_model, resolve_signature
 from .bulk import bulk_source, run_bulk
@@ -104,13 +104,16 @@ def single_cell_activity(expression: Any, options: ActivityOptions) -> LazyActiv
     sig, sig_name = resolve_signature(options.signature)
     check_orientation(src, sig.index)
     kept, kept_names = single_cell_genes(src, drop_empty=options.preprocess == "spatial")
+    if options.check_input:
+        check_values(src, options.preprocess, kept)
 
     if options.preprocess == "pseudobulk":
         frame = pseudobulk(src, kept, kept_names, group_labels(src, options.groupby, expression))
         valid = _check_valid(frame.notna().all(axis=0).to_numpy(), frame.columns, "groups",
                              "no counts in any of their cells")
         groupby = options.groupby if isinstance(options.groupby, str) else "labels"
-        bulk = options.replace(preprocess="none", genes=None, samples=None, layer=None, gene_column=None)
+        bulk = options.replace(preprocess="none", genes=None, samples=None, layer=None, gene_column=None,
+                               check_input=False)
         return run_bulk(bulk_source(frame.fillna(0.0), bulk), sig, sig_name, bulk,
                         params={"preprocess": "pseudobulk", "groupby": groupby}, valid=valid)
 

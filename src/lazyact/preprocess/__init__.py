@@ -7,6 +7,8 @@
 * :mod:`~lazyact.preprocess.genes` -- gene rules: name clean-up, de-duplication,
   orientation check, overlap with a signature;
 * :mod:`~lazyact.preprocess.signature` -- signature grouping, expansion and scaling;
+* :mod:`~lazyact.preprocess.values` -- what the values look like (counts, log-normalised),
+  from a bounded sample, and the check that refuses a contradicting ``preprocess``;
 * :mod:`~lazyact.preprocess.report` -- the warnings that say what was done to the input
   (empty samples, signature NaN);
 * :mod:`~lazyact.preprocess.expression` -- the expression protocol a
@@ -28,7 +30,8 @@ from .genes import (
     single_cell_genes,
 )
 from .normalise import LOG_ORDERS, log_normalise, scale_factors, zscore_columns
-from .passes import PASS_BYTES, log_row_means, looks_normalised, pass_block, pseudobulk, row_sums, valid_samples
+from .passes import PASS_BYTES, log_row_means, pass_block, pseudobulk, row_sums, valid_samples
+from .values import InputCheckError, ValueSample, check_values, looks_normalised, sample_values
 from .report import EmptySamplesWarning, SignatureNaNWarning, warn_empty, warn_user
 from .signature import expand_groups, group_signature, scale_signature
 
@@ -60,6 +63,10 @@ __all__ = [
     "SignatureNaNWarning",
     "warn_empty",
     "warn_user",
+    "InputCheckError",
+    "ValueSample",
+    "check_values",
+    "sample_values",
     "expand_groups",
     "group_signature",
     "scale_signature",

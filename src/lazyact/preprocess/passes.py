@@ -12,8 +12,8 @@ sample: nothing proportional to the matrix is held.
   per-sample ``valid`` mask that :class:`~lazyact.preprocess.expression.PreparedExpression`
   turns into NaN statistics for the others;
 * :func:`pseudobulk` -- counts summed per group, then CPM, ``log2(x + 1)`` and
-  centring (SecActPy's ``preprocess="pseudobulk"``), with :func:`looks_normalised`
-  deciding whether the input is counts.
+  centring (SecActPy's ``preprocess="pseudobulk"``), with
+  :func:`~lazyact.preprocess.values.looks_normalised` deciding whether the input is counts.
 """
 from __future__ import annotations
 
@@ -25,9 +25,9 @@ import scipy.sparse as sp
 
 from ..sources.base import select_rows
 from .normalise import log_normalise
+from .values import looks_normalised
 
-__all__ = ["PASS_BYTES", "pass_block", "row_sums", "log_row_means", "looks_normalised", "pseudobulk",
-           "valid_samples"]
+__all__ = ["PASS_BYTES", "pass_block", "row_sums", "log_row_means", "pseudobulk", "valid_samples"]
 
 #: Source bytes read per block by the global-statistics passes (library sizes,
 #: row means, pseudo-bulk sums); transient memory is a small multiple of it.
@@ -138,16 +138,6 @@ def log_row_means(source: Any, kept: np.ndarray, shared: np.ndarray, scale: floa
     n = int(counted.sum())
     with np.errstate(invalid="ignore", divide="ignore"):
         return totals, sums / n if n else np.full(shared.size, np.nan)
-
-
-def looks_normalised(source: Any, kept: np.ndarray) -> bool:
-    """SecActPy's check on the first 1000 genes x 100 cells: max < 20 and non-integer values."""
-    cols = np.arange(min(100, source.n_samples))
-    blk = source.columns(cols, rows=kept[:1000])
-    vals = blk.toarray() if hasattr(blk, "toarray") else np.asarray(blk)
-    nz = vals[vals != 0]
-    is_integer = nz.size > 0 and np.allclose(nz, np.round(nz))
-    return bool(vals.max(initial=0.0) < 20 and not is_integer)
 
 
 def pseudobulk(source: Any, kept: np.ndarray, names: pd.Index, labels: np.ndarray) -> pd.DataFrame:

@@ -84,7 +84,7 @@ def warn_empty(valid: np.ndarray, names: Sequence, what: str = "cells",
     >>> print(w[0].message)  # doctest: +NORMALIZE_WHITESPACE
     2 of 3 cells have no counts over the kept genes (library size 0) ('c1', 'c2'): their statistics
     are NaN and they are left out of the gene means (act.valid is False for them). SecActPy has no
-    valid answer for them; drop them beforehand to silence this.
+    valid answer for them; to silence this, leave them out beforehand (e.g. adata[act.valid]).
     """
     valid = np.asarray(valid, dtype=bool)
     bad = np.flatnonzero(~valid)
@@ -95,6 +95,6 @@ def warn_empty(valid: np.ndarray, names: Sequence, what: str = "cells",
     warn_user(
         f"{bad.size} of {valid.size} {what} have {why} ({shown}): their statistics are NaN and they are "
         f"left out of the gene means (act.valid is False for them). SecActPy has no valid answer for them; "
-        f"drop them beforehand to silence this.",
+        f"to silence this, leave them out beforehand (e.g. adata[act.valid]).",
         EmptySamplesWarning,
     )
