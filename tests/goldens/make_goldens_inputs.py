@@ -196,6 +196,12 @@ def make_checks() -> None:
         p = res["pvalue"].to_numpy()
         print(f"  {tag}: all zero: {bool((z == 0).all())}; empty cells max|z| {np.abs(z[:, empty]).max():.3g}, "
               f"min p {p[:, empty].min():.3g}; others max|z| {np.abs(z[:, ~empty]).max():.3g}")
+    a.obs["cell_type"] = pd.Categorical(labels)
+    res = sp_inf.secact_activity_inference_scrnaseq(a, cell_type_col="cell_type", is_single_cell_level=False,
+                                                    n_rand=100, **COMMON)
+    z = res["zscore"]
+    print(f"  pseudo-bulk with a group of empty cells: groups {list(z.columns)}; all zero: "
+          f"{bool((z.to_numpy() == 0).all())}; zz_empty max|z| {np.abs(z['zz_empty'].to_numpy()).max():.3g}")
     R, RT = signature_with_nan()
     R0 = R.fillna(0.0)
     res = sp_inf.secact_activity_inference(RT, sig_matrix=R, n_rand=100, is_group_sig=False,
