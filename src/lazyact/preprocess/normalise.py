@@ -132,18 +132,25 @@ def zscore_columns(A: np.ndarray, skipna: bool = False) -> np.ndarray:
            [ 0.70710678]])
     """
     A = np.asarray(A, dtype=np.float64)
+    if A.shape[0] == 0:
+        return np.zeros_like(A)
     with np.errstate(divide="ignore", invalid="ignore"):
-        if skipna and np.isnan(A).any():
-            n = (~np.isnan(A)).sum(axis=0)
-            mean = np.where(np.isnan(A), 0.0, A).sum(axis=0) / n
+        # sums over the rows in order (add.accumulate), not A.mean(axis=0): NumPy's reduction
+        # switches to pairwise summation for a single column, so a sample's values would depend
+        # on how many columns were normalised with it
+        if skipna and np.isnan(A).any():  # pandas' mean / std(ddof=1) over the non-NaN entries
+            present = ~np.isnan(A)
+            n = present.sum(axis=0)
+            mean = np.add.accumulate(np.where(present, A, 0.0), axis=0)[-1] / n
             centred = A - mean
-            std = np.sqrt(np.where(np.isnan(centred), 0.0, centred ** 2).sum(axis=0) / (n - 1))
+            ss = np.add.accumulate(np.where(present, centred ** 2, 0.0), axis=0)[-1]
+            std = np.sqrt(ss / (n - 1))
             std[n < 2] = np.nan
         else:
-            mean = A.mean(axis=0)
+            mean = np.add.accumulate(A, axis=0)[-1] / A.shape[0]
             centred = A - mean
-            std = (np.sqrt((centred ** 2).sum(axis=0) / (A.shape[0] - 1)) if A.shape[0] > 1
-                   else np.full(A.shape[1], np.nan))
+            ss = np.add.accumulate(centred ** 2, axis=0)[-1]
+            std = np.sqrt(ss / (A.shape[0] - 1)) if A.shape[0] > 1 else np.full(A.shape[1], np.nan)
         out = centred / std
     out[~np.isfinite(out)] = 0.0
     return out

@@ -33,6 +33,7 @@ import scipy.sparse as sp
 from scipy import special
 
 from .backends import resolve_backend
+from .kernels import fixed
 from .model import RidgeModel, compute_dtype
 from .projection import Projection
 from .statistics import EPS, STATISTICS
@@ -93,6 +94,11 @@ def _beta_and_column_moments(xp, T_rows, Y):
         # one-pass formula: exact for the zeros, a little cancellation otherwise
         col_ss = np.maximum(sq - col_sum * col_mean, 0.0)
         return beta, col_mean, col_ss
+    if xp is np:  # one order of operations whatever the block (kernels.fixed)
+        with fixed.single_threaded_blas() as workers:
+            beta = fixed.matmul(T_rows, Y, workers=workers)
+        col_mean = fixed.column_sums(Y) / max(n, 1)
+        return beta, col_mean, fixed.column_centred_squares(Y, col_mean)
     beta = T_rows @ Y
     col_mean = Y.sum(axis=0) / max(n, 1)
     centred = Y - col_mean[None, :]
@@ -198,6 +204,7 @@ class AnalyticModel:
         self._row_sum, self._row_ss = _row_moments(projection.T)
         self._device_cache = None
         self._Tt_all = None
+        self._offset_cache = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -213,7 +220,18 @@ class AnalyticModel:
         state = self.__dict__.copy()
         state["_device_cache"] = None
         state["_Tt_all"] = None
+        state["_offset_cache"] = None
         return state
+
+    def _offset_products(self, r: np.ndarray) -> np.ndarray:
+        """``T @ r`` for every protein, in the fixed order (cached per ``r``)."""
+        cache = self._offset_cache
+        if cache is not None and cache[0] is r:
+            return cache[1]
+        with fixed.single_threaded_blas() as workers:
+            Tr = fixed.matmul(self.projection.T, r[:, None], workers=workers)[:, 0]
+        self._offset_cache = (r, Tr)
+        return Tr
 
     def _Tt(self, rows: np.ndarray) -> np.ndarray:
         """``T[rows].T`` as a C-contiguous genes x proteins array (all rows: cached)."""
@@ -287,10 +305,11 @@ class AnalyticModel:
         rows = np.asarray(rows, dtype=np.intp)
         n = self.projection.n_genes
         L = sp.csc_matrix(Y_csc)
+        if not L.has_sorted_indices:  # each column summed over its genes in order
+            L = L.sorted_indices()
         if L.shape[0] != n:
             raise ValueError(f"expression block must be (n_genes={n}, m), got shape {L.shape}")
         m = L.shape[1]
-        T_rows = np.ascontiguousarray(self.projection.T[rows])
         mu = np.zeros(m) if mu is None else np.asarray(mu, dtype=np.float64)
         sigma = np.ones(m) if sigma is None else np.asarray(sigma, dtype=np.float64)
         ok = sigma > 0
@@ -303,7 +322,7 @@ class AnalyticModel:
                         out, col_sum, col_sq, cross)
         TL = out.T
         if offsets is not None:
-            TL = TL - (T_rows @ r)[:, None]
+            TL = TL - self._offset_products(r)[rows][:, None]
             d_sum = col_sum - r.sum()
             d_sq = col_sq - 2.0 * cross + (r * r).sum()
         else:

@@ -11,6 +11,7 @@ from typing import Mapping
 import numpy as np
 
 from . import kernels
+from .kernels import fixed
 from .kernels import numba as sparse_kernel
 from .kernels import numpy as numpy_kernel
 from .kernels import xp as xp_kernel
@@ -118,7 +119,7 @@ class RidgeModel:
             self.explicit_table = False
         # derived arrays, built on first use and not pickled
         self._device_cache = self._offset_cache = None
-        self._invT = self._Tt = self._Tsum = None
+        self._invT = self._Tt = self._Tsum = self._T32 = None
 
     # -- tables are built on first use (cached process-wide) --------------------
     @property
@@ -158,9 +159,29 @@ class RidgeModel:
     def shape(self) -> tuple[int, int]:
         return self.projection.T.shape
 
+    @property
+    def summation_order(self) -> str:
+        """``"yrow"`` or ``"tcol"``: the order every permuted product is summed in.
+
+        Fixed by the number of projection rows (:func:`lazyact.ridge.kernels.summation_order`),
+        so a value's bits never depend on the block it was computed in.
+        """
+        if self.dtype == np.float32:  # fixed per-sample GEMMs (kernels.numpy.permutation_statistics)
+            return "yrow"
+        return kernels.summation_order(self.shape[0])
+
+    @property
+    def projection_in_dtype(self) -> np.ndarray:
+        """``T`` in the compute dtype (a cached copy for float32)."""
+        if self.dtype == np.float64:
+            return self.projection.T
+        if self._T32 is None:
+            self._T32 = np.ascontiguousarray(self.projection.T, dtype=self.dtype)
+        return self._T32
+
     def __getstate__(self):
         state = self.__dict__.copy()
-        for name in ("_device_cache", "_offset_cache", "_invT", "_Tt", "_Tsum"):
+        for name in ("_device_cache", "_offset_cache", "_invT", "_Tt", "_Tsum", "_T32"):
             state[name] = None
         if not self.explicit_table:  # rebuilt deterministically on the other side
             state["_inv"] = state["_fwd"] = None
@@ -187,17 +208,14 @@ class RidgeModel:
         if Y.ndim != 2 or Y.shape[0] != n:
             raise ValueError(f"expression block must be (n_genes={n}, m), got shape {Y.shape}")
         if self.n_rand == 0:
-            beta_all = self.projection.T @ Y
-            beta, se, z, p, _ = ttest_statistics(beta_all, Y, self.projection.X,
+            beta, se, z, p, _ = ttest_statistics(self.projection.T, Y, self.projection.X,
                                                  self.projection.xtx_inv_diag, rows)
             return {"beta": beta, "se": se, "zscore": z, "pvalue": p}
-        T_rows = np.ascontiguousarray(self.projection.T[rows], dtype=self.dtype)
         if self.backend == "cupy":
-            return self._compute_cupy(T_rows, Y)
-        Yc = np.ascontiguousarray(Y, dtype=self.dtype)
-        beta = T_rows @ Yc
-        count, s1, s2 = numpy_kernel.permutation_moments(
-            T_rows, Yc, beta, self.forward_table, self.inverse_table, self.batch_bytes)
+            return self._compute_cupy(np.ascontiguousarray(self.projection.T[rows], dtype=self.dtype), Y)
+        beta, count, s1, s2 = numpy_kernel.permutation_statistics(
+            self.projection_in_dtype, Y, self.forward_table, self.inverse_table, method=self.summation_order,
+            budget_bytes=self.batch_bytes, rows=rows)
         beta = beta.astype(np.float64, copy=False)
         se, z, p = finalize_permutation(beta, count, s1, s2, self.n_rand)
         return {"beta": beta, "se": se, "zscore": z, "pvalue": p}
@@ -207,7 +225,8 @@ class RidgeModel:
         cache = self._offset_cache
         if cache is not None and cache[0] is offsets:
             return cache[1]
-        Tr = sparse_kernel.offset_projections(self.projection.T, self.inverse_table, offsets)
+        with fixed.single_threaded_blas():  # the same bits whatever the BLAS threads
+            Tr = sparse_kernel.offset_projections(self.projection.T, self.inverse_table, offsets)
         self._offset_cache = (offsets, Tr)
         return Tr
 

@@ -42,19 +42,25 @@ def finalize_permutation(beta, count, s1, s2, n_rand: int, xp=np):
     return se, zscore, pvalue
 
 
-def ttest_statistics(beta_all: np.ndarray, Y: np.ndarray, X: np.ndarray, xtx_inv_diag: np.ndarray,
+def ttest_statistics(T: np.ndarray, Y: np.ndarray, X: np.ndarray, xtx_inv_diag: np.ndarray,
                      rows: np.ndarray):
     """SecActPy's ``n_rand = 0`` path for the given protein rows.
 
     The residual variance of each sample needs the fit of *all* proteins, so
-    ``beta_all`` is ``T @ Y`` for every protein; the returned arrays cover
-    ``rows`` only.
+    ``beta = T @ Y`` is computed for every protein; the returned arrays cover
+    ``rows`` only.  Products and sums keep one order of operations whatever
+    the block (:mod:`lazyact.ridge.kernels.fixed`).
     """
     from scipy import stats  # imported on first use: scipy.stats costs ~0.25 s at import
 
+    from .kernels import fixed
+
     n_genes, n_proteins = X.shape
-    resid = Y - X @ beta_all
-    rss = np.sum(resid ** 2, axis=0)
+    Y = np.ascontiguousarray(Y, dtype=np.float64)
+    with fixed.single_threaded_blas() as workers:
+        beta_all = fixed.matmul(T, Y, workers=workers)
+        resid = Y - fixed.matmul(X, beta_all, workers=workers)
+    rss = fixed.column_sums(resid ** 2)
     df = n_genes - n_proteins
     if df <= 0:
         warnings.warn(

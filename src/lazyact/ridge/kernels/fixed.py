@@ -1,0 +1,587 @@
+"""Products in a fixed order of operations: the same bits however a value is asked for.
+
+A (protein, sample) statistic must not depend on the block, the thread count
+or the process it was computed in.  Every dense statistic is built from dot
+products ``sum_g a[g] * b[g]`` over the genes, so this module fixes *how* such
+a dot product is summed, and routes every product of the ridge kernels through
+one of two implementations that sum it identically:
+
+* :func:`matmul` calls BLAS (through NumPy) **single-threaded** (see
+  :func:`single_threaded_blas`), never as a matrix-vector product (at least
+  two rows and two columns), with an even number of rows, and splits large
+  products into row panels computed concurrently by lazyact's own threads.
+  Under these rules OpenBLAS's GEMM sums every element the same way whatever
+  the shapes: the genes are cut into blocks that depend only on their number
+  ``K`` and each block is a chain of fused multiply-adds added to the result
+  in order.  What changes bits, measured on OpenBLAS 0.3.31 (Haswell
+  kernels), and is avoided here: a matrix-vector call (one row or one
+  column: up to 2.7e-15 in a z-score), the one-row edge kernel that an odd
+  number of rows uses for its last row, and multi-threaded GEMM, whose
+  threaded driver cuts ``K`` differently and hands each thread a share of
+  rows that may be odd.
+* :func:`gathered_moments` is a numba kernel that sums in *exactly* that order
+  (the same gene blocks, ``llvm.fma``), for the requests that BLAS cannot serve
+  without a gather as large as the product itself (one protein over many
+  samples, or one sample over many proteins).
+
+The gene blocks of the BLAS in this process are found once per ``(K, dtype)``
+by :func:`gene_blocks`: candidate blockings (OpenBLAS's rule with its known
+blocking parameters) are tried on random probes of several shapes until one
+reproduces BLAS bit for bit.  If none does (another BLAS, another CPU
+family), the numba kernel is not used, every product goes through BLAS, and
+a warning says that bit-identity across request shapes is not verified.
+
+The promise therefore holds for one BLAS build on one CPU family (all the
+processes of a machine, a cluster of identical machines); a different BLAS
+(MKL, Accelerate, another OpenBLAS kernel) or a GPU sums in its own order.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Iterator
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic, models, register_model
+
+__all__ = ["single_threaded_blas", "matmul", "gene_blocks", "gathered_moments", "column_sums",
+           "column_centred_squares", "fma"]
+
+
+# --------------------------------------------------------------------------- fused multiply-add
+@intrinsic
+def fma(typingctx, a, b, c):
+    """``a * b + c`` rounded once (``llvm.fma``): what a BLAS GEMM kernel computes per term."""
+    if not (isinstance(a, types.Float) and a == b == c):
+        return None
+
+    def codegen(context, builder, signature, args):
+        lty = context.get_value_type(signature.return_type)
+        fn = builder.module.declare_intrinsic("llvm.fma", [lty], ir.FunctionType(lty, [lty, lty, lty]))
+        return builder.call(fn, args)
+
+    return a(a, b, c), codegen
+
+
+# --------------------------------------------------------------------------- BLAS threads
+_guard_lock = threading.Lock()
+_guard_depth = 0
+_guard_saved: list[tuple[object, int]] = []
+_guard_budget = 1
+_controller = None
+_pools: dict[tuple[int, int], ThreadPoolExecutor] = {}
+
+
+def _blas_libs() -> list:
+    global _controller
+    if _controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        _controller = ThreadpoolController().select(user_api="blas")
+    return list(_controller.lib_controllers)
+
+
+def _per_thread(lib) -> bool:
+    # OpenMP-threaded OpenBLAS and MKL keep one limit per thread; pthreads OpenBLAS one per process
+    return getattr(lib, "threading_layer", None) == "openmp" or getattr(lib, "internal_api", None) == "mkl"
+
+
+def _set_threads(lib, n: int) -> None:
+    # threadpoolctl lets only its first ("controlling") thread change a process-wide
+    # OpenBLAS pool and silently ignores the others; lazyact computes in worker threads
+    setter = getattr(lib, "_real_set_num_threads", None) or lib.set_num_threads
+    setter(int(n))
+
+
+@contextmanager
+def single_threaded_blas() -> Iterator[int]:
+    """Run BLAS single-threaded inside the block; yield how many threads lazyact may use instead.
+
+    The thread budget is the BLAS thread count in force when the outermost
+    such block is entered (so ``threadpoolctl.threadpool_limits`` or
+    ``OPENBLAS_NUM_THREADS`` still bound lazyact's parallelism), but every
+    product runs on one thread, with a partition chosen by lazyact, so its
+    bits do not depend on that count.  Re-entrant and safe from any thread:
+    a process-wide pool (pthreads OpenBLAS) is limited by the first concurrent
+    user and restored by the last; per-thread limits (OpenMP, MKL) are set in
+    each thread that enters.  While it is held, other threads of the process
+    also see single-threaded (pthreads) BLAS.
+    """
+    global _guard_depth, _guard_saved, _guard_budget
+    libs = _blas_libs()
+    with _guard_lock:
+        if _guard_depth == 0:
+            counts = [lib.get_num_threads() or 1 for lib in libs]
+            _guard_budget = max(counts or [1])
+            _guard_saved = [(lib, c) for lib, c in zip(libs, counts) if not _per_thread(lib)]
+            for lib, _ in _guard_saved:
+                _set_threads(lib, 1)
+        _guard_depth += 1
+        workers = _guard_budget
+    mine = [(lib, lib.get_num_threads() or 1) for lib in libs if _per_thread(lib)]
+    for lib, _ in mine:
+        _set_threads(lib, 1)
+    try:
+        yield workers
+    finally:
+        for lib, count in mine:
+            _set_threads(lib, count)
+        with _guard_lock:
+            _guard_depth -= 1
+            if _guard_depth == 0:
+                for lib, count in _guard_saved:
+                    _set_threads(lib, count)
+                _guard_saved = []
+
+
+def pool(workers: int) -> ThreadPoolExecutor:
+    """A shared pool of ``workers`` threads for products run one per thread."""
+    key = (os.getpid(), int(workers))  # a forked child gets its own threads
+    with _guard_lock:
+        if key not in _pools:
+            _pools[key] = ThreadPoolExecutor(int(workers), thread_name_prefix="lazyact-gemm")
+        return _pools[key]
+
+
+# --------------------------------------------------------------------------- BLAS products
+def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, workers: int = 1) -> np.ndarray:
+    """``A @ B`` with every element summed in the fixed order (see the module docstring).
+
+    Must run inside :func:`single_threaded_blas`.  ``A`` (r x K) and ``B``
+    (K x c) are C-contiguous of one float dtype.  Padding (a zero row when
+    ``r`` is odd, a zero column when ``c == 1``) keeps BLAS on its GEMM path;
+    with ``workers > 1`` the rows are split into even panels computed
+    concurrently.
+
+    >>> A, B = np.arange(6.0).reshape(3, 2), np.ones((2, 1))
+    >>> with single_threaded_blas():
+    ...     matmul(A, B).ravel().tolist()
+    [1.0, 5.0, 9.0]
+    """
+    A = np.ascontiguousarray(A)
+    B = np.ascontiguousarray(B, dtype=A.dtype)
+    r, c = A.shape[0], B.shape[1]
+    if out is None:
+        out = np.empty((r, c), dtype=A.dtype)
+    if r == 0 or c == 0:
+        return out
+    if A.shape[1] == 0:
+        out[...] = 0
+        return out
+    if c == 1:
+        B = np.concatenate([B, np.zeros_like(B)], axis=1)
+    if r % 2 or c == 1:
+        Ap = np.concatenate([A, np.zeros((1, A.shape[1]), A.dtype)]) if r % 2 else A
+        full = _panels(Ap, B, np.empty((Ap.shape[0], B.shape[1]), A.dtype), workers)
+        out[...] = full[:r, :c]
+        return out
+    return _panels(A, B, out, workers)
+
+
+def _matmul_single(A, B, out):
+    with single_threaded_blas():  # per-thread BLAS limits hold in this pool thread too
+        np.matmul(A, B, out=out)
+
+
+def _panels(A, B, out, workers):
+    # rows in even panels, one BLAS call each (concurrently when worth it)
+    r = A.shape[0]
+    n_panels = max(1, min(int(workers), r // 2, int(A.size * B.shape[1] // 2**22) or 1))
+    if n_panels == 1:
+        np.matmul(A, B, out=out)
+        return out
+    cuts = [2 * (i * (r // 2) // n_panels) for i in range(n_panels + 1)]
+    cuts[-1] = r
+    jobs = [pool(int(workers)).submit(_matmul_single, A[a:b], B, out[a:b]) for a, b in zip(cuts, cuts[1:]) if b > a]
+    for job in jobs:
+        job.result()
+    return out
+
+
+# --------------------------------------------------------------------------- the gene blocks of BLAS
+def _blocking(K: int, Q: int, U: int) -> np.ndarray:
+    # OpenBLAS driver/level3/level3.c: blocks of Q, the tail between Q and 2Q halved
+    # and rounded up to a multiple of the kernel's unroll U
+    out = []
+    start = 0
+    while start < K:
+        size = K - start
+        if size >= 2 * Q:
+            size = Q
+        elif size > Q:
+            size = ((size // 2 + U - 1) // U) * U
+        out.append((start, start + size))
+        start += size
+    return np.array(out, dtype=np.int64).reshape(-1, 2)
+
+
+# (Q, unroll) of OpenBLAS's x86-64 and ARM double/single GEMM kernels, most common first
+_CANDIDATES = [(256, 4), (384, 16), (384, 4), (320, 16), (256, 8), (512, 4), (256, 16), (384, 8),
+               (320, 8), (192, 4), (128, 4), (512, 8), (512, 16), (256, 2), (448, 16), (480, 16),
+               (640, 16), (224, 4), (240, 8), (768, 16), (336, 16), (352, 16), (256, 1), (1 << 40, 1)]
+
+_blocks_cache: dict[tuple[int, str], np.ndarray | None] = {}
+_warned = False
+
+
+@numba.njit(nogil=True, cache=True)
+def _blocked_product(A, B, blocks, zero, out):  # pragma: no cover - numba
+    # out = A @ B summed block by block, each block a chain of fused multiply-adds
+    for i in range(A.shape[0]):
+        for j in range(B.shape[1]):
+            z = zero
+            for bl in range(blocks.shape[0]):
+                acc = zero
+                for g in range(blocks[bl, 0], blocks[bl, 1]):
+                    acc = fma(A[i, g], B[g, j], acc)
+                z = z + acc
+            out[i, j] = z
+
+
+def gene_blocks(K: int, dtype) -> np.ndarray | None:
+    """The gene blocks in which this process's BLAS sums a length-``K`` dot product, or None.
+
+    Found once per ``(K, dtype)`` by reproducing single-threaded GEMMs of
+    three shapes (2 x K @ K x 2, 6 x K @ K x 5, 40 x K @ K x 24) bit for bit.
+
+    >>> blocks = gene_blocks(1000, np.float64)
+    >>> blocks is None or int(blocks[-1, 1]) == 1000
+    True
+    """
+    dtype = np.dtype(dtype)
+    key = (int(K), dtype.str)
+    if key in _blocks_cache:
+        return _blocks_cache[key]
+    rng = np.random.default_rng(K)
+    probes = []
+    with single_threaded_blas():
+        for r, c in ((2, 2), (6, 5), (40, 24)):
+            A = (rng.standard_normal((r, K)) * np.exp(rng.uniform(-3, 3, (r, K)))).astype(dtype)
+            B = (rng.standard_normal((K, c)) * np.exp(rng.uniform(-3, 3, (K, c)))).astype(dtype)
+            probes.append((A, B, matmul(A, B)))
+    found = None
+    for Q, U in _CANDIDATES:
+        blocks = _blocking(K, Q, U)
+        if all(_reproduces(A, B, C, blocks) for A, B, C in probes):
+            found = blocks
+            break
+    if found is None and K > 0:
+        _warn_unverified(f"no known blocking reproduces this BLAS's {dtype} GEMM for {K} genes")
+    _blocks_cache[key] = found
+    return found
+
+
+def _reproduces(A, B, C, blocks) -> bool:
+    out = np.empty_like(C)
+    _blocked_product(A, B, blocks, C.dtype.type(0), out)
+    return bool(np.array_equal(out.view(np.uint8), C.view(np.uint8)))
+
+
+def _warn_unverified(why: str) -> None:
+    global _warned
+    if not _warned:
+        _warned = True
+        warnings.warn(f"lazyact could not verify the order in which BLAS sums ({why}); values may differ in "
+                      "their last bits depending on how they are requested. Same-bits is guaranteed with "
+                      "the OpenBLAS that NumPy wheels ship.", RuntimeWarning, stacklevel=3)
+
+
+# --------------------------------------------------------------------------- four-lane vectors
+class _F64x4(types.Type):
+    """LLVM ``<4 x double>``: numba keeps it in a register across loops (it vectorises only
+    innermost loops and keeps array accumulators in memory)."""
+
+    def __init__(self):
+        super().__init__(name="f64x4")
+
+
+_f64x4 = _F64x4()
+_V4 = ir.VectorType(ir.DoubleType(), 4)
+
+
+@register_model(_F64x4)
+class _F64x4Model(models.PrimitiveModel):
+    def __init__(self, dmm, fe_type):
+        super().__init__(dmm, fe_type, _V4)
+
+
+def _v4_pointer(context, builder, arrty, arr, idx):
+    data = context.make_array(arrty)(context, builder, arr).data
+    return builder.bitcast(builder.gep(data, [idx]), _V4.as_pointer())
+
+
+@intrinsic
+def _vzero(typingctx):
+    return _f64x4(), lambda context, builder, sig, args: ir.Constant(_V4, [0.0] * 4)
+
+
+@intrinsic
+def _vload(typingctx, arr, idx):
+    # arr.flat[idx:idx + 4] of a C-contiguous float64 array, no bounds check
+    if not (isinstance(arr, types.Array) and arr.dtype == types.float64):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.load(_v4_pointer(context, builder, sig.args[0], args[0], args[1]), align=8)
+    return _f64x4(arr, types.intp), codegen
+
+
+@intrinsic
+def _vstore(typingctx, arr, idx, vec):
+    if not (isinstance(arr, types.Array) and arr.dtype == types.float64 and vec == _f64x4):
+        return None
+
+    def codegen(context, builder, sig, args):
+        builder.store(args[2], _v4_pointer(context, builder, sig.args[0], args[0], args[1]), align=8)
+        return context.get_dummy_value()
+    return types.none(arr, types.intp, vec), codegen
+
+
+@intrinsic
+def _vsplat(typingctx, x):
+    if not isinstance(x, types.Float):
+        return None
+
+    def codegen(context, builder, sig, args):
+        x = context.cast(builder, args[0], sig.args[0], types.float64)
+        one = builder.insert_element(ir.Constant(_V4, ir.Undefined), x, ir.Constant(ir.IntType(32), 0))
+        return builder.shuffle_vector(one, ir.Constant(_V4, ir.Undefined),
+                                      ir.Constant(ir.VectorType(ir.IntType(32), 4), [0] * 4))
+    return _f64x4(x), codegen
+
+
+@intrinsic
+def _vfma(typingctx, a, b, c):
+    # a * b + c per lane, rounded once (llvm.fma: a vfmadd, exactly what the GEMM kernel does)
+    if not (a == b == c == _f64x4):
+        return None
+
+    def codegen(context, builder, sig, args):
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_V4, [_V4, _V4, _V4]), "llvm.fma.v4f64")
+        return builder.call(fn, args)
+    return _f64x4(a, b, c), codegen
+
+
+@intrinsic
+def _vadd(typingctx, a, b):
+    if not (a == b == _f64x4):
+        return None
+    return _f64x4(a, b), lambda context, builder, sig, args: builder.fadd(args[0], args[1])
+
+
+# --------------------------------------------------------------------------- the numba kernels
+@numba.njit(nogil=True, cache=True)
+def _zeros8():  # pragma: no cover - numba
+    z = _vzero()
+    return z, z, z, z, z, z, z, z
+
+
+@numba.njit(nogil=True, cache=True)
+def _store8(zb, v0, v1, v2, v3, v4, v5, v6, v7):  # pragma: no cover - numba
+    _vstore(zb, 0, v0)
+    _vstore(zb, 4, v1)
+    _vstore(zb, 8, v2)
+    _vstore(zb, 12, v3)
+    _vstore(zb, 16, v4)
+    _vstore(zb, 20, v5)
+    _vstore(zb, 24, v6)
+    _vstore(zb, 28, v7)
+
+
+@numba.njit(nogil=True, cache=True)
+def _add8(z, a):  # pragma: no cover - numba
+    return (_vadd(z[0], a[0]), _vadd(z[1], a[1]), _vadd(z[2], a[2]), _vadd(z[3], a[3]),
+            _vadd(z[4], a[4]), _vadd(z[5], a[5]), _vadd(z[6], a[6]), _vadd(z[7], a[7]))
+
+
+@numba.njit(nogil=True, cache=True)
+def _moments(zb, e, r, c0, w, b0, beta, count, s1, s2):  # pragma: no cover - numba
+    # permutation e (-1: the identity, i.e. the observed beta) of row r, columns c0 .. c0 + w
+    for s in range(w):
+        z = zb[s]
+        if e < 0:
+            b0[s] = abs(z)
+            beta[r, c0 + s] = z
+        else:
+            if abs(z) >= b0[s]:
+                count[r, c0 + s] += 1
+            s1[r, c0 + s] += z
+            s2[r, c0 + s] += z * z
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def _four_rows(S, n_groups, V8, C, perm, blocks, beta, count, s1, s2):  # pragma: no cover - numba
+    """Rows 4q .. 4q+3 x a tile of 8 columns, one permutation at a time (8 register accumulators);
+    the four rows share each gathered row of the tile."""
+    n_tiles = V8.shape[0]
+    n_rand = perm.shape[0]
+    for task in prange(n_groups * n_tiles):
+        r0 = (task // n_tiles) * 4
+        tile = task % n_tiles
+        c0 = tile * 8
+        w = min(C, c0 + 8) - c0
+        Vt = V8[tile]
+        zb = np.empty(32)
+        b0 = np.empty(32)
+        for e in range(-1, n_rand):
+            z = _zeros8()
+            for bl in range(blocks.shape[0]):
+                a00, a01, a10, a11, a20, a21, a30, a31 = _zeros8()
+                for g in range(blocks[bl, 0], blocks[bl, 1]):
+                    o = (g if e < 0 else perm[e, g]) * 8
+                    v0 = _vload(Vt, o)
+                    v1 = _vload(Vt, o + 4)
+                    t = _vsplat(S[r0, g])
+                    a00 = _vfma(t, v0, a00); a01 = _vfma(t, v1, a01)  # noqa: E702
+                    t = _vsplat(S[r0 + 1, g])
+                    a10 = _vfma(t, v0, a10); a11 = _vfma(t, v1, a11)  # noqa: E702
+                    t = _vsplat(S[r0 + 2, g])
+                    a20 = _vfma(t, v0, a20); a21 = _vfma(t, v1, a21)  # noqa: E702
+                    t = _vsplat(S[r0 + 3, g])
+                    a30 = _vfma(t, v0, a30); a31 = _vfma(t, v1, a31)  # noqa: E702
+                z = _add8(z, (a00, a01, a10, a11, a20, a21, a30, a31))
+            _store8(zb, *z)
+            for q in range(4):
+                _moments(zb[8 * q:8 * q + 8], e, r0 + q, c0, w, b0[8 * q:8 * q + 8], beta, count, s1, s2)
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def _one_row(S, rows, V8, C, perm, blocks, beta, count, s1, s2):  # pragma: no cover - numba
+    """One row x a tile of 8 columns, four permutations at a time (8 register accumulators)."""
+    n_tiles = V8.shape[0]
+    n_rand = perm.shape[0]
+    for task in prange(rows.shape[0] * n_tiles):
+        r = rows[task // n_tiles]
+        tile = task % n_tiles
+        c0 = tile * 8
+        w = min(C, c0 + 8) - c0
+        Vt = V8[tile]
+        zb = np.empty(32)
+        b0 = np.empty(8)
+        for e0 in range(-1, n_rand, 4):  # e0 = -1: the identity first
+            e1 = min(e0 + 1, n_rand - 1)
+            e2 = min(e0 + 2, n_rand - 1)
+            e3 = min(e0 + 3, n_rand - 1)
+            z = _zeros8()
+            for bl in range(blocks.shape[0]):
+                a00, a01, a10, a11, a20, a21, a30, a31 = _zeros8()
+                for g in range(blocks[bl, 0], blocks[bl, 1]):
+                    t = _vsplat(S[r, g])
+                    o0 = (g if e0 < 0 else perm[e0, g]) * 8
+                    o1 = perm[e1, g] * 8
+                    o2 = perm[e2, g] * 8
+                    o3 = perm[e3, g] * 8
+                    a00 = _vfma(t, _vload(Vt, o0), a00); a01 = _vfma(t, _vload(Vt, o0 + 4), a01)  # noqa: E702
+                    a10 = _vfma(t, _vload(Vt, o1), a10); a11 = _vfma(t, _vload(Vt, o1 + 4), a11)  # noqa: E702
+                    a20 = _vfma(t, _vload(Vt, o2), a20); a21 = _vfma(t, _vload(Vt, o2 + 4), a21)  # noqa: E702
+                    a30 = _vfma(t, _vload(Vt, o3), a30); a31 = _vfma(t, _vload(Vt, o3 + 4), a31)  # noqa: E702
+                z = _add8(z, (a00, a01, a10, a11, a20, a21, a30, a31))
+            _store8(zb, *z)
+            _moments(zb[0:8], e0, r, c0, w, b0, beta, count, s1, s2)
+            if e0 + 1 < n_rand:
+                _moments(zb[8:16], e1, r, c0, w, b0, beta, count, s1, s2)
+            if e0 + 2 < n_rand:
+                _moments(zb[16:24], e2, r, c0, w, b0, beta, count, s1, s2)
+            if e0 + 3 < n_rand:
+                _moments(zb[24:32], e3, r, c0, w, b0, beta, count, s1, s2)
+
+
+def gathered_moments(S: np.ndarray, V: np.ndarray, perm: np.ndarray, blocks: np.ndarray):
+    """Observed products and permutation moments of ``S @ V[perm_i]``, summed as BLAS sums them.
+
+    For every row ``r`` of ``S`` and column ``c`` of ``V``: ``beta[r, c] = sum_g S[r, g] V[g, c]``
+    and, over ``i = 0 .. n_rand-1`` in order, ``count``/``s1``/``s2`` of
+    ``x_i[r, c] = sum_g S[r, g] V[perm[i, g], c]`` (``|x_i| >= |beta|``, sums in float64), each
+    sum taken over the gene ``blocks`` of :func:`gene_blocks` as a chain of fused multiply-adds
+    per block, the blocks added in order: bit for bit what :func:`matmul` gives.  Four rows
+    share each gathered row (or one row takes four permutations at once), eight columns at a
+    time, in vector registers.
+
+    Parameters
+    ----------
+    S : (R, n) float64 (one scalar per gene and row).
+    V : (n, C) float64 (its rows are gathered by the permutation).
+    perm : (n_rand, n) integer table.
+    blocks : the gene blocks from :func:`gene_blocks`.
+
+    Returns
+    -------
+    beta : (R, C); count (int64), s1, s2 (float64), (R, C).
+    """
+    S = np.ascontiguousarray(S, dtype=np.float64)
+    V = np.asarray(V, dtype=np.float64)
+    R, n = S.shape
+    C = V.shape[1]
+    beta = np.empty((R, C))
+    count = np.zeros((R, C), np.int64)
+    s1 = np.zeros((R, C))
+    s2 = np.zeros((R, C))
+    if R == 0 or C == 0:
+        return beta, count, s1, s2
+    n_tiles = (C + 7) // 8
+    V8 = np.zeros((n_tiles, n, 8))  # column tiles, contiguous: a gathered row is one cache line
+    for t in range(n_tiles):
+        V8[t, :, :min(8, C - 8 * t)] = V[:, 8 * t:8 * t + 8]
+    perm = np.ascontiguousarray(perm)
+    groups = R // 4
+    if groups:
+        _four_rows(S, groups, V8, C, perm, blocks, beta, count, s1, s2)
+    if R % 4:
+        _one_row(S, np.arange(4 * groups, R), V8, C, perm, blocks, beta, count, s1, s2)
+    return beta, count, s1, s2
+
+
+# --------------------------------------------------------------------------- column sums in a fixed order
+@numba.njit(parallel=True, nogil=True, cache=True)
+def _column_sums(Y, out):  # pragma: no cover - numba
+    n, m = Y.shape
+    for s in prange(m):
+        z = 0.0
+        for g in range(n):
+            z += Y[g, s]
+        out[s] = z
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def _column_centred_squares(Y, mean, out):  # pragma: no cover - numba
+    n, m = Y.shape
+    for s in prange(m):
+        z = 0.0
+        mu = mean[s]
+        for g in range(n):
+            d = Y[g, s] - mu
+            z += d * d
+        out[s] = z
+
+
+def column_sums(Y: np.ndarray) -> np.ndarray:
+    """Column sums of a (n, m) array, each summed over the rows in order (NumPy's
+    pairwise sum changes with the layout, e.g. for one column).
+
+    >>> column_sums(np.arange(6.0).reshape(3, 2)).tolist()
+    [6.0, 9.0]
+    """
+    Y = np.asarray(Y, dtype=np.float64)
+    out = np.empty(Y.shape[1])
+    _column_sums(Y, out)
+    return out
+
+
+def column_centred_squares(Y: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """``sum_g (Y[g, s] - mean[s])**2`` per column, over the rows in order.
+
+    >>> column_centred_squares(np.array([[1.0], [3.0]]), np.array([2.0])).tolist()
+    [2.0]
+    """
+    Y = np.asarray(Y, dtype=np.float64)
+    out = np.empty(Y.shape[1])
+    _column_centred_squares(Y, np.asarray(mean, dtype=np.float64), out)
+    return out
+
