@@ -60,7 +60,7 @@ def _input_options(p: argparse.ArgumentParser, signature_required: bool) -> None
     g.add_argument("--threads", type=int, default=None, help="worker threads (default: all CPUs)")
     g.add_argument("--no-check-input", dest="check_input", action="store_false",
                    help="do not refuse values that contradict --preprocess (raw counts with none/center, "
-                        "log-normalised values with scrnaseq/spatial; judged from the first 1000 genes x 100 samples)")
+                        "log-normalised values with scrnaseq/spatial; judged from the first 1000 shared genes x 100 samples)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -75,7 +75,7 @@ def activity(expression, signature: Any = "SecAct", *, lambda_: float = DEFAULT_
         guide, "Single precision"); the sparse kernel always uses float64.
     check_input : bool, default True
         Refuse values that contradict ``preprocess``, judged from the first 1000
-        genes x 100 samples only: raw counts with ``"none"``/``"center"``,
+        shared genes x 100 samples only: raw counts with ``"none"``/``"center"``,
         log-normalised values with ``"scrnaseq"``/``"spatial"``; the error names
         the fix (:func:`lazyact.preprocess.check_values`). ``False`` skips the check.
 

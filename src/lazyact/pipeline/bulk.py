@@ -80,10 +80,10 @@ def run_bulk(src: ExpressionSource, sig: pd.DataFrame, sig_name: str, options: A
     which must then be left out of the source's row means by the caller.
     """
     check_orientation(src, sig.index)
-    if options.check_input:  # raw counts are not differential profiles
-        check_values(src, options.preprocess)
     build = build_model(sig, sig_name, src.genes, options)
     rows = build.overlap.expression_rows
+    if options.check_input:  # raw counts are not differential profiles (judged on the shared genes)
+        check_values(src, options.preprocess, rows)
     sample_names = pd.Index(src.samples)
     offsets = None
     if options.preprocess == "center" and src.shape[1] >= 2:

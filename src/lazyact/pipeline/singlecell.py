@@ -104,8 +104,6 @@ def single_cell_activity(expression: Any, options: ActivityOptions) -> LazyActiv
     sig, sig_name = resolve_signature(options.signature)
     check_orientation(src, sig.index)
     kept, kept_names = single_cell_genes(src, drop_empty=options.preprocess == "spatial")
-    if options.check_input:
-        check_values(src, options.preprocess, kept)
 
     if options.preprocess == "pseudobulk":
         frame = pseudobulk(src, kept, kept_names, group_labels(src, options.groupby, expression))
@@ -125,6 +123,8 @@ def single_cell_activity(expression: Any, options: ActivityOptions) -> LazyActiv
             scale_dtype = np.float32
     build = build_model(sig, sig_name, kept_names, options.replace(gene_order=gene_order))
     shared = build.overlap.expression_rows  # positions within `kept`
+    if options.check_input:  # log-normalised values are not counts (judged on the shared genes, before any pass)
+        check_values(src, options.preprocess, kept[shared])
     scale = SCALE[options.preprocess]
     totals, row_means = log_row_means(src, kept, shared, scale, scale_dtype)
     valid = _check_valid(valid_samples(totals), src.samples, "cells" if options.preprocess == "scrnaseq" else "spots",

@@ -72,10 +72,12 @@ class ValueSample:
                 f"{self.n_samples} samples")
 
 
-def sample_values(source: Any, rows: np.ndarray | None = None) -> ValueSample:
+def sample_values(source: Any, rows: np.ndarray | None = None) -> ValueSample | None:
     """Read the first :data:`SAMPLE_GENES` of ``rows`` (default all genes) x :data:`SAMPLE_SAMPLES` samples.
 
-    One bounded read (at most 100,000 values), whatever the size of the source.
+    One bounded read (at most 100,000 values), whatever the size of the source. None when
+    the sample holds values the source refuses (NaN/inf): the source's own error names
+    the bad sample when it is computed.
 
     Examples
     --------
@@ -87,7 +89,10 @@ def sample_values(source: Any, rows: np.ndarray | None = None) -> ValueSample:
     rows = np.arange(source.n_genes) if rows is None else np.asarray(rows)
     rows = rows[:SAMPLE_GENES]
     cols = np.arange(min(SAMPLE_SAMPLES, source.n_samples))
-    blk = source.columns(cols, rows=rows)
+    try:
+        blk = source.columns(cols, rows=rows)
+    except ValueError:  # non-finite values: reported by the source where they are used
+        return None
     vals = blk.toarray() if hasattr(blk, "toarray") else np.asarray(blk)
     nz = vals[vals != 0]
     integer = bool(nz.size > 0 and np.allclose(nz, np.round(nz)))
@@ -97,7 +102,8 @@ def sample_values(source: Any, rows: np.ndarray | None = None) -> ValueSample:
 
 def looks_normalised(source: Any, kept: np.ndarray) -> bool:
     """SecActPy's check on the first 1000 genes x 100 cells: max < 20 and non-integer values."""
-    return sample_values(source, kept).normalised
+    sample = sample_values(source, kept)
+    return sample is not None and sample.normalised
 
 
 def check_values(source: Any, preprocess: str, rows: np.ndarray | None = None) -> ValueSample | None:
@@ -110,7 +116,7 @@ def check_values(source: Any, preprocess: str, rows: np.ndarray | None = None) -
 
     ``"pseudobulk"`` accepts both (SecActPy averages already-normalised values per group):
     nothing is read and None is returned. The judgement uses :func:`sample_values` only
-    (bounded; ``rows``: the genes to sample, e.g. the kept genes of the single-cell modes). A user who knows better passes
+    (bounded; ``rows``: the genes to sample, e.g. the genes shared with the signature). A user who knows better passes
     ``check_input=False`` to :func:`lazyact.activity` (CLI ``--no-check-input``).
 
     Raises
@@ -129,9 +135,11 @@ def check_values(source: Any, preprocess: str, rows: np.ndarray | None = None) -
     if preprocess not in _DIFFERENTIAL_MODES + _COUNT_MODES:
         return None
     sample = sample_values(source, rows)
+    if sample is None or sample.n_nonzero == 0:  # nothing to judge from
+        return sample
     what = source.describe() if hasattr(source, "describe") else "the expression"
     skip = ("If they really are {}, pass check_input=False (CLI: --no-check-input) to skip this check, "
-            "which reads only the first 1000 genes x 100 samples.")
+            "which reads only the first 1000 shared genes x 100 samples.")
     if preprocess in _DIFFERENTIAL_MODES and sample.counts:
         reads = ("differential profiles (log fold changes), used as they are" if preprocess == "none"
                  else "log expression, only centred per gene")
