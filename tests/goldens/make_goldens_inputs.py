@@ -21,7 +21,7 @@ Parts:
 - ``checks``: what SecActPy 0.3.1 does WITH the empty cells (printed; quoted in NOTES.md).
 
 Only *calls* SecActPy (no SecActPy code copied); the recording shims come from
-``make_goldens_sc.py``.
+``make_goldens_sc.py`` and ``make_goldens_options.py``.
 """
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ import scipy.sparse as sps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_goldens_sc as base  # noqa: E402
+from make_goldens_options import _CaptureDiff  # noqa: E402
 
 import secactpy.inference as sp_inf  # noqa: E402
 
@@ -85,28 +86,6 @@ def _shared(profile_genes):
     return [g for g in profile_genes if g in sig]
 
 
-class _CaptureGenes(base._Capture):
-    """base._Capture plus the gene index of the profile handed to secact_activity_inference
-    (the dense paths' genes before the signature overlap)."""
-
-    def __enter__(self):
-        super().__enter__()
-        self.genes = []
-        self._o_bulk = sp_inf.secact_activity_inference
-
-        def bulk_w(*a, **kw):
-            prof = kw.get("input_profile", a[0] if a else None)
-            self.genes = [str(g) for g in prof.index]
-            return self._o_bulk(*a, **kw)
-
-        sp_inf.secact_activity_inference = bulk_w
-        return self
-
-    def __exit__(self, *exc):
-        sp_inf.secact_activity_inference = self._o_bulk
-        super().__exit__(*exc)
-
-
 def make_empty() -> None:
     print("(a) empty cells: SecActPy on the input without them", flush=True)
     a, empty, labels = empty_input()
@@ -129,8 +108,9 @@ def make_empty() -> None:
         t0 = time.time()
         inp = kept.copy()
         inp.obs["cell_type"] = pd.Categorical(kept_labels)
-        with _CaptureGenes() as cap:
+        with _CaptureDiff() as cap:
             res = fn(inp, n_rand=100, **COMMON, **kw)
+        cap.genes = [str(g) for g in cap.diff[0].index] if cap.diff else []
         # genes = the profile's rows handed to the bulk function (dense paths); empty for sparse_mode
         _store(name, res, cap, function=fn.__name__, flags=kw, empty_names=a.obs_names[empty],
                extra={"labels": _u(labels)} if "cell_type_col" in kw else None)
