@@ -151,6 +151,33 @@ def test_pseudobulk_empty_cells_in_a_group_change_nothing(empty_input):
     np.testing.assert_allclose(act.zscore[:, :], g["zscore"], rtol=0, atol=1e-10)
 
 
+def test_spatial_cell_type_group_without_counts(empty_input):
+    """Spatial cell-type level (groupby=): a group of empty spots has no mean: NaN statistics, left out of
+    the centring over groups; the other groups equal SecActPy without the empty spots."""
+    g = load_golden("empty_st_celltype_n100")
+    act, msg = run_warned(empty_input[0], preprocess="spatial", groupby=g["labels"])
+    assert msg.startswith("1 of 6 groups have no spot with counts over the kept genes ('zz_empty')")
+    assert list(act.samples) == list(g["samples"]) + ["zz_empty"]
+    assert list(act.valid) == [True] * 5 + [False]
+    for k in ("beta", "se", "zscore"):
+        np.testing.assert_allclose(act[k][:, :5], g[k], rtol=0, atol=1e-10)
+        assert np.isnan(act[k][:, 5]).all()
+    np.testing.assert_array_equal(act.pvalue[:, :5], g["pvalue"])
+
+
+def test_spatial_cell_type_empty_spots_in_a_group(empty_input):
+    """Empty spots inside populated groups are left out of their group's mean (one warning): SecActPy's
+    numbers without them."""
+    g = load_golden("empty_st_celltype_n100")
+    labels = np.array(g["labels"], dtype=object)
+    labels[labels == "zz_empty"] = "B_cell"
+    act, msg = run_warned(empty_input[0], preprocess="spatial", groupby=labels)
+    assert msg.startswith("4 spot(s) have no counts over the kept genes; they are left out of their group's mean")
+    assert act.valid.all()
+    np.testing.assert_allclose(act.zscore[:, :], g["zscore"], rtol=0, atol=1e-10)
+    np.testing.assert_array_equal(act.pvalue[:, :], g["pvalue"])
+
+
 def test_pseudobulk_normalised_input_leaves_empty_cells_out_of_the_averages():
     """Already-normalised input is averaged per group (SecActPy's rule): empty cells do not dilute a
     group's mean (no group is empty, so no warning), so the result equals the input without them."""

@@ -68,6 +68,18 @@ def test_bulk_counts_advice_runs():
     assert np.isfinite(act.zscore[:, :]).all()
 
 
+def test_bulk_counts_with_a_control_are_refused():
+    sig = lazyact.load_signature("CytoSig")
+    rng = np.random.default_rng(5)
+    treat = pd.DataFrame(rng.poisson(20.0, (800, 3)).astype(np.float64), index=sig.index[:800], columns=list("abc"))
+    ctrl = pd.DataFrame(rng.poisson(20.0, (800, 2)).astype(np.float64), index=sig.index[:800], columns=list("xy"))
+    with pytest.raises(InputCheckError, match="subtracts the control's"):
+        lazyact.activity(treat, "CytoSig", control=ctrl, **FAST)
+    log = lambda e: np.log2(e / e.sum(axis=0) * 1e6 + 1)  # noqa: E731  (the advice, on both sides)
+    act = lazyact.activity(log(treat), "CytoSig", control=log(ctrl), **FAST)
+    assert np.isfinite(act.zscore[:, :]).all()
+
+
 @pytest.mark.parametrize("preprocess", ["scrnaseq", "spatial"])
 def test_lognormalised_as_counts_is_refused(lognorm, preprocess):
     with pytest.raises(InputCheckError, match="look log-normalised") as exc:
@@ -100,22 +112,25 @@ def test_differential_profiles_pass(counts):
 
 
 def test_the_check_reads_a_bounded_sample(monkeypatch):
-    """The judgement reads the first 100 samples x 1000 genes once, never a full pass."""
+    """The judgement reads the first 100 samples (1000 genes of them) once, in the passes' block size,
+    never a full pass."""
+    from lazyact.preprocess import passes
+
     sig = lazyact.load_signature("CytoSig")
     big = np.random.default_rng(2).poisson(3.0, (3000, 700)).astype(np.float64)
     src = as_source(big, genes=list(sig.index[:3000]), samples=[f"s{i}" for i in range(700)])
+    monkeypatch.setattr(passes, "PASS_BYTES", 8 * 3000 * 30)  # 30 samples per block
     reads = []
-    real = type(src).columns
+    real = type(src)._read
 
-    def spy(self, cols, rows=None):
-        out = real(self, cols, rows)
-        reads.append(out.shape)
-        return out
+    def spy(self, cols):
+        reads.append(len(cols))
+        return real(self, cols)
 
-    monkeypatch.setattr(type(src), "columns", spy)
-    with pytest.raises(InputCheckError):
+    monkeypatch.setattr(type(src), "_read", spy)
+    with pytest.raises(InputCheckError, match="first 1000 genes x 100 samples"):
         lazyact.activity(src, "CytoSig", preprocess="center", **FAST)
-    assert reads == [(1000, 100)]
+    assert reads == [30, 30, 30, 10]
 
 
 def _cli(*args):

@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["EmptySamplesWarning", "SignatureNaNWarning", "preview_names", "warn_empty", "warn_user"]
+__all__ = ["EmptySamplesWarning", "SignatureNaNWarning", "check_valid", "preview_names", "warn_empty", "warn_user"]
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
 
@@ -98,3 +98,20 @@ def warn_empty(valid: np.ndarray, names: Sequence, what: str = "cells",
         f"to silence this, leave them out beforehand (e.g. adata[act.valid]).",
         EmptySamplesWarning,
     )
+
+
+def check_valid(valid: np.ndarray, names: Sequence, what: str = "cells",
+                why: str = "no counts over the kept genes (library size 0)") -> np.ndarray:
+    """The valid mask, after one :func:`warn_empty` about the others; no valid sample at all is an error.
+
+    >>> check_valid(np.array([False, False]), ["a", "b"])
+    Traceback (most recent call last):
+    ...
+    ValueError: all 2 cells have no counts over the kept genes (library size 0): there is nothing to compute. Check that the input holds counts (genes x cells) and the right layer.
+    """
+    valid = np.asarray(valid, dtype=bool)
+    if valid.size and not valid.any():
+        raise ValueError(f"all {valid.size} {what} have {why}: there is nothing to compute. "
+                         "Check that the input holds counts (genes x cells) and the right layer.")
+    warn_empty(valid, names, what, why)
+    return valid

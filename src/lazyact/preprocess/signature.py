@@ -4,7 +4,8 @@
   (SecActPy's ``group_signatures``), before the gene overlap;
 * :func:`expand_groups` -- the output proteins (group members, sorted) and their group row;
 * :func:`scale_signature` -- the column z-score of the signature on the shared genes (NaN
-  entries skipped, then 0, as SecActPy's pandas scaling; :func:`count_nan` reports them).
+  entries skipped, then 0, as SecActPy's pandas scaling; :func:`count_nan` reports them);
+* :func:`filter_signature` -- SecActPy's ``sig_filter``: the proteins named like an expression gene.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from scipy.spatial import distance
 
 from .normalise import zscore_columns
 
-__all__ = ["count_nan", "group_signature", "expand_groups", "scale_signature"]
+__all__ = ["count_nan", "group_signature", "expand_groups", "filter_signature", "scale_signature"]
 
 
 def group_signature(signature: pd.DataFrame, threshold: float = 0.9) -> tuple[pd.DataFrame, list[list[str]]]:
@@ -105,3 +106,32 @@ def count_nan(signature: pd.DataFrame) -> tuple[int, list[str]]:
     nan = signature.isna().to_numpy()
     cols = nan.any(axis=0)
     return int(nan.sum()), [str(c) for c in signature.columns[cols]]
+
+
+def filter_signature(signature: pd.DataFrame, genes) -> pd.DataFrame:
+    """SecActPy's ``sig_filter``: keep the proteins (columns) whose name is one of ``genes``.
+
+    The names are compared exactly (case-sensitive), columns keep their order, and this
+    runs before grouping (``secactpy/inference.py:1170-1175``; NOTES.md section 13).
+
+    Raises
+    ------
+    ValueError
+        No protein is kept (SecActPy returns an empty result).
+
+    Examples
+    --------
+    >>> sig = pd.DataFrame(np.ones((2, 3)), index=["IL6", "X"], columns=["TNF", "IL6", "X"])
+    >>> list(filter_signature(sig, ["X", "IL6", "B"]).columns)
+    ['IL6', 'X']
+    """
+    names = pd.Index(genes).astype(str)
+    keep = pd.Index(signature.columns).astype(str).isin(names)
+    if not keep.any():
+        prot = ", ".join(map(str, list(signature.columns[:5]))) + (", ..." if signature.shape[1] > 5 else "")
+        some = ", ".join(map(str, list(names[:5]))) + (", ..." if len(names) > 5 else "")
+        raise ValueError(
+            f"sig_filter=True keeps no protein: none of the signature's {signature.shape[1]} proteins ({prot}) "
+            f"is among the expression's {len(names)} gene names ({some}). Names are compared exactly; "
+            "leave sig_filter off (the default) to use every protein.")
+    return signature.loc[:, keep]

@@ -75,9 +75,9 @@ class ValueSample:
 def sample_values(source: Any, rows: np.ndarray | None = None) -> ValueSample | None:
     """Read the first :data:`SAMPLE_GENES` of ``rows`` (default all genes) x :data:`SAMPLE_SAMPLES` samples.
 
-    One bounded read (at most 100,000 values), whatever the size of the source. None when
-    the sample holds values the source refuses (NaN/inf): the source's own error names
-    the bad sample when it is computed.
+    One bounded read (at most 100,000 values), whatever the size of the source, in blocks
+    of the statistics passes' size. None when the sample holds values the source refuses
+    (NaN/inf): the source's own error names the bad sample when it is computed.
 
     Examples
     --------
@@ -87,16 +87,20 @@ def sample_values(source: Any, rows: np.ndarray | None = None) -> ValueSample | 
     (True, False, 7.0)
     """
     rows = np.arange(source.n_genes) if rows is None else np.asarray(rows)
+    from .passes import pass_block  # (passes imports this module)
+
     rows = rows[:SAMPLE_GENES]
-    cols = np.arange(min(SAMPLE_SAMPLES, source.n_samples))
+    n_cols = min(SAMPLE_SAMPLES, source.n_samples)
+    parts = []
     try:
-        blk = source.columns(cols, rows=rows)
+        for _, blk in source.iter_columns(min(pass_block(source), max(n_cols, 1)), rows=rows, stop=n_cols):
+            parts.append(blk.toarray() if hasattr(blk, "toarray") else np.asarray(blk))
     except ValueError:  # non-finite values: reported by the source where they are used
         return None
-    vals = blk.toarray() if hasattr(blk, "toarray") else np.asarray(blk)
+    vals = np.hstack(parts) if parts else np.zeros((rows.size, 0))
     nz = vals[vals != 0]
     integer = bool(nz.size > 0 and np.allclose(nz, np.round(nz)))
-    return ValueSample(n_genes=int(rows.size), n_samples=int(cols.size), n_nonzero=int(nz.size),
+    return ValueSample(n_genes=int(rows.size), n_samples=int(n_cols), n_nonzero=int(nz.size),
                        max=float(vals.max(initial=0.0)), min=float(vals.min(initial=0.0)), integer=integer)
 
 
@@ -106,7 +110,8 @@ def looks_normalised(source: Any, kept: np.ndarray) -> bool:
     return sample is not None and sample.normalised
 
 
-def check_values(source: Any, preprocess: str, rows: np.ndarray | None = None) -> ValueSample | None:
+def check_values(source: Any, preprocess: str, rows: np.ndarray | None = None, *,
+                 control: bool = False) -> ValueSample | None:
     """Refuse values that contradict ``preprocess``, with a message that names the fix.
 
     * ``"none"`` / ``"center"`` with values that look like raw counts (non-negative
@@ -116,7 +121,8 @@ def check_values(source: Any, preprocess: str, rows: np.ndarray | None = None) -
 
     ``"pseudobulk"`` accepts both (SecActPy averages already-normalised values per group):
     nothing is read and None is returned. The judgement uses :func:`sample_values` only
-    (bounded; ``rows``: the genes to sample, e.g. the genes shared with the signature). A user who knows better passes
+    (bounded; ``rows``: the genes to sample, e.g. the genes shared with the signature;
+    ``control``: the values are compared with a control profile, ``control=``). A user who knows better passes
     ``check_input=False`` to :func:`lazyact.activity` (CLI ``--no-check-input``).
 
     Raises
@@ -139,17 +145,21 @@ def check_values(source: Any, preprocess: str, rows: np.ndarray | None = None) -
         return sample
     what = source.describe() if hasattr(source, "describe") else "the expression"
     skip = ("If they really are {}, pass check_input=False (CLI: --no-check-input) to skip this check, "
-            "which reads only the first 1000 shared genes x 100 samples.")
+            "which reads only the first 1000 genes x 100 samples.")
     if preprocess in _DIFFERENTIAL_MODES and sample.counts:
-        reads = ("differential profiles (log fold changes), used as they are" if preprocess == "none"
-                 else "log expression, only centred per gene")
+        if control:
+            reads = "log expression and subtracts the control's from them"
+        elif preprocess == "none":
+            reads = "differential profiles (log fold changes), used as they are"
+        else:
+            reads = "log expression, only centred per gene"
         raise InputCheckError(
             f"{what}: the values look like raw counts ({sample.describe()}), but preprocess={preprocess!r} "
             f"reads them as {reads}: the activities would be meaningless. For single cells pass "
             "preprocess='scrnaseq' (CLI: --preprocess scrnaseq), for spots preprocess='spatial', for groups of "
             "cells preprocess='pseudobulk' with groupby=; for bulk RNA-seq counts log-normalise first, e.g. "
             "expr = np.log2(expr / expr.sum(axis=0) * 1e6 + 1), and pass preprocess='center'. "
-            + skip.format("differential profiles" if preprocess == "none" else "log expression values")
+            + skip.format("differential profiles" if preprocess == "none" and not control else "log expression values")
         )
     if preprocess in _COUNT_MODES and sample.normalised:
         raise InputCheckError(
