@@ -69,6 +69,16 @@ def check_against(act, g, atol_z, n_cols=N_COLS):
     return out, keep
 
 
+def check_empty_last_group(act, g):
+    """Groups: the golden's 5 (SecActPy without the empty cells), then 'zz_empty' with NaN statistics."""
+    assert list(act.samples) == list(g["samples"]) + ["zz_empty"]
+    assert list(act.valid) == [True] * 5 + [False]
+    for k in ("beta", "se", "zscore"):
+        np.testing.assert_allclose(act[k][:, :5], g[k], rtol=0, atol=1e-10)
+        assert np.isnan(act[k][:, 5]).all()
+    np.testing.assert_array_equal(act.pvalue[:, :5], g["pvalue"])
+
+
 CASES = [  # fixture, preprocess, options, kernel, z tolerance (dense 1e-10, sparse in-flight 1e-8)
     ("empty_sc_cell_dense_n100", "scrnaseq", {}, "dense", 1e-10),
     ("empty_sc_cell_dense_n100", "scrnaseq", {}, "auto", 1e-8),
@@ -131,12 +141,7 @@ def test_pseudobulk_group_without_counts(empty_input):
     assert list(labels).count("zz_empty") == 3
     act, msg = run_warned(empty_input[0], preprocess="pseudobulk", groupby=labels)
     assert msg.startswith("1 of 6 groups have no counts in any of their cells ('zz_empty')")
-    assert list(act.samples) == list(g["samples"]) + ["zz_empty"]
-    assert list(act.valid) == [True] * 5 + [False]
-    for k in ("beta", "se", "zscore"):
-        np.testing.assert_allclose(act[k][:, :5], g[k], rtol=0, atol=1e-10)
-        assert np.isnan(act[k][:, 5]).all()
-    np.testing.assert_array_equal(act.pvalue[:, :5], g["pvalue"])
+    check_empty_last_group(act, g)
 
 
 def test_pseudobulk_empty_cells_in_a_group_change_nothing(empty_input):
@@ -157,12 +162,7 @@ def test_spatial_cell_type_group_without_counts(empty_input):
     g = load_golden("empty_st_celltype_n100")
     act, msg = run_warned(empty_input[0], preprocess="spatial", groupby=g["labels"])
     assert msg.startswith("1 of 6 groups have no spot with counts over the kept genes ('zz_empty')")
-    assert list(act.samples) == list(g["samples"]) + ["zz_empty"]
-    assert list(act.valid) == [True] * 5 + [False]
-    for k in ("beta", "se", "zscore"):
-        np.testing.assert_allclose(act[k][:, :5], g[k], rtol=0, atol=1e-10)
-        assert np.isnan(act[k][:, 5]).all()
-    np.testing.assert_array_equal(act.pvalue[:, :5], g["pvalue"])
+    check_empty_last_group(act, g)
 
 
 def test_spatial_cell_type_empty_spots_in_a_group(empty_input):
