@@ -37,6 +37,7 @@ from .base import ExpressionSource, FileLockedError, SourceClosedError, SourceRe
 from .dense import DenseSource, from_dataframe
 from .h5ad import H5ADSource, TenxH5Source, open_path
 from .hdf5 import HDF5Source, open_h5
+from .safety import UnsafeFileError, printable
 from .sparse import SparseSource
 from .subset import ColumnSubset
 from .visium import VisiumSource, is_visium_folder
@@ -58,7 +59,9 @@ __all__ = [
     "SourceReadError",
     "SourceClosedError",
     "FileLockedError",
+    "UnsafeFileError",
     "open_h5",
+    "printable",
 ]
 
 
