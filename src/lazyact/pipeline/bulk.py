@@ -19,7 +19,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..activity import LazyActivity
-from ..preprocess import PreparedExpression, check_orientation, check_values, row_sums
+from ..preprocess import PreparedExpression, check_orientation, check_values, pass_block, row_sums
 from ..sources import ExpressionSource, as_source
 from .build import ActivityOptions, build_model, resolve_signature
 from .control import bulk_control_activity
@@ -85,7 +85,7 @@ def run_bulk(src: ExpressionSource, sig: pd.DataFrame, sig_name: str, options: A
     build = build_model(sig, sig_name, src.genes, options)
     rows = build.overlap.expression_rows
     if options.check_input:  # raw counts are not differential profiles (judged on the shared genes)
-        check_values(src, options.preprocess, rows)
+        check_values(src, options.preprocess, rows, block=pass_block(src))
     sample_names = pd.Index(src.samples)
     offsets = None
     if options.preprocess == "center" and src.shape[1] >= 2:
@@ -106,6 +106,6 @@ def bulk_activity(expression: Any, options: ActivityOptions) -> LazyActivity:
         unnamed = isinstance(options.control, np.ndarray) or sp.issparse(options.control)  # same genes= then
         control = bulk_source(options.control, options.replace(genes=options.genes if unnamed else None, samples=None))
         if options.check_input:  # raw counts are not log expression either
-            check_values(src, options.preprocess, control=True)
+            check_values(src, options.preprocess, control=True, block=pass_block(src))
         return bulk_control_activity(src, control, sig, sig_name, options)
     return run_bulk(src, sig, sig_name, options)

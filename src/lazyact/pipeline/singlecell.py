@@ -46,12 +46,13 @@ from ..activity import LazyActivity
 from ..preprocess import (
     PreparedExpression,
     check_orientation,
+    check_valid,
     check_values,
     detected_genes,
     log_row_means,
+    pass_block,
     pseudobulk,
     single_cell_genes,
-    check_valid,
     valid_samples,
 )
 from ..sources import ColumnSubset, ExpressionSource, as_source
@@ -132,7 +133,7 @@ def single_cell_activity(expression: Any, options: ActivityOptions) -> LazyActiv
     check_orientation(src, sig.index)
     kept, kept_names = single_cell_genes(src, drop_empty=options.preprocess == "spatial")
     if options.check_input:  # log-normalised values are not counts (SecActPy's test, first kept genes and cells)
-        check_values(src, options.preprocess, kept)
+        check_values(src, options.preprocess, kept, block=pass_block(src))
 
     if options.preprocess == "pseudobulk":
         frame = pseudobulk(src, kept, kept_names, labels)

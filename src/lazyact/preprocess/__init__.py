@@ -43,10 +43,11 @@ from .genes import (
 )
 from .normalise import LOG_ORDERS, log_normalise, scale_factors, zscore_columns
 from .groups import log_group_means, sorted_groups
-from .passes import PASS_BYTES, detected_genes, log_row_means, pass_block, pseudobulk, row_sums, valid_samples
+from .passes import (PASS_BYTES, detected_genes, log_row_means, looks_normalised, pass_block, pseudobulk, row_sums,
+                     valid_samples)
 from .report import EmptySamplesWarning, SignatureNaNWarning, check_valid, warn_empty, warn_user
 from .signature import expand_groups, filter_signature, group_signature, scale_signature
-from .values import InputCheckError, ValueSample, check_values, looks_normalised, sample_values
+from .values import InputCheckError, ValueSample, check_values, sample_values
 
 __all__ = [
     "ControlAxis",

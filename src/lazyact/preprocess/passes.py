@@ -12,8 +12,8 @@ sample: nothing proportional to the matrix is held.
   per-sample ``valid`` mask that :class:`~lazyact.preprocess.expression.PreparedExpression`
   turns into NaN statistics for the others;
 * :func:`pseudobulk` -- counts summed per group, then CPM, ``log2(x + 1)`` and
-  centring (SecActPy's ``preprocess="pseudobulk"``), with
-  :func:`~lazyact.preprocess.values.looks_normalised` deciding whether the input is counts;
+  centring (SecActPy's ``preprocess="pseudobulk"``), with :func:`looks_normalised`
+  deciding whether the input is counts;
 * :func:`detected_genes` -- each sample's number of detected features (``min_genes=``).
 """
 from __future__ import annotations
@@ -26,9 +26,10 @@ import scipy.sparse as sp
 
 from ..sources.base import select_rows
 from .normalise import log_normalise
-from .values import looks_normalised
+from .values import sample_values
 
-__all__ = ["PASS_BYTES", "pass_block", "row_sums", "log_row_means", "pseudobulk", "valid_samples", "detected_genes"]
+__all__ = ["PASS_BYTES", "pass_block", "row_sums", "log_row_means", "looks_normalised", "pseudobulk", "valid_samples",
+           "detected_genes"]
 
 #: Source bytes read per block by the global-statistics passes (library sizes,
 #: row means, pseudo-bulk sums); transient memory is a small multiple of it.
@@ -139,6 +140,15 @@ def log_row_means(source: Any, kept: np.ndarray, shared: np.ndarray, scale: floa
     n = int(counted.sum())
     with np.errstate(invalid="ignore", divide="ignore"):
         return totals, sums / n if n else np.full(shared.size, np.nan)
+
+
+def looks_normalised(source: Any, kept: np.ndarray) -> bool:
+    """SecActPy's check on the first 1000 genes x 100 cells: max < 20 and non-integer values.
+
+    (:func:`~lazyact.preprocess.values.sample_values`; an unreadable sample counts as counts.)
+    """
+    sample = sample_values(source, kept, pass_block(source))
+    return sample is not None and sample.normalised
 
 
 def pseudobulk(source: Any, kept: np.ndarray, names: pd.Index, labels: np.ndarray) -> pd.DataFrame:

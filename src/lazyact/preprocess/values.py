@@ -5,7 +5,8 @@ SecActPy judges its input from the first 1000 genes x 100 cells (``inference.py:
 are not all integers. lazyact reads the same sample once (:func:`sample_values`, never a full
 pass) and uses it twice:
 
-* :func:`looks_normalised` -- SecActPy's rule, which picks pseudo-bulk's averaging path;
+* :func:`~lazyact.preprocess.passes.looks_normalised` -- SecActPy's rule, which picks
+  pseudo-bulk's averaging path;
 * :func:`check_values` -- refuse inputs whose values contradict the preprocessing asked for:
   raw counts read as differential profiles (``"none"``) or as log expression (``"center"``),
   and log-normalised values normalised again as counts (``"scrnaseq"``, ``"spatial"``).
@@ -18,8 +19,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SAMPLE_GENES", "SAMPLE_SAMPLES", "InputCheckError", "ValueSample", "check_values",
-           "looks_normalised", "sample_values"]
+__all__ = ["SAMPLE_GENES", "SAMPLE_SAMPLES", "InputCheckError", "ValueSample", "check_values", "sample_values"]
 
 #: Genes and samples of the bounded sample (SecActPy's 1000 genes x 100 cells).
 SAMPLE_GENES, SAMPLE_SAMPLES = 1000, 100
@@ -72,12 +72,13 @@ class ValueSample:
                 f"{self.n_samples} samples")
 
 
-def sample_values(source: Any, rows: np.ndarray | None = None) -> ValueSample | None:
+def sample_values(source: Any, rows: np.ndarray | None = None, block: int | None = None) -> ValueSample | None:
     """Read the first :data:`SAMPLE_GENES` of ``rows`` (default all genes) x :data:`SAMPLE_SAMPLES` samples.
 
-    One bounded read (at most 100,000 values), whatever the size of the source, in blocks
-    of the statistics passes' size. None when the sample holds values the source refuses
-    (NaN/inf): the source's own error names the bad sample when it is computed.
+    One bounded read (at most 100,000 values), whatever the size of the source, ``block``
+    samples at a time (the pipelines pass their statistics passes' block,
+    :func:`~lazyact.preprocess.passes.pass_block`). None when the sample holds values the
+    source refuses (NaN/inf): the source's own error names the bad sample when it is computed.
 
     Examples
     --------
@@ -87,13 +88,12 @@ def sample_values(source: Any, rows: np.ndarray | None = None) -> ValueSample | 
     (True, False, 7.0)
     """
     rows = np.arange(source.n_genes) if rows is None else np.asarray(rows)
-    from .passes import pass_block  # (passes imports this module)
-
     rows = rows[:SAMPLE_GENES]
     n_cols = min(SAMPLE_SAMPLES, source.n_samples)
+    block = max(n_cols, 1) if block is None else min(int(block), max(n_cols, 1))
     parts = []
     try:
-        for _, blk in source.iter_columns(min(pass_block(source), max(n_cols, 1)), rows=rows, stop=n_cols):
+        for _, blk in source.iter_columns(block, rows=rows, stop=n_cols):
             parts.append(blk.toarray() if hasattr(blk, "toarray") else np.asarray(blk))
     except ValueError:  # non-finite values: reported by the source where they are used
         return None
@@ -104,14 +104,8 @@ def sample_values(source: Any, rows: np.ndarray | None = None) -> ValueSample | 
                        max=float(vals.max(initial=0.0)), min=float(vals.min(initial=0.0)), integer=integer)
 
 
-def looks_normalised(source: Any, kept: np.ndarray) -> bool:
-    """SecActPy's check on the first 1000 genes x 100 cells: max < 20 and non-integer values."""
-    sample = sample_values(source, kept)
-    return sample is not None and sample.normalised
-
-
-def check_values(source: Any, preprocess: str, rows: np.ndarray | None = None, *,
-                 control: bool = False) -> ValueSample | None:
+def check_values(source: Any, preprocess: str, rows: np.ndarray | None = None, *, control: bool = False,
+                 block: int | None = None) -> ValueSample | None:
     """Refuse values that contradict ``preprocess``, with a message that names the fix.
 
     * ``"none"`` / ``"center"`` with values that look like raw counts (non-negative
@@ -122,7 +116,8 @@ def check_values(source: Any, preprocess: str, rows: np.ndarray | None = None, *
     ``"pseudobulk"`` accepts both (SecActPy averages already-normalised values per group):
     nothing is read and None is returned. The judgement uses :func:`sample_values` only
     (bounded; ``rows``: the genes to sample, e.g. the genes shared with the signature;
-    ``control``: the values are compared with a control profile, ``control=``). A user who knows better passes
+    ``block``: samples per read; ``control``: the values are compared with a control
+    profile, ``control=``). A user who knows better passes
     ``check_input=False`` to :func:`lazyact.activity` (CLI ``--no-check-input``).
 
     Raises
@@ -140,7 +135,7 @@ def check_values(source: Any, preprocess: str, rows: np.ndarray | None = None, *
     """
     if preprocess not in _DIFFERENTIAL_MODES + _COUNT_MODES:
         return None
-    sample = sample_values(source, rows)
+    sample = sample_values(source, rows, block)
     if sample is None or sample.n_nonzero == 0:  # nothing to judge from
         return sample
     what = source.describe() if hasattr(source, "describe") else "the expression"
