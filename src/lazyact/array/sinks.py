@@ -346,7 +346,8 @@ class _SummaryFeed:
 
     def __init__(self, names: Sequence[str], rows: int, dtype: np.dtype):
         sdt = sum_dtype_for(dtype)
-        self.accs = {n: Accumulator(rows, {"sum", "moments", "min", "max"}, False, dtype, sdt) for n in names}
+        # skipna: NaN marks samples without an answer, as in LazyActivity.summary()
+        self.accs = {n: Accumulator(rows, {"sum", "moments", "min", "max"}, True, dtype, sdt) for n in names}
         self.carry: dict[str, np.ndarray] | None = None
 
     def add(self, arrays: Mapping[str, np.ndarray]) -> None:

@@ -46,10 +46,14 @@ from ..activity import LazyActivity
 from ..preprocess import (
     PreparedExpression,
     check_orientation,
+    check_valid,
+    check_values,
     detected_genes,
     log_row_means,
+    pass_block,
     pseudobulk,
     single_cell_genes,
+    valid_samples,
 )
 from ..sources import ColumnSubset, ExpressionSource, as_source
 from .build import ActivityOptions, build_model, resolve_signature
@@ -128,13 +132,18 @@ def single_cell_activity(expression: Any, options: ActivityOptions) -> LazyActiv
     sig, sig_name = resolve_signature(options.signature)
     check_orientation(src, sig.index)
     kept, kept_names = single_cell_genes(src, drop_empty=options.preprocess == "spatial")
+    if options.check_input:  # log-normalised values are not counts (SecActPy's test, first kept genes and cells)
+        check_values(src, options.preprocess, kept, block=pass_block(src))
 
     if options.preprocess == "pseudobulk":
         frame = pseudobulk(src, kept, kept_names, labels)
+        valid = check_valid(frame.notna().all(axis=0).to_numpy(), frame.columns, "groups",
+                            "no counts in any of their cells")
         groupby = options.groupby if isinstance(options.groupby, str) else "labels"
         bulk = options.as_bulk()
-        return run_bulk(bulk_source(frame, bulk), sig, sig_name, bulk,
-                        params={"preprocess": "pseudobulk", **options.option_params(), "groupby": groupby})
+        return run_bulk(bulk_source(frame.fillna(0.0), bulk), sig, sig_name, bulk,
+                        params={"preprocess": "pseudobulk", **options.option_params(), "groupby": groupby},
+                        valid=valid)
 
     control = None
     if options.control is not None:  # spatial only (checked by ActivityOptions)
@@ -155,11 +164,14 @@ def single_cell_activity(expression: Any, options: ActivityOptions) -> LazyActiv
     if control is not None:
         offsets = control.means[shared]
         shared = control.positions[shared]  # positions within `kept`
+    if control is not None:
         totals, _ = log_row_means(src, kept, np.empty(0, np.intp), options.scale)
     else:
         totals, offsets = log_row_means(src, kept, shared, options.scale, scale_dtype)
+    valid = check_valid(valid_samples(totals), src.samples, "cells" if options.preprocess == "scrnaseq" else "spots",
+                        "no counts over the kept genes (library size 0)")
     expr = PreparedExpression(src, kept[shared], row_offsets=offsets, log_scale=options.scale, totals=totals,
-                              scale_dtype=scale_dtype)
+                              scale_dtype=scale_dtype, valid=valid)
     try:  # obsm["spatial"] of an .h5ad / AnnData, a Visium folder's positions, for the viewer
         spatial = getattr(src, "spatial", None)
         spatial = spatial() if callable(spatial) else spatial
