@@ -42,7 +42,7 @@ def client():
 
 def test_activity_pickles_by_reference(tmp_path):
     path = _cells_h5ad(tmp_path / "cells.h5ad")
-    act = lazyact.activity(path, "CytoSig", n_rand=20, chunks=(43, 40))
+    act = lazyact.activity(path, "CytoSig", n_rand=20, chunks=(43, 40), preprocess="scrnaseq")
     blob = pickle.dumps(act.zscore)
     assert len(blob) < 2_000_000  # the counts stay in the file
     back = pickle.loads(blob)
@@ -51,7 +51,7 @@ def test_activity_pickles_by_reference(tmp_path):
 
 def test_distributed_max_and_write_equal_local(tmp_path, client):
     path = _cells_h5ad(tmp_path / "cells.h5ad")
-    act = lazyact.activity(path, "CytoSig", n_rand=30, chunks=(43, 40))
+    act = lazyact.activity(path, "CytoSig", n_rand=30, chunks=(43, 40), preprocess="scrnaseq")
     with one_blas_thread():
         local = act.zscore.max(axis=1)  # local streaming reduction, same blocks
         z_local = act.zscore.as_numpy()
@@ -176,20 +176,23 @@ def test_a_worker_killed_mid_block_is_retried_and_the_store_is_identical(tmp_pat
 
 
 def test_worker_refuses_an_input_changed_since_the_activity_was_built(tmp_path, client):
-    from lazyact.array.distributed import InputChangedError
+    from lazyact.results.fingerprint import InputChangedError
 
     path = _cells_h5ad(tmp_path / "c.h5ad", n_cells=40)
     act = lazyact.activity(path, "CytoSig", preprocess="scrnaseq", n_rand=10)
     st = os.stat(path)
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # "replaced" (same bytes, other time)
-    with pytest.raises(InputChangedError, match="changed after the activity was built"):
+    with pytest.raises(InputChangedError, match="changed since the activity was built"):
         act.to_zarr(tmp_path / "x.zarr", progress=False, client=client)
     assert lazyact.results.file_info(tmp_path / "x.zarr")["blocks_done"] == 0  # nothing claimed
 
 
-def _done_blocks(partial: Path) -> int:
-    d = partial / "_lazyact_done" / "c"
-    return len(list(d.iterdir())) if d.is_dir() else 0
+def _done_blocks(out: Path) -> int:
+    """Blocks the writer's journal records as saved (0 before it exists)."""
+    from lazyact.array.journal import Journal, OutputFiles
+
+    record = Journal.read(OutputFiles.of(out).journal)
+    return 0 if record is None else len(record.blocks)
 
 
 def test_cli_workers_run_killed_and_rerun_gives_the_same_store(tmp_path, client, reference, cells):
@@ -199,10 +202,9 @@ def test_cli_workers_run_killed_and_rerun_gives_the_same_store(tmp_path, client,
            "--n-rand", "40", "--block", "16", "-o", str(out), "-q"]
     proc = subprocess.Popen(cmd + ["--workers", "2"], start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
-    part = lazyact.results.partial_path(out)
     try:
         deadline = time.monotonic() + 240
-        while _done_blocks(part) < 1:
+        while _done_blocks(out) < 1:
             assert proc.poll() is None, proc.stderr.read()
             assert time.monotonic() < deadline, "no block saved in time"
             time.sleep(0.02)
@@ -214,7 +216,7 @@ def test_cli_workers_run_killed_and_rerun_gives_the_same_store(tmp_path, client,
             proc.wait()
         proc.stderr.close()
     assert proc.returncode == -signal.SIGKILL
-    n_done = _done_blocks(part)
+    n_done = _done_blocks(out)
     assert not out.exists() and 1 <= n_done < 8
     # started again (joining this cluster): only the missing blocks, the same store as an uninterrupted run
     rerun = subprocess.run(cmd + ["--scheduler", client.scheduler.address], capture_output=True, text=True,

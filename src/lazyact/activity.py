@@ -17,6 +17,7 @@ from ._version import __version__
 from .array import BlockStore
 from .preprocess import as_expression
 from .ridge import STATISTICS, AnalyticModel, Projection, RidgeModel, make_model
+from .results.fingerprint import check_input_stamps, input_stamps
 from .results.io import ActivityIO
 from .views import ActivityArray, ActivityViews
 
@@ -37,9 +38,22 @@ class ActivityBlocks:
     row_map : int array, optional
         Output row -> model row (signature groups expanded back to their
         member proteins); identity by default.
+
+    Notes
+    -----
+    The file behind the expression (if any) is recorded when the blocks are built
+    (:func:`~lazyact.results.fingerprint.input_stamps`); a pickled copy (what a dask
+    worker gets) checks it before its first block and refuses a replaced or edited file
+    (:class:`~lazyact.results.fingerprint.InputChangedError`), whose global statistics
+    would no longer match.
+
+    Samples that the expression marks invalid (its ``valid`` mask, e.g. cells with no
+    counts) are not computed: their four statistics are NaN. The other columns of a
+    block are computed exactly as without them (a column depends only on itself).
     """
 
     names = STATISTICS
+    _inputs_checked = True
 
     def __init__(self, model: RidgeModel, expression: Any, row_map: np.ndarray | None = None,
                  kernel: str = "auto"):
@@ -63,6 +77,11 @@ class ActivityBlocks:
         self.shape = (int(self.row_map.size), int(n_samples))
         self.shape_genes = int(n_genes)
         self.dtype = np.dtype(np.float64)
+        self.inputs = input_stamps(expression)
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._inputs_checked = False  # a copy in another process: check its input file before reading it
 
     def _use_sparse(self) -> bool:
         """Sparse in-flight kernel: sparse expression with a permutation test (kernel='auto'/'sparse')."""
@@ -72,7 +91,27 @@ class ActivityBlocks:
             return False
         return hasattr(self.model, "compute_sparse")
 
+    @property
+    def valid(self) -> np.ndarray | None:
+        """The expression's per-sample ``valid`` mask (None: every sample has an answer)."""
+        return getattr(self.expression, "valid", None)
+
     def __call__(self, rows: np.ndarray, cols: np.ndarray) -> Mapping[str, np.ndarray]:
+        if not self._inputs_checked:
+            check_input_stamps(getattr(self, "inputs", ()))
+            self._inputs_checked = True
+        valid = self.valid
+        if valid is not None:
+            ok = valid[cols]
+            if not ok.all():  # samples without an answer: NaN, not computed
+                out = {k: np.full((len(rows), len(cols)), np.nan, dtype=self.dtype) for k in self.names}
+                if ok.any():
+                    for k, v in self._compute(rows, cols[ok]).items():
+                        out[k][:, ok] = v
+                return out
+        return self._compute(rows, cols)
+
+    def _compute(self, rows: np.ndarray, cols: np.ndarray) -> Mapping[str, np.ndarray]:
         model_rows, back = np.unique(self.row_map[rows], return_inverse=True)
         if self._use_sparse():
             L, mu, sigma = self.expression.sparse_block(cols)
@@ -209,6 +248,27 @@ class LazyActivity(ActivityViews, ActivityIO):
     @property
     def model(self) -> RidgeModel:
         return self.blocks.model
+
+    @property
+    def valid(self) -> np.ndarray:
+        """One bool per sample: False where there is no valid answer (NaN statistics).
+
+        Cells or spots with no counts (library size 0) in the single-cell modes, and
+        pseudo-bulk groups none of whose cells has counts, are False; everything else
+        is True.
+
+        Examples
+        --------
+        >>> import numpy as np, lazyact
+        >>> rng = np.random.default_rng(0)
+        >>> act = lazyact.LazyActivity(rng.standard_normal((2, 30)), 10, rng.standard_normal((30, 4)))
+        >>> act.valid.tolist()
+        [True, True, True, True]
+        """
+        valid = self.blocks.valid
+        out = np.ones(self.shape[1], dtype=bool) if valid is None else np.array(valid, dtype=bool)
+        out.flags.writeable = False
+        return out
 
     def __repr__(self) -> str:
         p, m = self.shape

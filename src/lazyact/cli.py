@@ -9,8 +9,15 @@
     lazyact demo [--out FILE]                            CytoSig on the bundled bulk example
     lazyact view INPUT|OUT.h5 [--png FILE]               interactive viewer / a PNG of it
 
-``python -m lazyact ...`` does the same. Exit status: 0 success, 1 error (message on
-stderr), 2 bad arguments, 3 ``info`` on an unfinished (``.partial``) file.
+``python -m lazyact ...`` does the same. Exit status: 0 success, 1 error (one line on
+stderr: a full disk, another process writing the same OUT, bad input...), 2 bad
+arguments, 3 ``info`` on an unfinished (``.partial``) file, 130 interrupted (Ctrl-C).
+
+``run`` is crash-safe: it writes ``OUT.partial`` next to a journal of the finished
+blocks (each block takes a few seconds), under a lock that refuses a second writer of
+the same OUT. After an interruption (Ctrl-C, a kill, a full disk, a power cut) the same
+command resumes ("resuming OUT: 12 of 40 blocks already saved"); OUT appears only when
+complete.
 """
 from __future__ import annotations
 
@@ -31,6 +38,8 @@ from ._version import __version__
 from .pipeline import PREPROCESS_MODES, activity
 from .results import ActivityIO, NotResultsFileError, file_info, format_info, open_results
 from .ridge import STATISTICS
+from .sources.safety import printable
+from .sources import is_visium_folder
 from .viz.viewer import RendererFallbackWarning, RendererUnavailable
 
 __all__ = ["main", "build_parser"]
@@ -60,8 +69,28 @@ def _input_options(p: argparse.ArgumentParser, signature_required: bool) -> None
     g.add_argument("--gene-order", choices=("expression", "signature", "sorted"), default="expression")
     g.add_argument("--layer", default=None, help=".h5ad / AnnData matrix: X, raw or a layers key")
     g.add_argument("--gene-column", default=None, help=".h5ad var column with gene names (or 'auto')")
-    g.add_argument("--groupby", default=None, help="pseudobulk: obs column to group cells by")
+    g.add_argument("--groupby", default=None, metavar="COLUMN",
+                   help="pseudobulk: obs column to sum cells by; spatial: cell-type level (mean of the spots' log "
+                        "values per group)")
+    o = p.add_argument_group("SecActPy options (see the user guide's table of modes)")
+    o.add_argument("--control", default=None, metavar="PATH",
+                   help="control profile: with --preprocess none a genes x samples table (INPUT minus the control's "
+                        "row means, collapsed to one column 'Change'); with --preprocess spatial control counts "
+                        "(Visium folder, .h5ad)")
+    o.add_argument("--paired", action="store_true",
+                   help="with --control: subtract the control sample of the same name")
+    o.add_argument("--single-sample", action="store_true",
+                   help="with --control: one result per sample instead of the collapsed 'Change'")
+    o.add_argument("--sig-filter", action="store_true",
+                   help="keep only the proteins whose name is one of the expression's genes")
+    o.add_argument("--scale-factor", type=float, default=None, metavar="S",
+                   help="scrnaseq/spatial: library size of log2(x / total * S + 1) (default 1e5)")
+    o.add_argument("--min-genes", type=int, default=0, metavar="N",
+                   help="count modes: drop cells/spots with fewer than N detected genes first (default 0)")
     g.add_argument("--threads", type=int, default=None, help="worker threads (default: all CPUs)")
+    g.add_argument("--no-check-input", dest="check_input", action="store_false",
+                   help="do not refuse values that contradict --preprocess (raw counts with none/center, "
+                        "log-normalised values with scrnaseq/spatial; judged from the first 1000 genes x 100 samples)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,14 +104,16 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Compute activity of INPUT and write it block by block to OUT "
                                      "(resumable: rerun the same command after an interruption).")
     run.add_argument("input", metavar="INPUT", help="expression: .h5ad, an AnnData .zarr store, .h5 (10x), .npy, "
-                                                   "or a text table (genes x samples)")
+                                                   "a text table (genes x samples) or a Space Ranger (Visium) folder")
     run.add_argument("-o", "--out", required=True, help="results file (.h5, .h5ad with --h5ad) or zarr store (.zarr)")
     _input_options(run, signature_required=True)
     w = run.add_argument_group("output")
     w.add_argument("--h5ad", "--anndata", dest="h5ad", action="store_true",
                    help="AnnData's layout: an .h5ad (also chosen by an .h5ad OUT), or an AnnData zarr store "
                         "with a .zarr OUT")
-    w.add_argument("--block", type=int, default=None, help="samples per write block (resume granularity)")
+    w.add_argument("--block", type=int, default=None,
+                   help="samples per write block (resume granularity; default: a few seconds of work each for "
+                        ".h5/.h5ad, about 64 MiB for .zarr)")
     w.add_argument("--arrays", nargs="+", choices=STATISTICS, default=list(STATISTICS), help="statistics to store")
     w.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="stored dtype")
     w.add_argument("--compression", default=None,
@@ -128,7 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"{', '.join(_VIEWS)} (default zscore; aliases z, p, logp)")
     vg.add_argument("--groupby", default=None, metavar="COLUMN",
                     help="order the cells by this obs column and show it as a coloured track with a legend "
-                         "(with --preprocess pseudobulk: the column the cells are summed over)")
+                         "(with --preprocess pseudobulk: the column the cells are summed over; for spatial cell-type "
+                         "level, 'lazyact run --groupby' and view its results file)")
     vg.add_argument("--size", default="1200x700", help="picture size WIDTHxHEIGHT in pixels (default 1200x700)")
     vg.add_argument("--renderer", choices=("auto", "fastplotlib", "matplotlib"), default="auto",
                     help="what draws --png (default auto: fastplotlib, else matplotlib)")
@@ -142,7 +174,9 @@ def _activity(args: argparse.Namespace) -> Any:
     kwargs: dict[str, Any] = dict(
         lambda_=args.lambda_, n_rand=args.n_rand, seed=args.seed, rng=args.rng, preprocess=args.preprocess,
         group=group, gene_order=args.gene_order, backend=args.backend, layer=args.layer,
-        gene_column=args.gene_column, threads=args.threads, dtype=args.compute_dtype,
+        gene_column=args.gene_column, threads=args.threads, dtype=args.compute_dtype, control=args.control,
+        paired=args.paired, single_sample=args.single_sample, sig_filter=args.sig_filter,
+        scale_factor=args.scale_factor, min_genes=args.min_genes, check_input=args.check_input,
     )
     if args.groupby is not None:
         kwargs["groupby"] = args.groupby
@@ -170,6 +204,10 @@ def _cluster(args: argparse.Namespace) -> contextlib.AbstractContextManager:
     return stack
 
 
+def _plain_warning(message: Any, category: type, *args: Any, **kwargs: Any) -> None:
+    print(f"lazyact run: warning: {message}", file=sys.stderr)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     is_zarr = out.suffix.lower() == ".zarr"
@@ -184,24 +222,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
         compression = None if compression.lower() == "none" else compression
         opts = dict(dtype=np.dtype(args.dtype), compression=compression, block=args.block, progress=not args.quiet,
                     resume=args.resume, overwrite=args.overwrite)
-        if is_zarr:
-            fmt = "anndata" if args.h5ad else "lazyact"
-            if args.h5ad and list(args.arrays) != list(STATISTICS):
-                print("lazyact: note: --arrays is ignored with --h5ad (X = beta, obsm = se/zscore/pvalue)",
-                      file=sys.stderr)
-            path = ActivityIO.to_zarr(act, out, arrays=tuple(args.arrays), format=fmt, summary=args.summary,
-                                      shards=args.shards, **opts)
-        elif args.shards:
-            raise ValueError("--shards applies to zarr stores (a .zarr OUT)")
-        elif args.h5ad or out.suffix.lower() == ".h5ad":
-            if list(args.arrays) != list(STATISTICS):
-                print("lazyact: note: --arrays is ignored with --h5ad (X = beta, obsm = se/zscore/pvalue)",
-                      file=sys.stderr)
-            if args.summary:
-                print("lazyact: note: --summary applies to .h5 output only", file=sys.stderr)
-            path = ActivityIO.to_h5ad(act, out, **opts)
-        else:
-            path = ActivityIO.to_hdf5(act, out, arrays=tuple(args.arrays), summary=args.summary, **opts)
+        with warnings.catch_warnings():  # the writer's notes ("... Starting over.") as one plain line each
+            warnings.showwarning = _plain_warning
+            if is_zarr:
+                fmt = "anndata" if args.h5ad else "lazyact"
+                if args.h5ad and list(args.arrays) != list(STATISTICS):
+                    print("lazyact: note: --arrays is ignored with --h5ad (X = beta, obsm = se/zscore/pvalue)",
+                          file=sys.stderr)
+                path = ActivityIO.to_zarr(act, out, arrays=tuple(args.arrays), format=fmt, summary=args.summary,
+                                          shards=args.shards, **opts)
+            elif args.shards:
+                raise ValueError("--shards applies to zarr stores (a .zarr OUT)")
+            elif args.h5ad or out.suffix.lower() == ".h5ad":
+                if list(args.arrays) != list(STATISTICS):
+                    print("lazyact: note: --arrays is ignored with --h5ad (X = beta, obsm = se/zscore/pvalue)",
+                          file=sys.stderr)
+                if args.summary:
+                    print("lazyact: note: --summary applies to .h5 output only", file=sys.stderr)
+                path = ActivityIO.to_h5ad(act, out, **opts)
+            else:
+                path = ActivityIO.to_hdf5(act, out, arrays=tuple(args.arrays), summary=args.summary, **opts)
     dt = time.perf_counter() - t0
     m = act.shape[1]
     size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else os.path.getsize(path)
@@ -237,6 +277,8 @@ def _cmd_view(args: argparse.Namespace) -> int:
     pseudobulk = args.preprocess == "pseudobulk"
     groupby = None if pseudobulk else args.groupby  # pseudobulk: the samples already are the groups
     try:
+        if is_visium_folder(args.input):  # a Space Ranger folder is expression data
+            raise NotResultsFileError(args.input)
         obj = open_results(args.input)  # a results file (an unfinished one is an error) ...
     except NotResultsFileError:
         build = argparse.Namespace(**vars(args))
@@ -290,14 +332,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(_view_argv(argv))
     try:
         return _COMMANDS[args.command](args)
-    except KeyboardInterrupt:
-        print("lazyact: interrupted (an unfinished run resumes when started again)", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        saved = [n[len("lazyact: "):] for n in getattr(exc, "__notes__", ()) if n.startswith("lazyact: ")]
+        where = f": {saved[0].replace('the same call', 'the same command')}" if saved else \
+            " (an unfinished run resumes when started again)"
+        print(f"lazyact {args.command}: interrupted{where}", file=sys.stderr)
         return 130
     except (OSError, ValueError, KeyError, TypeError, MemoryError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         if isinstance(exc, OSError) and exc.strerror and exc.filename is None and len(exc.args) == 2:
             msg = exc.strerror
-        print(f"lazyact {args.command}: error: {msg}", file=sys.stderr)
+        print(f"lazyact {args.command}: error: {printable(msg)}", file=sys.stderr)
         return 1
 
 

@@ -17,9 +17,10 @@ def test_fingerprint_tracks_inputs(tmp_path):
     T, Y = rng.standard_normal((4, 60)), rng.standard_normal((60, 9))
     base = fingerprint(lazyact.LazyActivity(T, 20, Y))
     assert fingerprint(lazyact.LazyActivity(T.copy(), 20, Y.copy())) == base
-    Y2 = Y.copy()
-    Y2[0, 4] += 1  # the middle column is in the sample
-    assert fingerprint(lazyact.LazyActivity(T, 20, Y2)) != base
+    for col in range(9):  # every column counts (not a sample of them)
+        Y2 = Y.copy()
+        Y2[7, col] += 1e-12
+        assert fingerprint(lazyact.LazyActivity(T, 20, Y2)) != base, col
     assert fingerprint(lazyact.LazyActivity(T, 20, Y, seed=1)) != base
     assert fingerprint(lazyact.LazyActivity(T, 20, Y, rng="gsl")) != base
     assert fingerprint(lazyact.LazyActivity(T, 20, Y, samples=list("abcdefghi"))) != base
@@ -35,7 +36,7 @@ def _sparse_h5ad(path, n_cells=120, seed=0):
 
 def test_resume_refused_when_the_input_file_changes(tmp_path):
     src = _sparse_h5ad(tmp_path / "cells.h5ad")
-    act = lazyact.activity(src, "CytoSig", n_rand=10, chunks=(43, 16))
+    act = lazyact.activity(src, "CytoSig", n_rand=10, chunks=(43, 16), check_input=False)  # counts as they are
     parts = fingerprint_parts(act)
     assert parts["expression"]["file"]["path"] == str(src.resolve())  # by reference, no data hash
     # interrupt after 2 blocks: a block function that fails on the third call
@@ -63,8 +64,33 @@ def test_resume_refused_when_the_input_file_changes(tmp_path):
         lazyact.open(partial_path(tmp_path / "out.h5"))
     st = os.stat(src)
     os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # "edited" input
-    act2 = lazyact.activity(src, "CytoSig", n_rand=10, chunks=(43, 16))
+    act2 = lazyact.activity(src, "CytoSig", n_rand=10, chunks=(43, 16), check_input=False)
     with pytest.raises(ResumeMismatchError, match=r"differences: expression.*resume=False"):
         act2.to_hdf5(tmp_path / "out.h5", block=16, progress=False)
     out = act2.to_hdf5(tmp_path / "out.h5", block=16, progress=False, resume=False)
     assert np.array_equal(lazyact.open(out).zscore[:, :], act2.zscore[:, :])
+
+
+def test_fingerprint_covers_in_memory_counts_and_their_statistics(tmp_path):
+    import anndata
+    import scipy.sparse as sp
+
+    src = _sparse_h5ad(tmp_path / "cells.h5ad", n_cells=60)
+    adata = anndata.read_h5ad(src)
+    parts = fingerprint_parts(lazyact.activity(adata, "CytoSig", n_rand=10, preprocess="scrnaseq"))
+    assert "data" in parts["expression"] and "file" not in parts["expression"]  # in memory: hashed in full
+    X = sp.csr_matrix(adata.X, copy=True)
+    X.data[X.indptr[31]] += 1  # one count of one cell in the middle
+    changed = anndata.AnnData(X, obs=adata.obs, var=adata.var)
+    parts2 = fingerprint_parts(lazyact.activity(changed, "CytoSig", n_rand=10, preprocess="scrnaseq"))
+    assert parts2["expression"]["data"] != parts["expression"]["data"]
+    assert parts2["expression"]["state"] != parts["expression"]["state"]  # and the library sizes changed
+
+
+def test_fingerprint_of_a_file_input_has_its_identity_and_global_statistics(tmp_path):
+    src = _sparse_h5ad(tmp_path / "cells.h5ad", n_cells=40)
+    parts = fingerprint_parts(lazyact.activity(src, "CytoSig", n_rand=10, preprocess="scrnaseq"))
+    ident = parts["expression"]["file"]
+    assert {"path", "size", "mtime_ns", "inode", "sample"} <= set(ident)
+    state = parts["expression"]["state"]
+    assert "totals" in state and "row_offsets" in state  # hashes of the preprocessing's statistics

@@ -16,8 +16,9 @@ from array_toys import RefusedError
 import lazyact
 from lazyact.cli import main
 from lazyact.results import IncompleteFileError, ResumeMismatchError, file_info, partial_path
+from lazyact.array.journal import Journal, OutputFiles
 from lazyact.array.sinks import Target, WritePlan
-from lazyact.results.zarr import DONE_KEY, ZarrBlockSink, write_zarr
+from lazyact.results.zarr import ZarrBlockSink, write_zarr
 
 from .helpers import STATS, toy_store
 
@@ -87,6 +88,11 @@ def test_anndata_variant_read_by_anndata_and_open(tmp_path, ly86, ly86_full):
         ly86.to_zarr(tmp_path / "b.zarr", format="anndata", summary=True, client=False)
 
 
+def journaled(out) -> list[int]:
+    """The blocks the writer's journal records as saved."""
+    return sorted(Journal.read(OutputFiles.of(out).journal).blocks)
+
+
 def _interrupted(tmp_path, allowed_cols, name="r.zarr", **kw):
     allowed = np.zeros((7, 23), dtype=bool)
     allowed[:, :allowed_cols] = True
@@ -101,7 +107,7 @@ def test_resume_computes_only_missing_blocks_and_equals_uninterrupted(tmp_path):
     out = _interrupted(tmp_path, 10)  # blocks of 4: [0,4) and [4,8) finish
     part = partial_path(out)
     assert part.is_dir() and not out.exists()
-    assert zarr.open_group(part, mode="r")[DONE_KEY][:].tolist() == [1, 1, 0, 0, 0, 0]
+    assert journaled(out) == [0, 1]
     with pytest.raises(IncompleteFileError, match="2 of 6 column blocks"):
         lazyact.open(out)
     info = file_info(out)
@@ -113,12 +119,12 @@ def test_resume_computes_only_missing_blocks_and_equals_uninterrupted(tmp_path):
     write_zarr(ref, tmp_path / "ref.zarr", block=4, progress=False, fingerprint="fp1", client=False)
     assert_same_store(out, tmp_path / "ref.zarr")
     z = zarr.open_group(out, mode="r")
-    assert DONE_KEY not in z and "lazyact_run" not in z.attrs
+    assert "lazyact_run" not in z.attrs and not OutputFiles.of(out).journal.exists()
     assert np.array_equal(z["b"][:], toy.full()["b"])
 
 
-def test_a_block_is_done_only_after_all_its_chunks(tmp_path):
-    """A writer dying between the chunks of a block leaves it unrecorded; the rerun writes it again."""
+def test_a_block_is_journaled_only_after_all_its_chunks(tmp_path):
+    """A writer dying between the chunks of a block leaves it unjournaled; the rerun writes it again."""
     out = _interrupted(tmp_path, 4)
     part = partial_path(out)
     root = zarr.open_group(part, mode="r")
@@ -135,7 +141,7 @@ def test_a_block_is_done_only_after_all_its_chunks(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         sink(1, Dies(a=np.full((7, 4), 5.0), b=np.zeros((7, 4))))
     root = zarr.open_group(part, mode="r")
-    assert root[DONE_KEY][:].tolist()[:2] == [1, 0] and root["a"][0, 4] == 5.0
+    assert journaled(out) == [0] and root["a"][0, 4] == 5.0
     stale = ZarrBlockSink(part, sink.targets, plan, "a-run-started-before")  # a task of an abandoned run
     with pytest.raises(RuntimeError, match="started afresh by another run"):
         stale(2, {"a": np.ones((7, 4)), "b": np.ones((7, 4))})
@@ -180,7 +186,7 @@ def test_existing_store_needs_overwrite_and_survives_failure(tmp_path):
 
 HOLDER = """
 import fcntl, os, sys, time
-fd = os.open(sys.argv[1], os.O_RDONLY)
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
 fcntl.flock(fd, fcntl.LOCK_EX)  # what the writing client holds
 print("locked", flush=True)
 time.sleep(60)
@@ -191,7 +197,8 @@ def test_second_writer_refused_until_the_first_dies(tmp_path):
     out = _interrupted(tmp_path, 6)
     part = partial_path(out)
     store, toy = toy_store()
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(part)], stdout=subprocess.PIPE, text=True)
+    lock = OutputFiles.of(out).lock
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(lock)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
         for resume in (True, False):  # refused, and --no-resume does not take the store away either

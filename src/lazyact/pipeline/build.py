@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -17,17 +18,30 @@ import numpy as np
 import pandas as pd
 
 from ..activity import LazyActivity
-from ..preprocess import GeneOverlap, expand_groups, group_signature, overlap_genes, scale_signature
+from ..preprocess import (
+    GeneOverlap,
+    SignatureNaNWarning,
+    expand_groups,
+    filter_signature,
+    group_signature,
+    overlap_genes,
+    scale_signature,
+    warn_user,
+)
+from ..preprocess.report import preview_names
+from ..preprocess.signature import count_nan
 from ..ridge import DEFAULT_LAMBDA, Projection, make_model, projection
 from ..signatures import load_signature
 
-__all__ = ["PREPROCESS_MODES", "SINGLE_CELL_MODES", "ActivityOptions", "ModelBuild", "build_model",
-           "default_group", "resolve_signature"]
+__all__ = ["DEFAULT_SCALE", "PREPROCESS_MODES", "SINGLE_CELL_MODES", "ActivityOptions", "ModelBuild", "build_model",
+           "default_group", "describe_input", "resolve_signature"]
 
 #: Values of ``preprocess=``.
 PREPROCESS_MODES = ("none", "center", "scrnaseq", "spatial", "pseudobulk")
 #: The modes whose input is counts (the single-cell pipelines).
 SINGLE_CELL_MODES = ("scrnaseq", "spatial", "pseudobulk")
+#: Library-size scale of the single-cell and spatial log normalisation (SecActPy's ``scale_factor``).
+DEFAULT_SCALE = 1e5
 
 
 @dataclass(frozen=True)
@@ -57,6 +71,12 @@ class ActivityOptions:
     group: bool | float | None = None
     gene_order: str = "expression"
     groupby: Any = None
+    control: Any = None
+    paired: bool = False
+    single_sample: bool = False
+    sig_filter: bool = False
+    scale_factor: float | None = None
+    min_genes: int = 0
     backend: str = "auto"
     genes: Sequence[Any] | None = None
     samples: Sequence[Any] | None = None
@@ -70,11 +90,44 @@ class ActivityOptions:
     sparse_mode: bool = False
     null: str = "permutation"
     dtype: Any = None
+    check_input: bool = True
 
     def __post_init__(self) -> None:
+        if not isinstance(self.check_input, (bool, np.bool_)):
+            raise TypeError(f"check_input must be True or False, got {self.check_input!r}")
         if self.preprocess not in PREPROCESS_MODES:
             raise ValueError(f"preprocess must be one of {', '.join(map(repr, PREPROCESS_MODES))}, "
                              f"got {self.preprocess!r}")
+        _check_options(self)
+
+    @property
+    def scale(self) -> float:
+        """The library-size scale of the single-cell log normalisation (``scale_factor`` or 1e5)."""
+        return DEFAULT_SCALE if self.scale_factor is None else float(self.scale_factor)
+
+    def option_params(self) -> dict[str, Any]:
+        """The SecActPy options used, as recorded in :attr:`~lazyact.LazyActivity.params` (and files)."""
+        out: dict[str, Any] = {"sig_filter": bool(self.sig_filter)}
+        if self.control is not None:
+            out.update(control=describe_input(self.control), paired=bool(self.paired),
+                       single_sample=bool(self.single_sample))
+        if self.preprocess in ("scrnaseq", "spatial"):
+            out["scale_factor"] = self.scale
+        if self.preprocess in SINGLE_CELL_MODES:
+            out["min_genes"] = int(self.min_genes)
+        if self.groupby is not None and self.preprocess in ("spatial", "pseudobulk"):
+            out["groupby"] = self.groupby if isinstance(self.groupby, str) else "labels"
+        return out
+
+    def as_bulk(self) -> "ActivityOptions":
+        """The options of the bulk pipeline run on a profile a single-cell mode made (``preprocess="none"``).
+
+        The input-side options (names, matrix, cell grouping, control, scaling, cell filter, the
+        input check) were used up making the profile; the method's options and ``sig_filter`` carry over.
+        """
+        return self.replace(preprocess="none", genes=None, samples=None, layer=None, gene_column=None, groupby=None,
+                            control=None, paired=False, single_sample=False, scale_factor=None, min_genes=0,
+                            check_input=False)
 
     def replace(self, **changes: Any) -> "ActivityOptions":
         """A copy with some options changed."""
@@ -86,12 +139,81 @@ class ActivityOptions:
                 "kernel": self.kernel}
 
 
+def describe_input(obj: Any) -> str:
+    """A short description of an input for :attr:`params`: its path, or its kind and shape.
+
+    >>> describe_input(pd.DataFrame(np.zeros((3, 2))))
+    'DataFrame (3 x 2)'
+    """
+    if isinstance(obj, (str, os.PathLike)):
+        return os.fspath(obj)
+    shape = getattr(obj, "shape", None)
+    kind = type(obj).__name__
+    return f"{kind} ({shape[0]} x {shape[1]})" if shape is not None and len(shape) == 2 else kind
+
+
+def _check_options(o: ActivityOptions) -> None:
+    """Refuse wrong combinations of options with a message that says what to do (SecActPy ignores them)."""
+    for name in ("paired", "single_sample", "sig_filter"):
+        if not isinstance(getattr(o, name), (bool, np.bool_)):
+            raise TypeError(f"{name}= must be True or False, got {getattr(o, name)!r}")
+    mode = o.preprocess
+    if o.control is None:
+        for name in ("paired", "single_sample"):
+            if getattr(o, name):
+                raise ValueError(f"{name}=True compares samples with a control profile: pass control= (genes x "
+                                 f"samples, e.g. a path or a DataFrame), or leave {name} off")
+    else:
+        if mode == "center":
+            raise ValueError("control= replaces the centring: use preprocess='none' with control= (SecActPy's "
+                             "is_differential=False with a control), or drop control= to centre on the samples")
+        if mode in ("scrnaseq", "pseudobulk"):
+            raise ValueError(f"control= is not available with preprocess={mode!r} (SecActPy has no single-cell "
+                             "control); use preprocess='spatial' for a spatial control, or preprocess='none' with "
+                             "differential profiles")
+        if mode == "spatial" and (o.paired or o.single_sample):
+            raise ValueError("paired=/single_sample= apply to bulk controls (preprocess='none'); a spatial control's "
+                             "means are subtracted from every spot or group, without collapsing")
+    if o.groupby is not None and mode not in ("spatial", "pseudobulk"):
+        raise ValueError(f"groupby= groups cells for preprocess='pseudobulk' or 'spatial' (cell-type level), not "
+                         f"preprocess={mode!r}; drop groupby= or choose one of those modes")
+    if o.scale_factor is not None:
+        if mode not in ("scrnaseq", "spatial"):
+            raise ValueError(f"scale_factor= sets the library size of preprocess='scrnaseq' / 'spatial', not "
+                             f"preprocess={mode!r}; drop scale_factor=")
+        if isinstance(o.scale_factor, (bool, np.bool_)) or not isinstance(o.scale_factor, (int, float, np.number)) \
+                or not np.isfinite(o.scale_factor) or o.scale_factor <= 0:
+            raise ValueError(f"scale_factor must be a finite number > 0 (SecActPy's default is 1e5), "
+                             f"got {o.scale_factor!r}")
+    if isinstance(o.min_genes, (bool, np.bool_)) or not isinstance(o.min_genes, (int, np.integer)) or o.min_genes < 0:
+        raise ValueError(f"min_genes must be an integer >= 0 (0 keeps every sample), got {o.min_genes!r}")
+    if o.min_genes and mode not in SINGLE_CELL_MODES:
+        raise ValueError(f"min_genes= drops cells/spots with few detected genes in count data (preprocess="
+                         f"'scrnaseq', 'spatial' or 'pseudobulk'), not preprocess={mode!r}; drop min_genes=")
+
+
 def resolve_signature(signature: Any) -> tuple[pd.DataFrame, str]:
-    """The signature as a float64 genes x proteins DataFrame, and the name recorded in ``params``."""
+    """The signature as a float64 genes x proteins DataFrame, and the name recorded in ``params``.
+
+    NaN entries are kept (SecActPy keeps those of a DataFrame or a file: its scaling skips
+    them, :func:`~lazyact.preprocess.signature.scale_signature`), with one
+    :class:`~lazyact.preprocess.SignatureNaNWarning` saying how many and where.
+    """
     if isinstance(signature, pd.DataFrame):
-        sig = signature.astype(np.float64)
-        return sig, "DataFrame"
-    return load_signature(signature), str(signature)
+        sig, name = signature.astype(np.float64), "DataFrame"
+    else:
+        sig, name = load_signature(signature), str(signature)
+    n_nan, proteins = count_nan(sig)
+    if n_nan:
+        warn_user(
+            f"signature {name} has {n_nan} NaN value{'s' if n_nan > 1 else ''} in {len(proteins)} "
+            f"protein{'s' if len(proteins) > 1 else ''} ({preview_names(proteins)}); handled as SecActPy does: "
+            "each protein's mean and sd over the shared genes skip them, they are 0 after scaling, and a "
+            "protein with a NaN is grouped with no other. To decide otherwise, fill or drop them first, e.g. "
+            "signature.fillna(0) or lazyact.load_signature(path).fillna(0).",
+            SignatureNaNWarning,
+        )
+    return sig, name
 
 
 def default_group(signature: Any) -> bool:
@@ -120,7 +242,15 @@ class ModelBuild:
 
 def build_model(sig: pd.DataFrame, sig_name: str, expression_genes: Sequence[Any],
                 options: ActivityOptions) -> ModelBuild:
-    """Group the signature (before the overlap, as SecActPy), align genes, z-score X, project."""
+    """Filter (``sig_filter``) and group the signature (before the overlap, as SecActPy), align genes,
+    z-score X, project.
+
+    ``expression_genes`` are the expression's gene names as SecActPy has them at this step
+    (after a control's alignment, the single-cell clean-up, ...): ``sig_filter`` keeps the
+    proteins named like one of them.
+    """
+    if options.sig_filter:
+        sig = filter_signature(sig, expression_genes)
     group = default_group(options.signature) if options.group is None else options.group
     do_group = bool(group) if isinstance(group, bool) else True
     threshold = float(group) if not isinstance(group, bool) else 0.9
@@ -142,5 +272,6 @@ def build_model(sig: pd.DataFrame, sig_name: str, expression_genes: Sequence[Any
         "gene_order": options.gene_order,
         "n_genes": int(len(overlap.genes)),
         "n_groups": len(members),
+        **({"n_proteins_kept": int(sig.shape[1])} if options.sig_filter else {}),
     }
     return ModelBuild(proj, model, proteins, row_map, overlap, params)

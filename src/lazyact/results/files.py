@@ -1,37 +1,34 @@
-"""Files of results, whatever their format: the ``.partial`` name, target checks, the atomic move.
+"""Files of results, whatever their format: the ``.partial`` name, target checks, errors.
 
-Every writer writes ``path + ".partial"`` and moves it to ``path`` only when complete
-(:func:`commit`: flushed to disk first, then :func:`os.replace`), so a file under the
-final name is always complete. The errors raised by readers and writers of results
-are defined here.
+Every writer writes ``path + ".partial"`` and moves it to ``path`` only when complete,
+so a file under the final name is always complete; the lock, the journal of finished
+blocks and the atomic moves are :mod:`lazyact.array.journal` (used by
+:class:`~lazyact.array.sinks.BlockWriter` for every format). The errors raised by
+readers and writers of results are defined or re-exported here.
 """
 from __future__ import annotations
 
 import errno
 import os
 from pathlib import Path
+from typing import Callable
+
+from ..array.journal import PARTIAL_SUFFIX, DiskSpaceError, ResumeMismatchError, WriterBusyError
 
 __all__ = [
     "PARTIAL_SUFFIX",
+    "DiskSpaceError",
     "IncompleteFileError",
     "NotResultsFileError",
     "ResumeMismatchError",
+    "WriterBusyError",
     "check_target",
-    "commit",
-    "fsync_path",
     "partial_path",
 ]
-
-#: Suffix of a file being written.
-PARTIAL_SUFFIX = ".partial"
 
 
 class IncompleteFileError(OSError):
     """A results file is still being written (or was interrupted): a ``.partial`` file."""
-
-
-class ResumeMismatchError(ValueError):
-    """A ``.partial`` file was written for other inputs or another layout."""
 
 
 class NotResultsFileError(ValueError):
@@ -50,15 +47,19 @@ def partial_path(path: str | os.PathLike) -> Path:
     return p.with_name(p.name + PARTIAL_SUFFIX)
 
 
-def check_target(final: Path, overwrite: bool) -> None:
+def check_target(final: Path, overwrite: bool, store: Callable[[Path], bool] | None = None,
+                 kind: str = "file") -> None:
     """Refuse, before any work, a destination that cannot be written or would be overwritten.
+
+    ``store(path)`` says whether an existing directory is an output of this ``kind`` (a
+    zarr store), which ``overwrite`` may replace; without it a directory is refused.
 
     Raises
     ------
     FileNotFoundError, NotADirectoryError, PermissionError
         The directory is missing, not a directory or not writable.
     IsADirectoryError
-        ``final`` is a directory.
+        ``final`` is a directory (that is not a ``kind``).
     FileExistsError
         ``final`` exists and ``overwrite`` is False.
     """
@@ -69,31 +70,11 @@ def check_target(final: Path, overwrite: bool) -> None:
         raise NotADirectoryError(errno.ENOTDIR, f"cannot write '{final}': '{parent}' is not a directory")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise PermissionError(errno.EACCES, f"cannot write '{final}': directory '{parent}' is not writable")
-    if final.is_dir():
-        raise IsADirectoryError(errno.EISDIR, f"cannot write '{final}': it is a directory")
+    if final.is_dir() and not (store is not None and store(final)):
+        what = "" if store is None else f" that is not a {kind}; remove it or choose another name"
+        raise IsADirectoryError(errno.EISDIR, f"cannot write '{final}': it is a directory{what}")
     if final.exists() and not overwrite:
         raise FileExistsError(
             errno.EEXIST, f"'{final}' exists; pass overwrite=True (CLI: --overwrite) to replace it "
-            "(it is replaced only once the new file is complete)"
+            f"(it is replaced only once the new {kind} is complete)"
         )
-
-
-def fsync_path(path: Path) -> None:
-    """Flush a closed file's data to disk (best effort)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
-def commit(partial: Path, final: Path) -> Path:
-    """Move the complete, closed ``partial`` file to ``final`` (flushed to disk first); return ``final``."""
-    fsync_path(partial)
-    os.replace(partial, final)
-    return final

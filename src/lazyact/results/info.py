@@ -5,38 +5,55 @@ many column blocks are written); :func:`format_info` is the text the command pri
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
+
+import json
 
 import h5py
-import numpy as np
 
 from ..array import format_bytes
-from .files import partial_path
-from .hdf5 import DONE_KEY, open_results_file
+from ..array.journal import journal_progress
+from ..sources.safety import attr_json, printable, read_attrs
 from . import zarr as zarr_format
-from .stored import inspect, py_value
+from .files import partial_path
+from .hdf5 import DONE_KEY, open_results_file, progress
+from .stored import inspect, is_complete, py_value
 
 __all__ = ["file_info", "format_info"]
 
 
-def _describe(out: dict, attrs: Mapping[str, Any], done: np.ndarray | None, summary: bool,
-              complete: Any) -> dict:
-    """Fill ``out`` with what any format's root attributes say; ``complete()`` describes a complete file."""
-    incomplete = done is not None or not bool(attrs.get("lazyact_complete", True))
+def _layout_problem(layout: dict) -> str | None:
+    """What is wrong with a ``lazyact_layout`` attribute (None when it is fine)."""
+    shape = layout.get("shape")
+    if not (isinstance(shape, list) and len(shape) == 2 and all(isinstance(n, int) and n >= 0 for n in shape)):
+        return "a JSON object whose 'shape' is two non-negative integers"
+    arrays = layout.get("arrays")
+    if not (isinstance(arrays, list) and all(isinstance(a, str) for a in arrays)):
+        return "a JSON object whose 'arrays' is a list of names"
+    if not isinstance(layout.get("format"), str):
+        return "a JSON object whose 'format' is a string"
+    if not (layout.get("block") is None or isinstance(layout.get("block"), int)):
+        return "a JSON object whose 'block' is an integer"
+    return None
+
+
+def _describe(out: dict, attrs: Mapping[str, Any], incomplete: bool, found: tuple[int, int] | None,
+              layout: dict | None, unfinished_params: Callable[[], dict], summary: bool,
+              complete: Callable[[], tuple[dict, dict]]) -> dict:
+    """Fill ``out`` with what any format says: its root attributes, the journal's ``found`` progress of an
+    unfinished output, its parsed ``lazyact_layout``; ``complete()`` describes a complete one."""
     out["complete"] = not incomplete
-    if done is not None:
-        out["blocks_done"], out["n_blocks"] = int(np.count_nonzero(done)), int(done.size)
-    layout = json.loads(attrs["lazyact_layout"]) if "lazyact_layout" in attrs else None
+    if found is not None:
+        out["blocks_done"], out["n_blocks"] = found
     if incomplete:
         out["format"] = f"lazyact {layout['format']} (unfinished)" if layout else "unfinished"
         if layout:
             out["shape"] = tuple(layout["shape"])
-            out["arrays"] = {n: {"dtype": layout["dtype"], "chunks": layout["chunks"],
-                                 "compression": layout["compression"]} for n in layout["arrays"]}
-        params = json.loads(attrs["lazyact_params"]) if "lazyact_params" in attrs else {}
+            out["arrays"] = {n: {"dtype": layout.get("dtype"), "chunks": layout.get("chunks"),
+                                 "compression": layout.get("compression")} for n in layout["arrays"]}
+        params = unfinished_params()
     else:
         info, out["arrays"] = complete()
         out["format"] = info["kind"]
@@ -52,12 +69,23 @@ def _describe(out: dict, attrs: Mapping[str, Any], done: np.ndarray | None, summ
     return out
 
 
+def _json_attr(attrs: Mapping[str, Any], key: str, check: Callable[[dict], str | None] | None = None) -> dict | None:
+    """A JSON object attribute of a zarr store (None when absent or not what it should be)."""
+    try:
+        value = json.loads(attrs[key]) if isinstance(attrs.get(key), str) else None
+    except ValueError:
+        return None
+    if not isinstance(value, dict) or (check is not None and check(value) is not None):
+        return None
+    return value
+
+
 def _zarr_info(p: Path) -> dict:
     if not p.exists():
         p = partial_path(p)
     root = zarr_format.open_store(p)
     attrs = dict(root.attrs)
-    done = np.asarray(root[zarr_format.DONE_KEY][:]) if zarr_format.DONE_KEY in root else None
+    incomplete = not bool(attrs.get("lazyact_complete", True))
     size = sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
 
     def complete() -> tuple[dict, dict]:
@@ -73,7 +101,9 @@ def _zarr_info(p: Path) -> dict:
                 arrays[n]["shards"] = tuple(int(x) for x in (reversed(arr.shards) if tr else arr.shards))
         return info, arrays
 
-    return _describe({"path": str(p), "size_bytes": size}, attrs, done, "summary" in root, complete)
+    return _describe({"path": str(p), "size_bytes": size}, attrs, incomplete,
+                     journal_progress(p) if incomplete else None, _json_attr(attrs, "lazyact_layout", _layout_problem),
+                     lambda: _json_attr(attrs, "lazyact_params") or {}, "summary" in root, complete)
 
 
 def file_info(path: str | os.PathLike) -> dict:
@@ -99,7 +129,8 @@ def file_info(path: str | os.PathLike) -> dict:
         raise FileNotFoundError(f"no such file: '{path}'")
     f = open_results_file(p, allow_locked=True)
     with f:
-        done = f[DONE_KEY][()] if DONE_KEY in f else None
+        attrs = read_attrs(f)
+        incomplete = DONE_KEY in f or not is_complete(f, attrs)
 
         def complete() -> tuple[dict, dict]:
             info = inspect(f, p)
@@ -114,14 +145,17 @@ def file_info(path: str | os.PathLike) -> dict:
                     arrays[n] = {"dataset": key, "dtype": "dataframe", "chunks": None, "compression": None}
             return info, arrays
 
-        return _describe({"path": str(p), "size_bytes": p.stat().st_size}, dict(f.attrs), done, "summary" in f,
-                         complete)
+        return _describe({"path": str(p), "size_bytes": p.stat().st_size}, attrs, incomplete,
+                         progress(p, f) if incomplete else None,
+                         attr_json(f, "lazyact_layout", attrs, check=_layout_problem),
+                         lambda: attr_json(f, "lazyact_params", attrs) or {}, "summary" in f, complete)
 
 
 def format_info(info: Mapping[str, Any]) -> str:
-    """Human-readable text of :func:`file_info`."""
-    lines = [f"{info['path']}"]
-    lines.append(f"  format     {info.get('format')}")
+    """Human-readable text of :func:`file_info`; whatever came from the file is escaped
+    (:func:`~lazyact.sources.safety.printable`: no control characters reach the terminal)."""
+    lines = [printable(info["path"])]
+    lines.append(f"  format     {printable(info.get('format'))}")
     if "shape" in info:
         p, m = info["shape"]
         lines.append(f"  shape      {p:,} proteins x {m:,} samples")
@@ -137,18 +171,21 @@ def format_info(info: Mapping[str, Any]) -> str:
     lines.append(f"  size       {format_bytes(info['size_bytes'])}")
     for n, a in info.get("arrays", {}).items():
         shards = f", shards {a['shards']}" if a.get("shards") else ""
-        lines.append(f"  {n:<10} {a.get('dtype')}, chunks {a.get('chunks')}{shards}, compression {a.get('compression')}")
+        lines.append(printable(f"  {n:<10} {a.get('dtype')}, chunks {a.get('chunks')}{shards}, "
+                               f"compression {a.get('compression')}"))
     if info.get("summary"):
         lines.append("  summary    per-protein mean/std/min/max stored")
     if info.get("proteins"):
-        lines.append(f"  proteins   {', '.join(map(str, info['proteins']))}{', ...' if info['shape'][0] > 5 else ''}")
+        more = ", ..." if info["shape"][0] > 5 else ""
+        lines.append(f"  proteins   {', '.join(map(printable, info['proteins']))}{more}")
     if info.get("samples"):
-        lines.append(f"  samples    {', '.join(map(str, info['samples']))}{', ...' if info['shape'][1] > 5 else ''}")
+        more = ", ..." if info["shape"][1] > 5 else ""
+        lines.append(f"  samples    {', '.join(map(printable, info['samples']))}{more}")
     if info.get("version"):
-        lines.append(f"  written by lazyact {info['version']}")
+        lines.append(f"  written by lazyact {printable(info['version'])}")
     params = info.get("params") or {}
     if params:
         lines.append("  parameters")
         for k, v in params.items():
-            lines.append(f"    {k} = {v!r}")
+            lines.append(f"    {printable(k)} = {printable(repr(v))}")
     return "\n".join(lines)

@@ -16,7 +16,6 @@ import pandas as pd
 
 from .._version import __version__
 from ..array import BlockStore
-from ..array.distributed import FileCheck
 from ..array.sinks import read_all
 from ..ridge import STATISTICS
 from .fingerprint import digest, dumps, fingerprint, fingerprint_parts
@@ -24,7 +23,7 @@ from .h5ad import write_h5ad
 from .hdf5 import write_hdf5
 from .zarr import write_zarr
 
-__all__ = ["FORMAT", "ActivityIO", "check_statistics", "file_attrs", "input_check"]
+__all__ = ["FORMAT", "ActivityIO", "check_statistics", "file_attrs"]
 
 #: ``lazyact_format`` attribute of files written by lazyact.
 FORMAT = "lazyact-activity/1"
@@ -53,22 +52,6 @@ def check_statistics(names: Any, available: Sequence[str]) -> tuple[str, ...]:
     if bad or not names:
         raise ValueError(f"arrays must be among {list(available)}, got {list(names)}")
     return names
-
-
-def input_check(act: Any) -> FileCheck | None:
-    """A :class:`~lazyact.array.distributed.FileCheck` of the files an activity reads, as they were when it was
-    built (``file_identity`` of its file-backed expression source; a stored activity's file), or None."""
-    files: dict[str, tuple[int, int]] = {}
-    stored = getattr(act, "_file_id", None)
-    if isinstance(stored, dict):
-        files[str(stored["path"])] = (int(stored["size"]), int(stored["mtime_ns"]))
-    node, depth = getattr(getattr(act, "blocks", None), "expression", None), 0
-    while node is not None and depth < 6:
-        identity = getattr(node, "file_identity", None)
-        if isinstance(identity, dict):
-            files.update(identity)
-        node, depth = getattr(node, "source", None), depth + 1
-    return FileCheck(files) if files else None
 
 
 class ActivityIO:
@@ -278,7 +261,7 @@ class ActivityIO:
             multiple of the chunk width, about 64 MiB of results.
         shards : bool
             Store each block of a statistic as ONE object (zarr's sharding codec) instead
-            of one per chunk: far fewer files at atlas scale (see ``docs/scaling.md``).
+            of one per chunk: far fewer files at atlas scale.
         overwrite : bool
             Replace an existing store (once the new one is complete).
         summary : bool
@@ -316,7 +299,7 @@ class ActivityIO:
             chunks=chunks, shards=shards, dtype=dtype, compression=compression, block=block, progress=progress,
             resume=resume,
             overwrite=overwrite, summary=summary, attrs=file_attrs(self), extra=extra, uns=uns,
-            fingerprint=digest(parts), fingerprint_parts=parts, client=client, check=input_check(self),
+            fingerprint=digest(parts), fingerprint_parts=parts, client=client,
         )
 
     def to_anndata(self, max_bytes: int | None = None, force: bool = False, progress: bool | None = None) -> Any:

@@ -11,7 +11,6 @@ ones found.
 """
 from __future__ import annotations
 
-import json
 import os
 import threading
 from pathlib import Path
@@ -23,6 +22,7 @@ import pandas as pd
 
 from ..array import BlockStore
 from ..sources import open_h5
+from ..sources.safety import UnsafeFileError, attr_json, printable, read_attrs
 from ..views import ActivityViews
 from . import h5ad, hdf5
 from . import zarr as zarr_format
@@ -30,7 +30,17 @@ from .files import IncompleteFileError, NotResultsFileError
 from .fingerprint import digest, hash_names
 from .io import ActivityIO
 
-__all__ = ["StoredActivity", "StoredBlocks", "inspect", "is_results_file", "open", "open_results", "py_value"]
+__all__ = [
+    "ResultsFileChangedError",
+    "StoredActivity",
+    "StoredBlocks",
+    "file_stamp",
+    "inspect",
+    "is_results_file",
+    "open",
+    "open_results",
+    "py_value",
+]
 
 
 def py_value(v: Any) -> Any:
@@ -42,6 +52,24 @@ def py_value(v: Any) -> Any:
     if isinstance(v, np.ndarray):
         return [py_value(x) for x in v.tolist()] if v.size < 100 else f"<array {v.shape}>"
     return v
+
+
+def is_complete(f: h5py.File, attrs: Mapping[str, Any]) -> bool:
+    """The ``lazyact_complete`` root attribute (True when absent: foreign files are complete).
+
+    Raises
+    ------
+    UnsafeFileError
+        It is not a boolean.
+    """
+    if "lazyact_complete" not in attrs:
+        return True
+    v = attrs["lazyact_complete"]
+    v = v[()] if isinstance(v, np.ndarray) and v.shape == () else v
+    if isinstance(v, (bool, np.bool_)) or (isinstance(v, (int, np.integer)) and int(v) in (0, 1)):
+        return bool(v)
+    raise UnsafeFileError(f"attribute 'lazyact_complete' of / in '{printable(f.filename)}' should be a boolean, "
+                          f"got {printable(repr(v))[:80]}: the file is corrupt, or was not written by lazyact.")
 
 
 def _node_info(node: Any, transpose: bool
@@ -63,13 +91,13 @@ def inspect(f: h5py.File, path: Path) -> dict:
         No statistics, or inconsistent ones (the message says what was found).
     """
     keys = sorted(f.keys())
-    if hdf5.DONE_KEY in f or (not bool(f.attrs.get("lazyact_complete", True))):
+    attrs = read_attrs(f)
+    if hdf5.DONE_KEY in f or not is_complete(f, attrs):
         raise IncompleteFileError(hdf5.incomplete_message(path, f))
-    attrs = dict(f.attrs)
     found = hdf5.find_statistics(f, attrs) or h5ad.find_statistics(f, attrs, path)
     if found is None:
         raise NotResultsFileError(
-            f"'{path}' is not an activity results file: found top-level keys {keys}. Expected datasets "
+            f"'{printable(path)}' is not an activity results file: found top-level keys {keys}. Expected datasets "
             "beta/se/zscore/pvalue (written by lazyact's to_hdf5 or SecActPy's streaming writer) or an "
             "AnnData .h5ad with X and obsm se/zscore/pvalue (to_h5ad, SecActPy's save_results_to_h5ad).")
     kind, sources, proteins, samples = found["kind"], found["sources"], found["proteins"], found["samples"]
@@ -79,16 +107,16 @@ def inspect(f: h5py.File, path: Path) -> dict:
     shapes = {n: i[0] for n, i in infos.items()}
     shape = next(iter(shapes.values()))
     if len(set(shapes.values())) != 1:
-        raise NotResultsFileError(f"'{path}': the statistics have different shapes {shapes}")
+        raise NotResultsFileError(f"'{printable(path)}': the statistics have different shapes {shapes}")
     sources = {n: (key, tr, infos[n][3]) for n, (key, tr, _) in sources.items()}
     dtype = np.result_type(*(i[1] for i in infos.values()))
     if dtype.kind != "f":
         dtype = np.dtype(np.float64)
     if len(proteins) != shape[0] or len(samples) != shape[1]:
-        raise NotResultsFileError(f"'{path}': {len(proteins)} protein / {len(samples)} sample names for "
+        raise NotResultsFileError(f"'{printable(path)}': {len(proteins)} protein / {len(samples)} sample names for "
                                   f"statistics of shape {shape}")
     if "lazyact_params" in attrs:
-        params = json.loads(attrs["lazyact_params"])
+        params = attr_json(f, "lazyact_params", attrs)
     else:
         params = {k: py_value(v) for k, v in attrs.items() if k not in ("feature_names", "sample_names")
                   and not str(k).startswith(("encoding-", "lazyact_"))}
@@ -97,10 +125,19 @@ def inspect(f: h5py.File, path: Path) -> dict:
                 proteins=proteins, samples=samples, params=params, attrs=attrs)
 
 
+class ResultsFileChangedError(OSError):
+    """A results file was replaced or modified while a :class:`StoredActivity` had it open."""
+
+
 class StoredBlocks:
     """Block function reading stored statistics from an HDF5 / h5ad file or a zarr store.
 
-    Pickles as its path (the file is opened lazily in each process, by ``opener``).
+    Pickles as its path (the file is opened lazily in each process, by ``opener``). The
+    file's identity (size, modification time, inode, and its ``lazyact_fingerprint``
+    attribute) is recorded when it is first opened; every later (re)opening checks it and
+    refuses a file that was replaced or modified meanwhile (:class:`ResultsFileChangedError`)
+    instead of mixing the two files' blocks. :meth:`close` waits for the reads in flight; a
+    read after it reopens.
 
     Parameters
     ----------
@@ -114,6 +151,9 @@ class StoredBlocks:
     preferred_chunks : (int, int)
     token : str
         Deterministic identity (names dask graphs).
+    identity : mapping, optional
+        The file's identity (:func:`file_stamp`) to check on every opening (default: as
+        found at the first opening).
     opener : callable
         ``opener(path)`` -> the open file or root group (a module-level function; default
         HDF5's).
@@ -121,7 +161,7 @@ class StoredBlocks:
 
     def __init__(self, path: str, sources: Mapping[str, tuple[str, bool, Sequence[str] | None]],
                  shape: tuple[int, int], dtype: Any, preferred_chunks: tuple[int, int], token: str,
-                 opener: Any = None):
+                 identity: Mapping[str, Any] | None = None, opener: Any = None):
         self.path = os.fspath(path)
         self.sources = dict(sources)
         self.names = tuple(self.sources)
@@ -129,48 +169,121 @@ class StoredBlocks:
         self.dtype = np.dtype(dtype)
         self.preferred_chunks = preferred_chunks
         self.token = token
+        self.identity = None if identity is None else dict(identity)
         self.opener = opener or _open_hdf5
-        self._lock = threading.Lock()
+        self._init_runtime()
+
+    def _init_runtime(self) -> None:
+        self._cond = threading.Condition()
         self._file: Any = None
         self._pid = os.getpid()
+        self._readers = 0
+        self._closing = False
+        self._checked: set[str] = set()  # frame columns whose storage was checked
 
-    def _f(self) -> Any:
-        with self._lock:
-            valid = self._file is not None and getattr(getattr(self._file, "id", None), "valid", True)
-            if not valid or self._pid != os.getpid():
-                self._file = self.opener(self.path)
+    def _open(self) -> Any:
+        f = self.opener(self.path)
+        try:
+            found = file_stamp(self.path, f)
+            if self.identity is None:
+                self.identity = found
+            elif found != self.identity:
+                differ = ", ".join(f"{k} {self.identity.get(k)!r} -> {found.get(k)!r}" for k in self.identity
+                                   if self.identity.get(k) != found.get(k))
+                raise ResultsFileChangedError(
+                    f"'{self.path}' was replaced or modified since it was opened ({differ}); its blocks would mix "
+                    "with those already read. Open it again with lazyact.open(path).")
+        except BaseException:
+            _close(f)
+            raise
+        return f
+
+    def _acquire(self) -> Any:
+        with self._cond:
+            while self._closing:
+                self._cond.wait()
+            if self._file is None or not _is_open(self._file) or self._pid != os.getpid():
+                self._file = self._open()
                 self._pid = os.getpid()
+                self._checked = set()
+            self._readers += 1
             return self._file
 
+    def _release(self) -> None:
+        with self._cond:
+            self._readers -= 1
+            if self._readers == 0:
+                self._cond.notify_all()
+
     def close(self) -> None:
-        with self._lock:
-            if self._file is not None and getattr(getattr(self._file, "id", None), "valid", False):
-                self._file.close()
-            self._file = None
+        """Close the file once the reads in flight are done (a later read reopens it)."""
+        with self._cond:
+            while self._closing:  # another close() is under way
+                self._cond.wait()
+            self._closing = True
+            try:
+                while self._readers:
+                    self._cond.wait()
+                if self._file is not None and self._pid == os.getpid():
+                    _close(self._file)
+                self._file = None
+            finally:
+                self._closing = False
+                self._cond.notify_all()
 
     def __call__(self, rows: np.ndarray, cols: np.ndarray) -> dict[str, np.ndarray]:
-        f = self._f()
-        out = {}
-        for n, (key, tr, columns) in self.sources.items():
-            if columns is not None:  # an AnnData DataFrame in obsm: one dataset per protein
-                out[n] = h5ad.read_frame_block(f[key], columns, rows, cols)
-            else:
-                out[n] = hdf5.read_block(f[key], rows, cols, tr)
-        return out
+        f = self._acquire()
+        try:
+            out = {}
+            for n, (key, tr, columns) in self.sources.items():
+                if columns is not None:  # an AnnData DataFrame in obsm: one dataset per protein
+                    out[n] = h5ad.read_frame_block(f[key], columns, rows, cols, self._checked)
+                else:
+                    out[n] = hdf5.read_block(f[key], rows, cols, tr)
+            return out
+        finally:
+            self._release()
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state.pop("_lock")
-        state["_file"] = None
+        for key in ("_cond", "_file", "_pid", "_readers", "_closing", "_checked"):
+            state.pop(key, None)
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self._lock = threading.Lock()
+        self._init_runtime()
+
+
+def _stat_path(path: str | os.PathLike) -> str:
+    """What identifies a results file on disk: the file, or a zarr store's root metadata (rewritten with it)."""
+    p = os.fspath(path)
+    return os.path.join(p, "zarr.json") if os.path.isdir(p) else p
+
+
+def file_stamp(path: str | os.PathLike, f: Any = None) -> dict:
+    """Size, modification time, inode and ``lazyact_fingerprint`` of a results file or zarr store
+    (``f``: it, open: an ``h5py.File`` or a zarr group)."""
+    st = os.stat(_stat_path(path))
+    out: dict[str, Any] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "inode": st.st_ino}
+    if f is not None:
+        fp = (read_attrs(f) if isinstance(f, h5py.File) else dict(f.attrs)).get("lazyact_fingerprint")
+        out["fingerprint"] = None if fp is None else str(py_value(fp))
+    return out
 
 
 def _open_hdf5(path: str) -> h5py.File:
     return open_h5(path, rdcc_nbytes=None)
+
+
+def _is_open(f: Any) -> bool:
+    """Whether an opened file is still usable (a zarr group has no handle to lose)."""
+    return bool(f.id.valid) if isinstance(f, h5py.File) else True
+
+
+def _close(f: Any) -> None:
+    if isinstance(f, h5py.File) and f.id.valid:
+        f.close()
 
 
 def store_chunks(node_chunks: tuple[int, int] | None, shape: tuple[int, int], itemsize: int,
@@ -212,32 +325,35 @@ class StoredActivity(ActivityViews, ActivityIO):
     def __init__(self, path: str | os.PathLike, *, chunks: tuple[int, int] | None = None,
                  cache_bytes: int | None = None, threads: int | None = None):
         self.path = Path(os.fspath(path))
+        self.path = Path(os.fspath(path))
         opener = None
         if zarr_format.is_zarr_results(self.path):
             info = zarr_format.inspect_store(self.path)
             self.summary_stats, spatial = info["summary"], info["spatial"]
             opener = zarr_format.open_store
-            stat_path = self.path / "zarr.json"  # a store's identity: its root metadata
+            stamp = file_stamp(self.path, opener(self.path))
         else:
             with hdf5.open_results_file(self.path) as f:
+                stamp = file_stamp(self.path, f)
                 info = inspect(f, self.path)
                 self.summary_stats = hdf5.read_summary(f, info["proteins"])
                 spatial = hdf5.read_spatial(f)
                 if spatial is None:
                     spatial = h5ad.obsm_array(f, "spatial")
-            stat_path = self.path
         self.spatial = None if spatial is None else np.asarray(spatial, dtype=np.float64)
         self.format: str = info["kind"]
         self.params: dict = info["params"]
         self.attrs: dict = {k: py_value(v) for k, v in info["attrs"].items()}
         self.proteins = pd.Index(info["proteins"], dtype=object)
         self.samples = pd.Index(info["samples"], dtype=object)
-        st = os.stat(stat_path)
-        self._file_id = {"path": str(Path(stat_path).resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+        st = os.stat(_stat_path(self.path))
+        self._file_id = {"path": str(self.path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+                         "inode": st.st_ino}
         token = digest({"file": self._file_id, "sources": {k: v[:2] for k, v in info["sources"].items()}})
         dtype = info["dtype"]
         pref = store_chunks(info["chunks"], info["shape"], dtype.itemsize, len(info["sources"]))
-        self.blocks = StoredBlocks(str(self.path), info["sources"], info["shape"], dtype, pref, token, opener)
+        self.blocks = StoredBlocks(str(self.path), info["sources"], info["shape"], dtype, pref, token,
+                                   identity=stamp, opener=opener)
         kwargs = {} if cache_bytes is None else {"cache_bytes": int(cache_bytes)}
         self.store = BlockStore(self.blocks, chunks=chunks, threads=threads, **kwargs)
         self._views: dict[str, Any] = {}
@@ -265,7 +381,11 @@ class StoredActivity(ActivityViews, ActivityIO):
                 "samples": hash_names(self.samples)}
 
     def close(self) -> None:
-        """Close the file handle (it is reopened on the next read)."""
+        """Close the file handle once the reads in flight are done (it is reopened on the next read).
+
+        Safe while other threads read: they finish first. A reopening refuses a file
+        that was replaced meanwhile (:class:`ResultsFileChangedError`).
+        """
         self.blocks.close()
 
     def __enter__(self) -> "StoredActivity":

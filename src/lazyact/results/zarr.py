@@ -17,29 +17,34 @@ by ``anndata.read_zarr``): ``X`` = beta and ``obsm/se|zscore|pvalue`` (samples x
 
 Writing, and what a kill leaves
 -------------------------------
-The store is written as ``path + ".partial"`` and renamed to ``path`` when complete. A
-column block of samples (all proteins, every statistic) is always a whole number of
-chunks, so blocks never share a chunk and can be written by different processes at once.
-zarr's ``LocalStore`` writes each chunk to a temporary file and renames it into place, and
-a block is recorded as done (one chunk of the ``_lazyact_done`` array, fill value 0) only
-after all of its chunks are stored: a process killed at any moment leaves blocks that
-are either recorded and complete, or not recorded (and computed again by the next run).
-Chunks are written even where they equal the fill value (``write_empty_chunks``), so
-:meth:`ZarrOutput.finish` can check that every chunk is there before the store is marked
-complete.
+The store is written by :class:`~lazyact.array.sinks.BlockWriter` as every lazyact output
+is (:mod:`lazyact.array.journal`): as ``path + ".partial"`` next to the journal of its
+verified blocks, under the writer's lock (``path + ".lock"``, an ``flock`` the kernel drops
+when the writer dies; a second run is refused, also with ``resume=False``), with free
+space checked before each block, and moved into place (two renames, undone after a kill
+between them) once complete. A resumed run reads back each journaled block, keeps those
+whose digest matches in a fresh store, and computes the rest. :class:`ZarrLayout` is only
+the format: a column block of samples (all proteins, every statistic) is always a whole
+number of chunks (or one shard), so blocks never share a chunk and can be written by
+different processes at once (:class:`~lazyact.array.distributed.DistributedWriter`:
+workers store blocks through a :class:`ZarrBlockSink`, the client journals each one when
+its task returns). zarr's ``LocalStore`` writes each chunk to a temporary file and renames
+it into place; the sink fsyncs a block's chunks before it returns. Chunks are written even
+where they equal the fill value (``write_empty_chunks``), so :meth:`ZarrOutput.finish` can
+check that every chunk is there before the store is marked complete.
 
-One writer at a time: the client process holds an exclusive lock (``flock``) on the
-``.partial`` directory from the moment it creates or opens it until it has renamed it;
-the kernel releases it when the process dies. A second run on the same store is refused
-(also with ``resume=False``). A new store is built under a temporary name and renamed to
-``.partial`` already locked. Each ``.partial`` carries a run identity
-(``lazyact_run``) that every block write checks before its chunks and again before its
-done record, so a task of an abandoned run still running on a cluster does not write into
-a store started afresh (``resume=False``) -- except for the chunks of a block it was
-writing at that very moment, which its missing done record leaves to be written again:
-before starting a store afresh on an external cluster, let the old run's tasks end
-(``client.cancel`` / restart the workers). Resuming is always safe: blocks have the same
-bits whoever writes them.
+Blocks are sized by bytes (about :data:`~lazyact.array.sinks.write_buffer_bytes` of all
+statistics), not by time as for HDF5 files: the block is the store's chunk (or shard)
+geometry, which must not depend on a measurement, so that a store has the same bytes
+whoever writes it (here, or a cluster).
+
+Each ``.partial`` carries a run identity (``lazyact_run``) that every block write checks
+before and after its chunks, so a task of an abandoned run still running on a cluster
+does not write into a store started afresh (``resume=False``, or the fresh copy of a
+resume) -- except for the chunks of a block it was writing at that very moment: before
+starting a store afresh on an external cluster, let the old run's tasks end
+(``client.cancel`` / restart the workers). Resuming is otherwise safe: blocks have the
+same bits whoever writes them.
 
 Reading: :func:`inspect_store` finds the statistics of a complete store (lazyact's
 layout or any AnnData zarr store with ``obsm`` statistics), :func:`open_store` opens it,
@@ -49,14 +54,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import json
 import math
 import os
 import re
-import shutil
 import uuid
-import warnings
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -65,17 +67,24 @@ import pandas as pd
 
 from ..array import MOMENTS, BlockStore
 from ..array.distributed import DistributedWriter, active_client
-from ..array.sinks import BlockWriter, Target, WritePlan, read_targets, write_buffer_bytes, write_targets
+from ..array.journal import fsync_dir, fsync_path, journal_progress, remove_output
+from ..array.sinks import (
+    BlockWriter,
+    Target,
+    WritePlan,
+    chunk_shape,
+    read_targets,
+    write_buffer_bytes,
+    write_targets,
+)
 from ..ridge import STATISTICS
 from ..sources.encoding import read_index
 from ..sources.zarr import ZARR, import_zarr, is_zarr_store
-from .files import IncompleteFileError, NotResultsFileError, ResumeMismatchError, partial_path
+from .files import IncompleteFileError, NotResultsFileError, check_target, partial_path
 from .fingerprint import dumps
-from .hdf5 import labels
-from .resume import check_resume, layout_info
+from .hdf5 import labels, layout_info
 
 __all__ = [
-    "DONE_KEY",
     "ZarrBlockSink",
     "ZarrLayout",
     "ZarrOutput",
@@ -86,8 +95,6 @@ __all__ = [
     "write_zarr",
 ]
 
-#: Array of finished column blocks in a ``.partial`` store (one chunk per block).
-DONE_KEY = "_lazyact_done"
 #: Temporary files left by zarr's atomic writes when a process is killed mid-write.
 _TMP_FILE = re.compile(r"\.[0-9a-f]{32}\.partial$")
 _ENCODING_ARRAY = {"encoding-type": "array", "encoding-version": "0.2.0"}
@@ -121,15 +128,6 @@ def compressors(compression: str | None) -> Any:
     return codecs[name]()
 
 
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def remove_tmp_files(root: Path) -> int:
     """Delete the temporary files of chunk writes interrupted by a kill; return how many."""
     n = 0
@@ -142,56 +140,14 @@ def remove_tmp_files(root: Path) -> int:
     return n
 
 
-class StoreLock:
-    """An exclusive ``flock`` on a store directory, held by this process until released or dead.
-
-    Raises
-    ------
-    OSError
-        (``EBUSY``) another process holds it.
-    """
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.fd: int | None = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(self.fd)
-            self.fd = None
-            raise OSError(errno.EBUSY, f"'{path}' is being written by another process (another run on the same "
-                                       "store?); wait for it to finish, or stop it first") from None
-
-    def release(self) -> None:
-        if self.fd is not None:
-            with contextlib.suppress(OSError):
-                fcntl.flock(self.fd, fcntl.LOCK_UN)
-            os.close(self.fd)
-            self.fd = None
-
-
-def check_store_target(final: Path, overwrite: bool) -> None:
-    """Refuse, before any work, a destination that cannot be written or would be overwritten."""
-    parent = final.parent
-    if not parent.is_dir():
-        raise FileNotFoundError(errno.ENOENT, f"cannot write '{final}': directory '{parent}' does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise PermissionError(errno.EACCES, f"cannot write '{final}': directory '{parent}' is not writable")
-    if final.exists() or final.is_symlink():
-        if not overwrite:
-            raise FileExistsError(errno.EEXIST, f"'{final}' exists; pass overwrite=True (CLI: --overwrite) to replace "
-                                                "it (it is replaced only once the new store is complete)")
-        if final.is_dir() and not is_zarr_store(final):
-            raise IsADirectoryError(errno.EISDIR, f"cannot write '{final}': it is a directory that is not a zarr "
-                                                  "store; remove it or choose another name")
-
-
 # --------------------------------------------------------------------------- the worker side
 class ZarrBlockSink:
-    """Stores column block ``k`` of every target in the ``.partial`` store, then marks it done.
+    """Stores column block ``k`` of every target in a ``.partial`` store, durably (fsynced).
 
     Picklable (the store's path, the targets and the plan's geometry); what the workers
-    of a cluster call (:class:`~lazyact.array.distributed.BlockSink`).
+    of a cluster call (:class:`~lazyact.array.distributed.BlockSink`). It records nothing:
+    the writer journals the block once this returns. A sink of an abandoned run (whose
+    ``lazyact_run`` is no longer the store's) refuses to write.
     """
 
     def __init__(self, partial: Path, targets: Sequence[Target], plan: WritePlan, run: str):
@@ -222,41 +178,47 @@ class ZarrBlockSink:
 
     def _arrays_of(self, root: Any) -> dict[str, Any]:
         if self._arrays is None:
-            cfg = {"write_empty_chunks": True}
-            arrays = {t.key: root[t.key].with_config(cfg) for t in self.targets}
-            arrays[DONE_KEY] = root[DONE_KEY].with_config(cfg)
-            self._arrays = arrays
+            self._arrays = {t.key: root[t.key].with_config({"write_empty_chunks": True}) for t in self.targets}
         return self._arrays
+
+    def _objects(self, k: int) -> list[Path]:
+        """The files (chunks, or shards) holding column block ``k`` of every target."""
+        lo, hi = self.plan.columns(k)
+        out = []
+        for t in self.targets:
+            arr = self._arrays[t.key]  # type: ignore[index]
+            grid = arr.shards or arr.chunks
+            axis = 0 if t.transpose else 1
+            other = 1 - axis
+            cols = range(lo // grid[axis], -(-hi // grid[axis]))
+            for j in cols:
+                for i in range(-(-arr.shape[other] // grid[other])):
+                    coords = (j, i) if t.transpose else (i, j)
+                    out.append(Path(self.partial) / t.key / arr.metadata.encode_chunk_key(coords))
+        return out
 
     def __call__(self, k: int, arrays: Mapping[str, np.ndarray]) -> None:
         store = self._arrays_of(self._check_run())
         write_targets(store.__getitem__, self.targets, self.plan, k, arrays)
-        self._check_run()  # again: a store started afresh meanwhile gets no done record from this task
-        store[DONE_KEY][k] = 1  # only after every chunk of the block is in place
+        files = self._objects(k)
+        for f in files:  # zarr writes without fsync: the block is durable when this returns
+            fsync_path(f)
+        for d in {f.parent for f in files}:
+            fsync_dir(d)
+        self._check_run()  # again: a task of a run started afresh meanwhile reports failure, not a saved block
 
 
 # --------------------------------------------------------------------------- the output
 class ZarrOutput:
-    """A ``.partial`` zarr store being written (a :class:`~lazyact.array.distributed.ParallelOutput`)."""
+    """An open zarr store of the layout (a :class:`~lazyact.array.distributed.ParallelOutput`)."""
 
-    def __init__(self, layout: "ZarrLayout", plan: WritePlan, root: Any, lock: StoreLock):
-        self.layout, self.plan, self.root, self.lock = layout, plan, root, lock
-        self.final, self.partial = layout.final, layout.partial
+    def __init__(self, layout: "ZarrLayout", plan: WritePlan, root: Any, path: Path):
+        self.layout, self.plan, self.root, self.path = layout, plan, root, path
         self.run = str(root.attrs.get("lazyact_run"))
         self._sink: ZarrBlockSink | None = None
 
-    @property
-    def complete(self) -> bool:
-        return bool(self.root.attrs.get("lazyact_complete", False))
-
-    @property
-    def done(self) -> np.ndarray:
-        if DONE_KEY not in self.root:
-            return np.ones(self.plan.n_blocks, dtype=bool)
-        return np.asarray(self.root[DONE_KEY][:], dtype=bool)
-
     def block_sink(self) -> ZarrBlockSink:
-        return ZarrBlockSink(self.partial, self.layout.targets, self.plan, self.run)
+        return ZarrBlockSink(self.path, self.layout.targets, self.plan, self.run)
 
     def read_block(self, k: int) -> dict[str, np.ndarray]:
         return read_targets(self.root.__getitem__, self.layout.targets, self.plan, k)
@@ -271,51 +233,27 @@ class ZarrOutput:
         for t in self.layout.targets:
             arr = self.root[t.key]
             if arr.nchunks_initialized != arr.nchunks:
-                raise OSError(errno.EIO, f"'{self.partial}': {t.key} holds {arr.nchunks_initialized} of its "
+                raise OSError(errno.EIO, f"'{self.path}': {t.key} holds {arr.nchunks_initialized} of its "
                                          f"{arr.nchunks} chunks although every block is recorded as written; the "
                                          "store was changed by something else. Delete it and run again.")
 
     def finish(self, summary: Mapping[str, Mapping[str, np.ndarray]] | None) -> None:
-        remove_tmp_files(self.partial)
+        remove_tmp_files(self.path)
         self.verify()
         root = self.root
-        if "summary" in root:
-            del root["summary"]
         if summary:
             g = root.create_group("summary", attributes={"axis": 1, "ddof": 0})
             for name, stats in summary.items():
                 sg = g.create_group(name)
                 for moment in MOMENTS:
                     sg.create_array(moment, data=np.asarray(stats[moment]))
-        done = self.partial / DONE_KEY
-        if done.exists():  # moved out of the store in one rename, then deleted
-            gone = self.final.with_name(f".{self.final.name}.creating-done-{uuid.uuid4().hex[:8]}")
-            os.rename(done, gone)
-            shutil.rmtree(gone, ignore_errors=True)
         attrs = dict(root.attrs)
-        attrs.pop("lazyact_run", None)
+        attrs.pop("lazyact_run", None)  # tasks of this run (still running somewhere) write no more into it
         attrs["lazyact_complete"] = True
         root.attrs.put(attrs)  # one metadata write
 
     def close(self) -> None:
-        self.lock.release()
-
-    def commit(self) -> Path:
-        try:
-            if self.final.exists() or self.final.is_symlink():  # overwrite=True: replace it now
-                old = self.final.with_name(f".{self.final.name}.replaced-{uuid.uuid4().hex[:8]}")
-                os.rename(self.final, old)
-                os.rename(self.partial, self.final)
-                if old.is_dir():
-                    shutil.rmtree(old, ignore_errors=True)
-                else:
-                    old.unlink()
-            else:
-                os.rename(self.partial, self.final)
-            _fsync_dir(self.final.parent)
-        finally:
-            self.lock.release()
-        return self.final
+        self._sink = None  # a zarr group holds no open file
 
 
 # --------------------------------------------------------------------------- the layout
@@ -396,69 +334,28 @@ class ZarrLayout:
         r, _ = self.storage_chunks(plan)
         return -(-max(plan.shape[0], 1) // r) * r, plan.width
 
-    # -- opening
-    def open(self, plan: WritePlan) -> ZarrOutput:
-        zarr = import_zarr()
-        check_store_target(self.final, self.overwrite)
-        out = self._open_existing(plan)
-        if out is not None:
-            return out
-        self._remove_abandoned()
-        tmp = self.final.with_name(f".{self.final.name}.creating-{uuid.uuid4().hex[:12]}")
-        tmp.mkdir()
-        lock = StoreLock(tmp)
-        try:
-            root = zarr.open_group(str(tmp), mode="w-", zarr_format=3)
-            self._create(root, plan)
-            try:
-                os.rename(tmp, self.partial)
-            except OSError as exc:
-                raise OSError(errno.EBUSY, f"'{self.partial}' appeared while this run was creating it: another "
-                                           "run on the same store started at the same time") from exc
-        except BaseException:
-            lock.release()
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        _fsync_dir(self.final.parent)
-        return ZarrOutput(self, plan, zarr.open_group(str(self.partial), mode="r+"), lock)
+    @property
+    def options(self) -> dict:
+        """Format options a resumed store must share."""
+        return {"compression": self.compression, "chunks": self.chunks, "shards": self.shards}
 
-    def _remove_abandoned(self) -> None:
-        """Delete stores that killed runs were creating (their creator's lock is gone)."""
-        for p in self.final.parent.glob(f".{self.final.name}.creating-*"):
-            try:
-                lock = StoreLock(p)
-            except OSError:
-                continue
-            shutil.rmtree(p, ignore_errors=True)
-            lock.release()
+    # -- the BlockLayout protocol (lock, journal, verification, moves: the BlockWriter)
+    def check_target(self) -> None:
+        check_target(self.final, self.overwrite, is_zarr_store, "zarr store")
 
-    def _open_existing(self, plan: WritePlan) -> ZarrOutput | None:
+    def create(self, plan: WritePlan, path: Path) -> ZarrOutput:
+        remove_output(path)
         zarr = import_zarr()
-        if not self.partial.exists():
-            return None
-        if not self.partial.is_dir():
-            raise ResumeMismatchError(f"'{self.partial}' is not a zarr store; delete it or pass resume=False")
-        lock = StoreLock(self.partial)  # refuses while another run writes it
+        self._create(zarr.open_group(str(path), mode="w-", zarr_format=3), plan)
+        return self.open(plan, path, writable=True)
+
+    def open(self, plan: WritePlan, path: Path, writable: bool = False) -> ZarrOutput:
+        zarr = import_zarr()
         try:
-            if not self.resume:
-                shutil.rmtree(self.partial)
-                lock.release()
-                return None
-            try:
-                root = zarr.open_group(str(self.partial), mode="r+")
-                attrs = dict(root.attrs)
-            except Exception as exc:
-                warnings.warn(f"'{self.partial}' cannot be read ({exc}); starting over.", RuntimeWarning, stacklevel=5)
-                shutil.rmtree(self.partial)
-                lock.release()
-                return None
-            check_resume(self.partial, attrs, list(root.keys()), self.fingerprint, self.fingerprint_parts,
-                         self.layout_info(plan))
-            remove_tmp_files(self.partial)
-        except BaseException:
-            lock.release()
-            raise
-        return ZarrOutput(self, plan, root, lock)
+            root = zarr.open_group(str(path), mode="r+" if writable else "r")
+        except Exception as exc:  # zarr raises a variety of errors on missing or bad metadata
+            raise OSError(errno.EIO, f"cannot open the zarr store '{path}': {type(exc).__name__}: {exc}") from exc
+        return ZarrOutput(self, plan, root, path)
 
     # -- creating
     def _create(self, root: Any, plan: WritePlan) -> None:
@@ -490,8 +387,6 @@ class ZarrLayout:
             arr = root.create_array(f"obsm/{key}" if self.anndata else key, data=np.asarray(value))
             if self.anndata:
                 arr.attrs.update(_ENCODING_ARRAY)
-        root.create_array(DONE_KEY, shape=(plan.n_blocks,), chunks=(1,), dtype=np.uint8, fill_value=0,
-                          compressors=None, attributes={"block": plan.width})
 
     def _create_anndata(self, root: Any) -> None:
         import anndata  # optional dependency (lazyact[anndata]): AnnData's own encoder writes the small parts
@@ -514,12 +409,16 @@ def _string_array(root: Any, key: str, values: Sequence[str]) -> None:
 
 
 # --------------------------------------------------------------------------- writing
-def _block_for(chunks: tuple[int, int] | None, block: int | None, per_col: int) -> int | None:
-    """The column block: ``block``, else about :data:`write_buffer_bytes` as a multiple of the chunk width."""
-    if block is not None or chunks is None:
-        return block
-    c = max(1, int(chunks[1]))
-    return c * max(1, (write_buffer_bytes // max(1, per_col)) // c)
+def _block_for(shape: tuple[int, int], itemsize: int, n: int, chunks: tuple[int, int] | None,
+               block: int | None) -> int:
+    """The column block: ``block``, else about :data:`write_buffer_bytes` of the ``n`` outputs, a multiple of the
+    chunk width (``chunks``, or :func:`~lazyact.array.sinks.chunk_shape`'s): never a measured time (see above)."""
+    if block is not None:
+        return int(block)
+    width = max(1, write_buffer_bytes // max(1, shape[0] * n * itemsize))
+    c = chunks[1] if chunks is not None else (chunk_shape(shape, itemsize, max_cols=width) or (1, 1))[1]
+    c = max(1, int(c))
+    return c * max(1, width // c)
 
 
 def write_zarr(
@@ -546,7 +445,6 @@ def write_zarr(
     fingerprint_parts: Mapping[str, Any] | None = None,
     blas_threads: int | None = 1,
     client: Any = None,
-    check: Any = None,
 ) -> Path:
     """Write outputs of ``store`` to a zarr store, block by block, resumably; on a cluster when one is active.
 
@@ -560,9 +458,9 @@ def write_zarr(
         One shard (object) per block and statistic (zarr's sharding codec).
     client : distributed.Client, optional
         Compute and store the blocks on this cluster (default: the active client, if
-        any; ``False``: here).
-    check : callable, optional
-        Run on the worker before each block (inputs unchanged).
+        any; ``False``: here). A worker's copy of an activity checks, before its first
+        block, that its input file is the one the activity was built from
+        (:func:`~lazyact.results.fingerprint.check_input_stamps`).
 
     Examples
     --------
@@ -588,7 +486,7 @@ def write_zarr(
     else:
         targets = [Target(n, n) for n in names]
     itemsize = np.dtype(store.dtype if dtype is None else dtype).itemsize
-    block = _block_for(chunks, block, p * len(names) * itemsize)
+    block = _block_for((p, m), itemsize, len(names), chunks, block)
     layout = ZarrLayout(path, targets, rows, cols, anndata=anndata, chunks=chunks, compression=compression,
                         shards=shards, resume=resume, overwrite=overwrite, attrs=attrs, fingerprint=fingerprint,
                         fingerprint_parts=fingerprint_parts, extra=extra, uns=uns)
@@ -596,7 +494,7 @@ def write_zarr(
     client = active_client(client)
     if client is None:
         return BlockWriter(store, layout, **options).run()
-    return DistributedWriter(store, layout, client, check=check, **options).run()
+    return DistributedWriter(store, layout, client, **options).run()
 
 
 # --------------------------------------------------------------------------- reading
@@ -617,10 +515,8 @@ def _strings(arr: Any) -> list[str]:
 
 def incomplete_message(path: Path, root: Any) -> str:
     """What an unfinished store is, and what to do about it."""
-    done = ""
-    if root is not None and DONE_KEY in root:
-        d = np.asarray(root[DONE_KEY][:])
-        done = f" ({int(np.count_nonzero(d))} of {d.size} column blocks written)"
+    found = journal_progress(path)
+    done = "" if found is None else f" ({found[0]} of {found[1]} column blocks written)"
     return (f"'{path}' is an unfinished lazyact results store{done}. Finish it by running the same "
             "to_zarr() call or `lazyact run` command again (it resumes), or delete it.")
 
@@ -672,7 +568,7 @@ def inspect_store(path: str | os.PathLike) -> dict:
         raise FileNotFoundError(f"no such file: '{p}'")
     root = open_store(p)
     attrs = dict(root.attrs)
-    if DONE_KEY in root or not bool(attrs.get("lazyact_complete", True)):
+    if not bool(attrs.get("lazyact_complete", True)):
         raise IncompleteFileError(incomplete_message(p, root))
     found = _find_statistics(root, attrs, p)
     infos = {}

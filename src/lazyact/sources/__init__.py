@@ -18,6 +18,7 @@ path ``.h5ad``                              :class:`H5ADSource` (chunk-wise, cel
 path ``.h5`` (AnnData or 10x)               :class:`H5ADSource` / :class:`TenxH5Source`
 path ``.npy``                               memory-mapped :class:`DenseSource`
 path of an AnnData zarr store (``.zarr``)   :class:`ZarrSource` (chunk-wise, cells x genes)
+a folder (Space Ranger / Visium output)     :class:`VisiumSource` (in-tissue spots)
 ``anndata.AnnData`` (memory or backed)      :class:`AnnDataSource` (cells x genes)
 an ``ExpressionSource``                     itself
 ==========================================  ===========================================
@@ -37,7 +38,10 @@ from .base import ExpressionSource, FileLockedError, SourceClosedError, SourceRe
 from .dense import DenseSource, from_dataframe
 from .h5ad import H5ADSource, TenxH5Source, open_path
 from .hdf5 import HDF5Source, open_h5
+from .safety import UnsafeFileError, printable
 from .sparse import SparseSource
+from .subset import ColumnSubset
+from .visium import VisiumSource, is_visium_folder
 from .zarr import ZarrSource, is_zarr_store
 
 __all__ = [
@@ -51,12 +55,17 @@ __all__ = [
     "ZarrSource",
     "is_zarr_path",
     "AnnDataSource",
+    "ColumnSubset",
+    "VisiumSource",
+    "is_visium_folder",
     "from_dataframe",
     "parse_orientation",
     "SourceReadError",
     "SourceClosedError",
     "FileLockedError",
+    "UnsafeFileError",
     "open_h5",
+    "printable",
 ]
 
 
@@ -65,6 +74,14 @@ def is_zarr_path(obj: Any) -> bool:
     if not isinstance(obj, (str, os.PathLike)):
         return False
     return os.fspath(obj).rstrip("/").lower().endswith(".zarr") or is_zarr_store(obj)
+
+
+def _is_folder(path: Any) -> bool:
+    """A directory, or a path that names no file and has no file suffix (a missing folder)."""
+    p = os.fspath(path)
+    if os.path.isdir(p):
+        return True
+    return not os.path.exists(p) and (p.endswith(("/", os.sep)) or not os.path.splitext(p)[1])
 
 
 def as_source(obj: Any, *, genes: Sequence[Any] | None = None, samples: Sequence[Any] | None = None,
@@ -128,8 +145,12 @@ def as_source(obj: Any, *, genes: Sequence[Any] | None = None, samples: Sequence
                             "use gene_column= to choose the gene names")
         if is_anndata(obj):
             return AnnDataSource(obj, layer=layer, gene_column=gene_column, **checks, **options)
-        if is_zarr_path(obj):
+        if is_zarr_path(obj):  # a directory too: before the Visium folder
             return ZarrSource(obj, layer=layer, gene_column=gene_column, **checks, **options)
+        if _is_folder(obj):
+            if layer not in (None, "X", "matrix"):
+                raise ValueError(f"'{os.fspath(obj)}' is a Visium folder; it has no layer {layer!r}")
+            return VisiumSource(obj, gene_column=gene_column, **checks)
         return open_path(obj, layer=layer, gene_column=gene_column, **checks, **options)
 
     if isinstance(obj, (str, os.PathLike)):  # .npy

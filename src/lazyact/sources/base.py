@@ -630,13 +630,9 @@ class FileSource(ExpressionSource):
     and ``_read_genes(handle)`` / ``_read_samples(handle)``. The reader has ``shape``,
     ``dtype``, ``nnz``, ``read(cols)``, ``iter_blocks(block, start, stop)`` and
     ``column_totals`` (a method giving ``(totals, first negative sample)``, or None).
-    Names are read on first use; the copy made by unpickling reopens the file.
-
-    Attributes
-    ----------
-    file_identity : dict
-        ``{file: (size, mtime_ns)}`` of the file as it was first opened (kept by copies),
-        so that a copy on another process can tell that the file was replaced since.
+    Names are read on first use; the copy made by unpickling reopens the file. (That the
+    file is still the one an activity was built from is checked by the activity:
+    :func:`lazyact.results.fingerprint.check_input_stamps`.)
     """
 
     _transient = ("_file", "_reader", "_genes", "_samples")
@@ -651,7 +647,6 @@ class FileSource(ExpressionSource):
         self._reader: Any = None
         self._genes: pd.Index | None = None
         self._samples: pd.Index | None = None
-        self.file_identity: dict[str, tuple[int, int]] | None = None
         self._open()
 
     # -- the format's hooks
@@ -676,18 +671,10 @@ class FileSource(ExpressionSource):
     def _read_samples(self, handle: Any) -> pd.Index:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _identity_file(self) -> str:
-        """The file whose size and modification time identify the data (the path itself by default)."""
-        return self.path
-
     # -- life cycle
     def _open(self) -> None:
         f = self._open_file()
         try:
-            if getattr(self, "file_identity", None) is None:
-                ident = self._identity_file()
-                st = os.stat(ident)
-                self.file_identity = {os.path.abspath(ident): (int(st.st_size), int(st.st_mtime_ns))}
             with self._guard():
                 self._setup(f)
         except BaseException:

@@ -43,11 +43,12 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from .safety import UnsafeFileError, attr_shape, attr_str, attr_strings, printable
+
 __all__ = [
     "SYMBOL_COLUMNS",
     "AnnDataEncoded",
     "Hierarchy",
-    "attr_str",
     "columns_of",
     "index_len",
     "read_column",
@@ -84,25 +85,21 @@ class Hierarchy(Protocol):
         """The node an attribute value refers to (HDF5 object references), else None."""
         ...
 
+    def size(self, array: Any, what: str) -> int:
+        """The element count of an array, refused (:class:`~lazyact.sources.safety.UnsafeFileError`)
+        when it declares more than its container can hold."""
+        ...
+
+    def capacity(self, root: Any) -> int | None:
+        """Bytes the container holds (a bound on any size it declares), or None when unknown."""
+        ...
+
 
 # ----------------------------------------------------------------------------
 # dataframe groups
 # ----------------------------------------------------------------------------
-def attr_str(node: Any, key: str) -> str | None:
-    """A string attribute (bytes and 0-d arrays decoded), or None when absent."""
-    v = node.attrs.get(key, None)
-    if v is None:
-        return None
-    if isinstance(v, bytes):
-        return v.decode()
-    if isinstance(v, np.ndarray) and v.shape == ():
-        v = v[()]
-        return v.decode() if isinstance(v, bytes) else str(v)
-    return str(v)
-
-
 def _name(node: Any) -> str:
-    return str(getattr(node, "name", node))
+    return printable(getattr(node, "name", node))
 
 
 def read_column(h: Hierarchy, group: Any, name: str) -> Any:
@@ -122,7 +119,7 @@ def read_column(h: Hierarchy, group: Any, name: str) -> Any:
     node = group[name]
     if h.is_group(node):
         if "codes" in node and "categories" in node:
-            codes = np.asarray(h.read(node["codes"]))
+            codes = np.asarray(h.read(node["codes"]))  # h.read checks the declared size first
             cats = h.read(node["categories"])
             return pd.Categorical.from_codes(codes.astype(np.int64), categories=pd.Index(cats))
         if "values" in node and "mask" in node:
@@ -154,24 +151,25 @@ def read_index(h: Hierarchy, group: Any) -> np.ndarray | None:
 
 
 def index_len(h: Hierarchy, group: Any | None) -> int | None:
-    """Length of a dataframe group's index without reading it (None when unknown)."""
+    """Length of a dataframe group's index without reading it, checked against what the container
+    can hold (None when unknown)."""
     if group is None:
         return None
     for key in _index_keys(group):
         if key in group:
             node = group[key]
-            if h.is_array(node):
-                return int(node.shape[0])
-            if "codes" in node:
-                return int(node["codes"].shape[0])
+            if h.is_group(node) and "codes" in node:
+                node = node["codes"]
+            if h.is_array(node) and len(node.shape) == 1:
+                return h.size(node, "index")
     return None
 
 
 def columns_of(group: Any) -> list[str]:
-    """Column names of a dataframe group, in order."""
-    order = group.attrs.get("column-order", None)
-    if order is not None and np.size(order):
-        return [x.decode() if isinstance(x, bytes) else str(x) for x in np.atleast_1d(order)]
+    """Column names of a dataframe group, in order (the attribute validated)."""
+    order = attr_strings(group, "column-order")
+    if order:
+        return order
     idx = attr_str(group, "_index") or "_index"
     return [k for k in group.keys() if k not in (idx, "__categories")]
 
@@ -301,7 +299,7 @@ class AnnDataEncoded:
             self.encoding = "dense"
         elif h.is_group(node):
             enc = attr_str(node, "encoding-type") or attr_str(node, "h5sparse_format")
-            shp = node.attrs.get("shape", None)
+            shp = attr_shape(node, "shape")
             if shp is None and "shape" in node:  # very old writers
                 shp = h.read(node["shape"])
             if shp is not None:
@@ -311,6 +309,7 @@ class AnnDataEncoded:
                 if n_cells is None or n_genes is None:
                     raise ValueError(f"'{self.path}': cannot tell the shape of {key}")
             sample_major = sparse_layout(node, n_genes, n_cells, True, enc)
+            h.size(node["indptr"], "sparse indptr")  # it bounds the cells (CSR) or genes (CSC)
             self._reader = self._sparse_reader(node, n_genes, n_cells, sample_major)
             self.encoding = "csr" if sample_major else "csc"
         else:
@@ -319,11 +318,15 @@ class AnnDataEncoded:
         self._dtype = self._reader.dtype
         self._nnz = self._reader.nnz
         self.is_sparse = self._reader.nnz is not None
+        capacity = h.capacity(root)
         for grp, n, what in ((obs, self._shape[1], "obs"), (var, self._shape[0], self._var_key)):
             m = index_len(h, grp)
             if m is not None and m != n:
-                raise ValueError(f"'{self.path}': {what} has {m} entries but {key} has {n}; "
+                raise ValueError(f"'{printable(self.path)}': {what} has {m} entries but {key} has {n}; "
                                  "the file looks corrupt")
+            if m is None and capacity is not None and n > capacity:  # nothing in the file backs the size
+                raise UnsafeFileError(f"'{printable(self.path)}': {key} declares {n:,} {what} entries without "
+                                      f"an index, in a file of {capacity:,} bytes: the file is corrupt or crafted")
 
     # -- names and metadata ----------------------------------------------------
     def _read_genes(self, root: Any) -> pd.Index:

@@ -34,7 +34,6 @@ from .dense import DenseSource
 from .encoding import (
     SYMBOL_COLUMNS,
     AnnDataEncoded,
-    attr_str,
     read_column,
     read_index,
     resolve_gene_column,
@@ -42,6 +41,7 @@ from .encoding import (
     to_str_names,
 )
 from .hdf5 import H5DenseMatrix, H5SparseMatrix, open_h5, read_guard
+from .safety import attr_str, check_size, read_array, read_strings
 
 __all__ = ["H5", "H5ADSource", "TenxH5Source", "open_path", "read_h5_column", "read_h5_index",
            "resolve_gene_column", "to_str_names", "SYMBOL_COLUMNS"]
@@ -51,12 +51,13 @@ __all__ = ["H5", "H5ADSource", "TenxH5Source", "open_path", "read_h5_column", "r
 # AnnData's encoding as h5py stores it
 # ----------------------------------------------------------------------------
 def _read_dataset(ds: h5py.Dataset) -> np.ndarray:
-    if h5py.check_string_dtype(ds.dtype) is not None:
-        return np.asarray(ds.asstr()[()], dtype=object)
-    arr = ds[()]
-    if isinstance(arr, np.ndarray) and arr.dtype.kind == "O":  # bytes objects
-        return np.array([x.decode() if isinstance(x, bytes) else x for x in arr], dtype=object)
-    return np.asarray(arr)
+    """A whole dataset, its declared size checked against the file first; strings as objects."""
+    if h5py.check_string_dtype(ds.dtype) is not None or ds.dtype.kind == "O":
+        strings = read_strings(ds)  # checked against the file, then read in bounded chunks
+        values = np.empty(len(strings), dtype=object)
+        values[:] = strings
+        return values.reshape(() if ds.shape is None else ds.shape)
+    return read_array(ds)
 
 
 class _H5Hierarchy:
@@ -77,6 +78,14 @@ class _H5Hierarchy:
     @staticmethod
     def deref(group: Any, value: Any) -> Any:
         return group.file[value] if isinstance(value, h5py.Reference) else None
+
+    @staticmethod
+    def size(array: h5py.Dataset, what: str) -> int:
+        return check_size(array, what)
+
+    @staticmethod
+    def capacity(root: h5py.File) -> int:
+        return int(root.id.get_filesize())
 
 
 #: The :class:`~lazyact.sources.encoding.Hierarchy` of h5py files.
@@ -206,8 +215,9 @@ class TenxH5Source(_H5FileSource):
         if g is None:
             raise ValueError(f"'{self.path}' is not a 10x feature-barcode matrix (keys {list(f.keys())})")
         self._group = g.name
-        n_genes, n_cells = (int(x) for x in g["shape"][()])
+        n_genes, n_cells = (int(x) for x in read_array(g["shape"], "shape"))
         sample_major = sparse_layout(g, n_genes, n_cells, False, "csc")
+        check_size(g["indptr"], "sparse indptr")
         self._reader = H5SparseMatrix(g["data"], g["indices"], g["indptr"], n_genes, n_cells, sample_major,
                                       scan_chunk=self.scan_chunk, scan_bytes=self.scan_bytes)
         self._shape = self._reader.shape

@@ -138,6 +138,14 @@ class _ZarrHierarchy:
     def deref(group: Any, value: Any) -> Any:
         return None
 
+    @staticmethod
+    def size(array: Any, what: str) -> int:
+        return int(np.prod(array.shape, dtype=np.int64))
+
+    @staticmethod
+    def capacity(root: Any) -> None:
+        return None  # chunks may be absent (the fill value): a store's size bounds nothing
+
 
 #: The :class:`~lazyact.sources.encoding.Hierarchy` of zarr stores.
 ZARR = _ZarrHierarchy()
@@ -175,13 +183,6 @@ class ZarrSource(AnnDataEncoded, FileSource):
 
     def describe(self) -> str:
         return f"ZarrSource('{self.path}', layer={getattr(self, 'layer', self.layer_requested)!r})"
-
-    def _identity_file(self) -> str:
-        # a store is identified by its root metadata (rewritten when the store is written again)
-        for name in ("zarr.json", ".zmetadata", ".zgroup"):
-            if os.path.isfile(os.path.join(self.path, name)):
-                return os.path.join(self.path, name)
-        return self.path
 
     def _open_file(self) -> Any:
         self._is_open = True
