@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 from . import config
 from .cache import BlockCache, CachedBlock
 from .grid import ChunkGroup, auto_chunks, chunk_groups, compact, full_groups, grid_shape, normalise_chunks
+from .tier import BlockTier, tier_fraction, tiered_compute
 
 __all__ = ["BlockFunction", "BlockStats", "BlockStore"]
 
@@ -83,9 +84,12 @@ class BlockStats:
         Cells computed (``len(rows) * len(cols)`` summed over calls).
     hits, misses : int
         Block accesses that found all needed cells cached / had to compute some.
+    stored_cells, stored_blocks : int
+        Cells read from the store's disk tier instead of computed; column blocks given to
+        it (see :mod:`lazyact.array.tier`).
     """
 
-    _fields = ("calls", "cells", "hits", "misses")
+    _fields = ("calls", "cells", "hits", "misses", "stored_cells", "stored_blocks")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -94,7 +98,8 @@ class BlockStats:
     def reset(self) -> None:
         """Set all counters to zero."""
         with self._lock:
-            self.calls = self.cells = self.hits = self.misses = 0
+            for f in self._fields:
+                setattr(self, f, 0)
 
     def add(self, **counts: int) -> None:
         with self._lock:
@@ -142,11 +147,15 @@ class BlockStore:
         disables caching.
     threads : int, optional
         Worker threads (default :func:`lazyact.array.config.default_threads`).
+    tier : BlockTier, optional
+        A second storage level (:mod:`lazyact.array.tier`): columns it holds are read, not
+        computed, and full-height column blocks computed are given to it. Settable later.
 
     Notes
     -----
-    Pickling keeps the function, chunks, cache size, thread count and token, not the
-    cache contents: an unpickled store starts with an empty cache.
+    Pickling keeps the function, chunks, cache size, thread count, token and tier (which
+    decides what of itself travels), not the cache contents: an unpickled store starts
+    with an empty cache.
 
     Examples
     --------
@@ -170,8 +179,10 @@ class BlockStore:
         chunks: tuple[int, int] | None = None,
         cache_bytes: int | None = None,
         threads: int | None = None,
+        tier: BlockTier | None = None,
     ) -> None:
         self.function = function
+        self.tier = tier
         self.names: tuple[str, ...] = tuple(function.names)
         if not self.names or len(set(self.names)) != len(self.names):
             raise ValueError(f"function.names must be unique and non-empty, got {self.names!r}")
@@ -204,6 +215,7 @@ class BlockStore:
             "cache_bytes": self.cache_bytes,
             "threads": self.threads,
             "token": self.token,
+            "tier": self.tier,
         }
 
     def __setstate__(self, state: dict) -> None:
@@ -216,6 +228,7 @@ class BlockStore:
         self.cache_bytes = state["cache_bytes"]
         self.threads = state["threads"]
         self.token = state["token"]
+        self.tier = state.get("tier")
         self._init_runtime()
 
     def __del__(self) -> None:
@@ -251,6 +264,23 @@ class BlockStore:
         if total == 0:
             return 0.0
         return sum(b.ndone for b in self.cache.blocks()) / total
+
+    def computed_fraction(self) -> float:
+        """Fraction of all cells available without computing: in the cache or in the tier."""
+        total = self.shape[0] * self.shape[1]
+        if total == 0:
+            return 0.0
+        if self.tier is None:
+            return self.cached_fraction()
+        on_disk = np.zeros(self.grid[1], dtype=bool)
+        width, cc = int(self.tier.width), self.chunks[1]
+        for k in np.flatnonzero(np.asarray(self.tier.done(), dtype=bool)).tolist():
+            lo, hi = k * width, min(self.shape[1], (k + 1) * width)
+            if lo % cc == 0 and (hi % cc == 0 or hi == self.shape[1]):  # whole column chunks
+                on_disk[lo // cc : -(-hi // cc)] = True
+        cells = tier_fraction(self.tier, self.shape[1]) * total
+        cells += sum(b.ndone for key, b in self.cache.items() if not on_disk[key[1]])
+        return min(1.0, cells / total)
 
     def clear_cache(self) -> None:
         """Empty the cache."""
@@ -317,8 +347,14 @@ class BlockStore:
         """Call the block function once for ``rows x cols``, bypassing the cache.
 
         The outputs are checked (every name, the right shape) and converted to the
-        store's dtype; the call is counted in :attr:`stats`.
+        store's dtype; the call is counted in :attr:`stats`. With a :attr:`tier`, the
+        columns it holds are read from it instead (:func:`~lazyact.array.tier.tiered_compute`).
         """
+        if self.tier is not None:
+            return tiered_compute(self, rows, cols, self._call)
+        return self._call(rows, cols)
+
+    def _call(self, rows: np.ndarray, cols: np.ndarray) -> dict[str, np.ndarray]:
         res = self.function(rows, cols)
         out = {}
         shape = (rows.size, cols.size)

@@ -10,6 +10,11 @@ variables set the initial values:
 ``LAZYACT_PROGRESS``
     ``0``/``false``/``off`` silences the automatic progress bars; also honoured when set
     after import.
+``LAZYACT_TIER_BYTES``
+    largest result (all statistics) that full passes keep on disk in a scratch folder, so
+    that the next full pass reads instead of computing (4 GiB; ``0`` turns it off).
+``LAZYACT_TIER_DIR``
+    where that scratch folder goes (default: the system's temporary folder).
 """
 from __future__ import annotations
 
@@ -24,6 +29,8 @@ __all__ = [
     "max_materialise_bytes",
     "iter_bytes",
     "block_bytes",
+    "tier_bytes",
+    "tier_dir",
     "default_threads",
     "progress_enabled",
     "format_bytes",
@@ -55,6 +62,11 @@ max_materialise_bytes: int = 2 * 2**30
 iter_bytes: int = 64 * 2**20
 #: Target bytes of one block (all outputs together) when chunks are chosen automatically.
 block_bytes: int = 16 * 2**20
+#: Results up to this size (all outputs) keep the blocks of full passes in a scratch folder
+#: on disk (a second full pass reads them); ``0`` turns the scratch tier off.
+tier_bytes: int = _env_int("LAZYACT_TIER_BYTES", 4 * 2**30)  # type: ignore[assignment]
+#: Folder of the scratch tiers (None: the system's temporary folder).
+tier_dir: str | None = os.environ.get("LAZYACT_TIER_DIR") or None
 
 
 def default_threads() -> int:
