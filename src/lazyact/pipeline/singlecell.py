@@ -31,6 +31,7 @@ is averaged instead, without scaling or log.
 """
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -44,6 +45,8 @@ from .build import ActivityOptions, build_model, resolve_signature
 from .bulk import bulk_source, run_bulk
 
 __all__ = ["SCALE", "group_labels", "single_cell_activity"]
+
+log = logging.getLogger(__name__)
 
 #: Library-size scale of the log normalisation of each single-cell mode.
 SCALE = {"scrnaseq": 1e5, "spatial": 1e5}
@@ -91,6 +94,9 @@ def _counts_source(expression: Any, options: ActivityOptions) -> ExpressionSourc
 def single_cell_activity(expression: Any, options: ActivityOptions) -> LazyActivity:
     """:func:`lazyact.activity` for the single-cell modes (see the module doc)."""
     src = _counts_source(expression, options)
+    log.info("input: %s, %d genes x %d cells; matrix %r%s", src.describe(), src.shape[0], src.shape[1],
+             getattr(src, "layer", None), " (raw/X, as SecActPy; layer='X' uses X)"
+             if getattr(src, "layer", None) == "raw" and options.layer is None else "")
     sig, sig_name = resolve_signature(options.signature)
     check_orientation(src, sig.index)
     kept, kept_names = single_cell_genes(src, drop_empty=options.preprocess == "spatial")
@@ -98,6 +104,8 @@ def single_cell_activity(expression: Any, options: ActivityOptions) -> LazyActiv
     if options.preprocess == "pseudobulk":
         frame = pseudobulk(src, kept, kept_names, group_labels(src, options.groupby, expression))
         groupby = options.groupby if isinstance(options.groupby, str) else "labels"
+        log.info("preprocess='pseudobulk': counts summed over the %d groups of %s, CPM, log2(x + 1), centred",
+                 frame.shape[1], groupby)
         bulk = options.replace(preprocess="none", genes=None, samples=None, layer=None, gene_column=None)
         return run_bulk(bulk_source(frame, bulk), sig, sig_name, bulk,
                         params={"preprocess": "pseudobulk", "groupby": groupby})
@@ -112,6 +120,12 @@ def single_cell_activity(expression: Any, options: ActivityOptions) -> LazyActiv
     shared = build.overlap.expression_rows  # positions within `kept`
     scale = SCALE[options.preprocess]
     totals, row_means = log_row_means(src, kept, shared, scale, scale_dtype)
+    log.info("preprocess=%r: per cell log2(x / total * %g + 1) over %d kept genes, gene means over all cells "
+             "subtracted, then each cell z-scored over the %d shared genes", options.preprocess, scale, kept.size,
+             shared.size)
+    n_empty = int(np.count_nonzero(totals == 0))
+    if n_empty:
+        log.warning("%d of %d cells have no counts over the kept genes", n_empty, totals.size)
     expr = PreparedExpression(src, kept[shared], row_offsets=row_means, log_scale=scale, totals=totals,
                               scale_dtype=scale_dtype)
     try:  # obsm["spatial"] of an .h5ad / AnnData, for the viewer

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..array import format_bytes
 from .files import partial_path
+from .frames import describe_frame
 from .hdf5 import DONE_KEY, open_results_file
 from .stored import inspect, py_value
 
@@ -29,7 +30,9 @@ def file_info(path: str | os.PathLike) -> dict:
     dict
         ``path``, ``complete`` (bool), ``blocks_done`` / ``n_blocks`` (for unfinished
         lazyact files), ``format``, ``shape``, ``arrays`` (dtype, chunks, compression
-        per statistic), ``params``, ``version``, ``summary`` (bool), ``size_bytes``.
+        per statistic), ``params``, ``version``, ``summary`` (bool), ``size_bytes``,
+        ``obs`` (``(column, kind)`` of the stored sample annotations), ``spatial`` (shape of
+        stored coordinates, or None).
 
     Raises
     ------
@@ -74,11 +77,23 @@ def file_info(path: str | os.PathLike) -> dict:
             out["proteins"] = info["proteins"][:5]
             out["samples"] = info["samples"][:5]
         out["params"] = params
+        obs = f.get("obs")
+        out["obs"] = describe_frame(obs) if isinstance(obs, h5py.Group) else []
+        out["spatial"] = _spatial_shape(f)
         out["version"] = py_value(attrs.get("lazyact_version")) if "lazyact_version" in attrs else None
         out["summary"] = "summary" in f
         if layout:
             out["block"] = layout.get("block")
     return out
+
+
+def _spatial_shape(f: h5py.File) -> tuple[int, ...] | None:
+    """Shape of the stored coordinates (``/spatial`` or ``obsm/spatial``), or None."""
+    for key in ("spatial", "obsm/spatial"):
+        node = f.get(key)
+        if isinstance(node, h5py.Dataset):
+            return tuple(int(n) for n in node.shape)
+    return None
 
 
 def format_info(info: Mapping[str, Any]) -> str:
@@ -106,9 +121,17 @@ def format_info(info: Mapping[str, Any]) -> str:
         lines.append(f"  proteins   {', '.join(map(str, info['proteins']))}{', ...' if info['shape'][0] > 5 else ''}")
     if info.get("samples"):
         lines.append(f"  samples    {', '.join(map(str, info['samples']))}{', ...' if info['shape'][1] > 5 else ''}")
+    params = info.get("params") or {}
+    if params.get("input"):
+        lines.append(f"  input      {params['input']}")
+    if params.get("n_genes"):
+        lines.append(f"  genes      {int(params['n_genes']):,} shared by the input and the signature")
+    if info.get("obs"):
+        lines.append("  obs        " + ", ".join(f"{name} ({kind})" for name, kind in info["obs"]))
+    if info.get("spatial"):
+        lines.append(f"  spatial    {' x '.join(map(str, info['spatial']))} coordinates")
     if info.get("version"):
         lines.append(f"  written by lazyact {info['version']}")
-    params = info.get("params") or {}
     if params:
         lines.append("  parameters")
         for k, v in params.items():
