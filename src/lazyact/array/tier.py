@@ -12,12 +12,9 @@ tiers (a scratch folder of finished blocks, and a persisted results file).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Mapping, Protocol, runtime_checkable
+from typing import Any, Callable, Mapping, Protocol, runtime_checkable
 
 import numpy as np
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .blocks import BlockStore
 
 __all__ = ["BlockTier", "tiered_compute", "tier_fraction"]
 
@@ -58,9 +55,10 @@ class BlockTier(Protocol):
         ...
 
 
-def tiered_compute(store: "BlockStore", rows: np.ndarray, cols: np.ndarray,
+def tiered_compute(store: Any, rows: np.ndarray, cols: np.ndarray,
                    compute: Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """``rows x cols`` of every output of ``store``: read from its tier where it has them, else ``compute``d.
+    """``rows x cols`` of every output of ``store`` (a :class:`~lazyact.array.blocks.BlockStore`): read from
+    its tier where it has them, else ``compute``d.
 
     Columns computed here that complete a full-height tier block are given to the tier.
     Cells read are counted as ``store.stats.stored_cells``, blocks given as
@@ -93,7 +91,7 @@ def tiered_compute(store: "BlockStore", rows: np.ndarray, cols: np.ndarray,
     return res
 
 
-def _spill(store: "BlockStore", tier: BlockTier, width: int, cols: np.ndarray, new_cols: np.ndarray,
+def _spill(store: Any, tier: BlockTier, width: int, cols: np.ndarray, new_cols: np.ndarray,
            res: Mapping[str, np.ndarray]) -> None:
     """Give the tier every full column block among ``new_cols`` (all rows were computed)."""
     m = store.shape[1]

@@ -10,6 +10,8 @@
 """
 from __future__ import annotations
 
+import errno
+import io
 import logging
 import os
 import shutil
@@ -131,9 +133,8 @@ class ScratchTier:
                 return
         tmp = f"{self._path(k)}.{threading.get_ident()}.tmp"
         try:
-            stack = np.stack([np.asarray(arrays[n], dtype=self.dtype) for n in self.names])
-            with open(tmp, "wb") as fh:
-                np.save(fh, stack, allow_pickle=False)
+            stack = np.ascontiguousarray(np.stack([np.asarray(arrays[n], dtype=self.dtype) for n in self.names]))
+            _save(tmp, stack)
             os.replace(tmp, self._path(k))
         except OSError as exc:
             with self._lock:
@@ -165,6 +166,18 @@ class ScratchTier:
 
     def __repr__(self) -> str:
         return f"ScratchTier({int(self._done.sum())} of {self._done.size} blocks in {self.location})"
+
+
+def _save(path: str, a: np.ndarray) -> None:
+    """Write ``a`` as a ``.npy`` file with checked writes (``np.save`` can lose a short write unnoticed)."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, np.lib.format.header_data_from_array_1_0(a))
+    with open(path, "wb") as fh:
+        fh.write(header.getvalue())
+        fh.write(memoryview(a).cast("B"))
+        fh.flush()
+        if os.fstat(fh.fileno()).st_size != header.tell() + a.nbytes:
+            raise OSError(errno.EIO, f"short write of {path}")
 
 
 class FileTier:
