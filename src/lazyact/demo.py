@@ -15,6 +15,7 @@ from typing import Any, TextIO
 import numpy as np
 import pandas as pd
 
+from ._optional import require
 from .pipeline import activity
 from .results import ActivityIO, open_results
 from .signatures import load_signature
@@ -63,8 +64,9 @@ def single_cell(n_cells: int = 400, seed: int = 0) -> Any:
     >>> a.shape, a.obs["cell_type"].cat.categories.tolist()[:2]
     ((200, 4881), ['B_cell', 'Macrophage'])
     """
-    import anndata  # optional dependency (lazyact[anndata])
     import scipy.sparse as sp
+
+    anndata = require("anndata", "lazyact.demo.single_cell")
 
     gen = np.random.default_rng(seed)
     sig = load_signature("CytoSig")

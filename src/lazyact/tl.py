@@ -25,6 +25,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ._optional import require
 from ._version import __version__
 from .activity import LazyActivity
 from .array import Accumulator, LazyArray, config, format_bytes
@@ -141,10 +142,7 @@ class CellsByProteins:
 
     def to_dask(self) -> Any:
         """A dask array of chunks (cells of one store column chunk) x (all proteins)."""
-        try:
-            import dask.array as da
-        except ImportError as exc:  # pragma: no cover - dask is in the test extra
-            raise ImportError("lazy obsm arrays need dask: pip install 'lazyact[dask]'") from exc
+        da = require("dask.array", "lazy obsm arrays (results beyond the memory bound, or lazy=True)")
         name = f"lazyact-{self.view.name}{'-padj' if self.padj else ''}-{self.view.store.token}"
         return da.from_array(self, chunks=(self.view.chunks[1], self.shape[1]), asarray=False,
                              meta=np.empty((0, 0), dtype=self.dtype), name=name)
@@ -307,8 +305,7 @@ def get_obsm(adata: Any, key: str) -> Any:
     >>> g.shape, "IL6" in g.var_names, "cell_type" in g.obs
     ((400, 43), True, True)
     """
-    import anndata  # optional dependency (lazyact[anndata]), as for every AnnData function
-
+    anndata = require("anndata", "lazyact.tl.get_obsm")
     if key not in adata.obsm:
         keys = list(adata.obsm.keys())
         raise KeyError(f"adata.obsm has no {key!r}; obsm keys: {keys}. lazyact.tl.activity(adata, ...) writes "

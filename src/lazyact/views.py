@@ -37,6 +37,8 @@ class ActivityArray(LazyArray):
     (3,)
     """
 
+    axis_names = ("protein", "sample")
+
     @property
     def proteins(self) -> pd.Index:
         """Row names (signalling proteins)."""

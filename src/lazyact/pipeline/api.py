@@ -104,7 +104,7 @@ def activity(expression, signature: Any = "SecAct", *, lambda_: float = DEFAULT_
     path = input_path(expression)
     if path is not None and isinstance(act, LazyActivity):
         act.params["input"] = path
-    log.info("%r", act)
+    log.debug("%r", act)
     return act
 
 

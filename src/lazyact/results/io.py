@@ -13,6 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from .._optional import require
 from .._version import __version__
 from ..array import BlockStore
 from ..array.sinks import read_all
@@ -215,7 +216,7 @@ class ActivityIO:
         >>> act.to_anndata().obsm["pvalue"].shape
         (5, 43)
         """
-        import anndata  # optional dependency (lazyact[anndata]): imported on use
+        anndata = require("anndata", "to_anndata()")
 
         arrays = read_all(self.store, max_bytes=max_bytes, force=force, progress=progress)
         names = self.store.names
@@ -254,7 +255,7 @@ class ActivityIO:
         >>> float(ds.zscore.sel(protein="IL6").max()) == float(act.zscore.loc["IL6"].max())
         True
         """
-        import xarray as xr  # optional dependency (lazyact[xarray]): imported on use
+        xr = require("xarray", "to_xarray()")
 
         data = {n: (("protein", "sample"), self[n].to_dask(chunks)) for n in self.store.names}  # type: ignore[index]
         coords = {"protein": np.asarray(self.proteins, dtype=object), "sample": np.asarray(self.samples, dtype=object)}
