@@ -5,6 +5,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+from pathlib import Path  # noqa: E402
+
 import anndata  # noqa: E402
 import dask.array as da  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
@@ -161,3 +163,18 @@ def test_refusals_say_what_to_do():
         lazyact.tl.activity(str(H5AD), "CytoSig")
     with pytest.raises(KeyError, match="obsm keys"):
         lazyact.tl.get_obsm(adata, "cytosig_zscore")
+
+
+def test_the_docs_example_draws_its_figure(tmp_path):
+    """docs/examples/scanpy_workflow.py makes docs/img/scanpy_workflow.png (here small and fast)."""
+    import importlib.util
+
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("scanpy_workflow", root / "docs" / "examples" / "scanpy_workflow.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    out = example.main(["--cells", "150", "--n-rand", "10", "--basis", "spatial", "--out", str(tmp_path / "f.png")])
+    pixels = plt.imread(out)
+    assert pixels.shape[1] > 3 * pixels.shape[0] / 2  # three panels side by side
+    committed = root / "docs" / "img" / "scanpy_workflow.png"
+    assert committed.stat().st_size < 200_000 and "img/scanpy_workflow.png" in (root / "docs" / "scanpy.md").read_text()
