@@ -20,6 +20,9 @@ Each row reports: lazyact seconds, SecActPy seconds, their ratio (SecActPy /
 lazyact, > 1 means lazyact is faster), achieved GFLOP/s with the permutation
 test's FLOP count ``2 * p * n_genes * m * (n_rand + 1)``, the fraction of a
 GEMM roofline measured in the same run, and the peak RSS of the process.
+Sparse rows count only the useful work ``2 * p * nnz * (n_rand + 1)`` and divide by
+a GEMM measured next to them (``suite.py``, ``sparse_kernel.py``): on a machine shared
+with other jobs both slow down alike.
 The roofline is a float64 GEMM; the optional ``dtype=float32`` rows divide by
 it too, so they can exceed 100 %.
 """
@@ -182,7 +185,7 @@ def main(argv=None):
                                                                 str(HERE.parent.parent / "secactpy-venv/bin/python")))
     ap.add_argument("--markdown", help="also write the table to this file")
     ap.add_argument("--only", nargs="*", default=None,
-                    help="run only these groups: tables dense latency sparse analytic (and those of cases.py)")
+                    help="run only these groups: tables dense latency sparse kernel analytic chunks write")
     args = ap.parse_args(argv)
     os.environ.setdefault("LAZYACT_PROGRESS", "0")
     secactpy = SecActPy(args.secactpy_python)
@@ -196,7 +199,7 @@ def main(argv=None):
     sys.path.insert(0, str(HERE))
     import importlib
 
-    for module in ("suite", "analytic", "cases"):  # further groups, each module's groups(args, secactpy, roof)
+    for module in ("suite", "sparse_kernel", "analytic", "cases"):  # further groups, each module's groups(args, secactpy, roof)
         if (HERE / f"{module}.py").exists():
             groups.update(importlib.import_module(module).groups(args, secactpy, roof))
     for name, fn in groups.items():

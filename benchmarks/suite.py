@@ -83,6 +83,36 @@ def _secactpy_sparse(secactpy, path, n_cells, n_rand, sig_pickle):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _nnz(path: Path, lo: int, hi: int) -> int:
+    """Nonzeros of cells lo..hi-1 of a CSR .h5ad (all its genes are signature genes here)."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        ptr = f["X/indptr"]
+        return int(ptr[hi] - ptr[lo])
+
+
+def _gemm_rate() -> float:
+    """float64 GEMM GFLOP/s (the roofline shape), measured now: sparse rows divide by the
+    GEMM measured next to them, since other jobs on a shared machine slow both alike."""
+    rng = np.random.default_rng(0)
+    A, B = rng.standard_normal((P, N)), rng.standard_normal((N, 1000))
+    A @ B
+    best = 0.0
+    for _ in range(2):
+        t = time.perf_counter()
+        A @ B
+        best = max(best, 2 * P * N * 1000 / (time.perf_counter() - t) / 1e9)
+    return best
+
+
+def _sparse_rate(row: dict, p: int, nnz: int, seconds: float, n_rand: int = 1000) -> dict:
+    # useful work of the sparse permutation test: 2 * p * nnz * (n_rand + 1) FLOP
+    row["gflops"] = 2.0 * p * nnz * (n_rand + 1) / seconds / 1e9
+    row["roofline"] = row["gflops"] / _gemm_rate()
+    return row
+
+
 def _rss_mb():
     import resource
 
@@ -107,11 +137,13 @@ def bench_sparse(args, secactpy, roof):
             act.zscore[:, 0]  # tables, kernels
             t = time.perf_counter()
             act.zscore[:, 1:1 + slice_cells]
-            per_cell = (time.perf_counter() - t) / slice_cells
+            dt = time.perf_counter() - t
+            per_cell = dt / slice_cells
             lazy_full = build + per_cell * n_cells
             row = dict(case=f"sparse .h5ad {n_cells // 1000}k cells {int(density * 100)}% n_rand=1000 "
-                            f"(lazyact: build + {slice_cells} cells, extrapolated)",
+                            f"(lazyact: build + {slice_cells} cells, extrapolated; {1 / per_cell:.1f} cells/s)",
                        lazyact_s=lazy_full, rss_mb=_rss_mb())
+            _sparse_rate(row, P, _nnz(path, 1, 1 + slice_cells), dt)
             if n_cells == 20_000:
                 # SecActPy sparse_mode with n_rand 10, x100 (its cost is linear in permutations);
                 # quick: on the slice and x cells (overstates it: part of its per-permutation
@@ -157,26 +189,31 @@ def bench_latency(args, secactpy, roof):
     sig = signature()
     sp_act = lazyact.activity(str(path), sig, preprocess="scrnaseq", n_rand=1000, group=False)  # default chunks
     sp_act.zscore[:, 0]
-    times = []
+    times, fractions = [], []
     for j in range(7, 12):
         t = time.perf_counter()
         sp_act.zscore[:, j]
         times.append(time.perf_counter() - t)
-    rows.append(dict(case="one sparse cell (~400 nnz) zscore[:, j], cold (median of 5 cells)",
-                     lazyact_s=float(np.median(times))))
+        fractions.append(_sparse_rate({}, P, _nnz(path, j, j + 1), times[-1])["roofline"])
+    row = _sparse_rate(dict(case="one sparse cell (~400 nnz) zscore[:, j], cold (median of 5 cells)",
+                            lazyact_s=float(np.median(times))), P, _nnz(path, 7, 12) / 5, float(np.median(times)))
+    row["roofline"] = float(np.median(fractions))
+    rows.append(row)
     sp_act.zscore[2, :10]  # the transposed table for the few-protein kernel
     if args.quick:
         n_cells = 5000
         t = time.perf_counter()
         sp_act.zscore[3, 100:100 + n_cells]
         dt = time.perf_counter() - t
-        rows.append(dict(case=f"one protein over 100k sparse cells (measured {n_cells}, x{100_000 // n_cells})",
-                         lazyact_s=dt * 100_000 / n_cells))
+        rows.append(_sparse_rate(dict(case=f"one protein over 100k sparse cells (measured {n_cells}, "
+                                           f"x{100_000 // n_cells})", lazyact_s=dt * 100_000 / n_cells),
+                                 1, _nnz(path, 100, 100 + n_cells), dt))
     else:
         t = time.perf_counter()
         sp_act.zscore[3, :]
-        rows.append(dict(case="one protein zscore[i, :] over 100k sparse cells (5 %), cold",
-                         lazyact_s=time.perf_counter() - t, rss_mb=_rss_mb()))
+        dt = time.perf_counter() - t
+        rows.append(_sparse_rate(dict(case="one protein zscore[i, :] over 100k sparse cells (5 %), cold",
+                                      lazyact_s=dt, rss_mb=_rss_mb()), 1, _nnz(path, 0, n_file), dt))
     return rows
 
 

@@ -70,3 +70,22 @@ def test_report_peaks(files, capsys):
         print(f"\n60k cells: build peak {p_build / 1e6:.1f} MB, one cell {p_col / 1e6:.2f} MB, "
               f"file {files[60_000].stat().st_size / 1e6:.1f} MB")
     assert p_build > 0
+
+
+@pytest.mark.parametrize("mode", ["groupby", "control"])
+def test_spatial_option_passes_bounded(files, mode, capsys):
+    """Cell-type means and a spatial control stream the spots: the build peak grows with the per-spot
+    vectors (8 bytes a spot), not with the matrix (3x the spots)."""
+    genes = list(lazyact.load_signature("CytoSig").index[:1500])
+    rng = np.random.default_rng(1)
+    ctrl = pd.DataFrame(rng.poisson(1.0, size=(len(genes), 30)).astype(float), index=genes)
+    kw = dict(groupby="cell_type") if mode == "groupby" else dict(control=ctrl)
+
+    def build(path):
+        return lazyact.activity(str(path), "CytoSig", preprocess="spatial", n_rand=20, chunks=(43, 64),
+                                cache_bytes=2 * 2**20, **kw)
+
+    peaks = {n: peak(lambda: build(path))[0] for n, path in files.items()}
+    with capsys.disabled():
+        print(f"\nspatial {mode} build peak: 20k spots {peaks[20_000] / 1e6:.1f} MB, 60k {peaks[60_000] / 1e6:.1f} MB")
+    assert peaks[60_000] < peaks[20_000] * 1.5 + 60_000 * 8 * 3, peaks

@@ -177,11 +177,6 @@ def test_pipeline_centre_and_zscore_columns_same_bits():
     assert_same_bits(act.zscore[:, :], full, "chunks (5, 2)")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "sparse in-flight kernel (ridge/kernels/numba.py, owned by the sparse-kernel work): for blocks with "
-    "fewer columns than numba threads, _sparse_column_by_permutations splits the permutations into one "
-    "range per thread and adds the per-range s1/s2 afterwards, so se/zscore of such a block depend on "
-    "the block width and the thread count"))
 def test_sparse_inflight_single_column_same_bits():
     anndata = pytest.importorskip("anndata")
     genes = lazyact.load_signature("CytoSig").index[:600]

@@ -30,6 +30,8 @@ from ._version import __version__
 from .pipeline import PREPROCESS_MODES, activity
 from .results import ActivityIO, NotResultsFileError, file_info, format_info, open_results
 from .ridge import STATISTICS
+from .sources.safety import printable
+from .sources import is_visium_folder
 from .viz.viewer import RendererFallbackWarning, RendererUnavailable
 
 __all__ = ["main", "build_parser"]
@@ -58,8 +60,26 @@ def _input_options(p: argparse.ArgumentParser, signature_required: bool) -> None
     g.add_argument("--group-threshold", type=float, default=None, help="grouping correlation threshold (0.9)")
     g.add_argument("--gene-order", choices=("expression", "signature", "sorted"), default="expression")
     g.add_argument("--layer", default=None, help=".h5ad / AnnData matrix: X, raw or a layers key")
-    g.add_argument("--gene-column", default=None, help=".h5ad var column with gene names, 'auto' (a symbol column for Ensembl IDs) or 'var_names'")
-    g.add_argument("--groupby", default=None, help="pseudobulk: obs column to group cells by")
+    g.add_argument("--gene-column", default=None,
+                   help=".h5ad var column with gene names, 'auto' (a symbol column for Ensembl IDs) or 'var_names'")
+    g.add_argument("--groupby", default=None, metavar="COLUMN",
+                   help="pseudobulk: obs column to sum cells by; spatial: cell-type level (mean of the spots' log "
+                        "values per group)")
+    o = p.add_argument_group("SecActPy options (see the user guide's table of modes)")
+    o.add_argument("--control", default=None, metavar="PATH",
+                   help="control profile: with --preprocess none a genes x samples table (INPUT minus the control's "
+                        "row means, collapsed to one column 'Change'); with --preprocess spatial control counts "
+                        "(Visium folder, .h5ad)")
+    o.add_argument("--paired", action="store_true",
+                   help="with --control: subtract the control sample of the same name")
+    o.add_argument("--single-sample", action="store_true",
+                   help="with --control: one result per sample instead of the collapsed 'Change'")
+    o.add_argument("--sig-filter", action="store_true",
+                   help="keep only the proteins whose name is one of the expression's genes")
+    o.add_argument("--scale-factor", type=float, default=None, metavar="S",
+                   help="scrnaseq/spatial: library size of log2(x / total * S + 1) (default 1e5)")
+    o.add_argument("--min-genes", type=int, default=0, metavar="N",
+                   help="count modes: drop cells/spots with fewer than N detected genes first (default 0)")
     g.add_argument("--threads", type=int, default=None, help="worker threads (default: all CPUs)")
 
 
@@ -75,8 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="compute activity and write a results file",
                          description="Compute activity of INPUT and write it block by block to OUT "
                                      "(resumable: rerun the same command after an interruption).")
-    run.add_argument("input", metavar="INPUT", help="expression: .h5ad, .h5 (10x), .npy, or a text table "
-                                                   "(genes x samples)")
+    run.add_argument("input", metavar="INPUT", help="expression: .h5ad, .h5 (10x), .npy, a text table "
+                                                   "(genes x samples) or a Space Ranger (Visium) folder")
     _verbose_option(run)
     run.add_argument("-o", "--out", required=True, help="results file (.h5, or .h5ad with --h5ad)")
     _input_options(run, signature_required=True)
@@ -122,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"{', '.join(_VIEWS)} (default zscore; aliases z, p, logp)")
     vg.add_argument("--groupby", default=None, metavar="COLUMN",
                     help="order the cells by this obs column and show it as a coloured track with a legend "
-                         "(with --preprocess pseudobulk: the column the cells are summed over)")
+                         "(with --preprocess pseudobulk: the column the cells are summed over; for spatial cell-type "
+                         "level, 'lazyact run --groupby' and view its results file)")
     vg.add_argument("--size", default="1200x700", help="picture size WIDTHxHEIGHT in pixels (default 1200x700)")
     vg.add_argument("--renderer", choices=("auto", "fastplotlib", "matplotlib"), default="auto",
                     help="what draws --png (default auto: fastplotlib, else matplotlib)")
@@ -136,7 +157,9 @@ def _activity(args: argparse.Namespace) -> Any:
     kwargs: dict[str, Any] = dict(
         lambda_=args.lambda_, n_rand=args.n_rand, seed=args.seed, rng=args.rng, preprocess=args.preprocess,
         group=group, gene_order=args.gene_order, backend=args.backend, layer=args.layer,
-        gene_column=args.gene_column, threads=args.threads, dtype=args.compute_dtype,
+        gene_column=args.gene_column, threads=args.threads, dtype=args.compute_dtype, control=args.control,
+        paired=args.paired, single_sample=args.single_sample, sig_filter=args.sig_filter,
+        scale_factor=args.scale_factor, min_genes=args.min_genes,
     )
     if args.groupby is not None:
         kwargs["groupby"] = args.groupby
@@ -194,6 +217,8 @@ def _cmd_view(args: argparse.Namespace) -> int:
     pseudobulk = args.preprocess == "pseudobulk"
     groupby = None if pseudobulk else args.groupby  # pseudobulk: the samples already are the groups
     try:
+        if is_visium_folder(args.input):  # a Space Ranger folder is expression data
+            raise NotResultsFileError(args.input)
         obj = open_results(args.input)  # a results file (an unfinished one is an error) ...
     except NotResultsFileError:
         build = argparse.Namespace(**vars(args))
@@ -273,7 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         if isinstance(exc, OSError) and exc.strerror and exc.filename is None and len(exc.args) == 2:
             msg = exc.strerror
-        print(f"lazyact {args.command}: error: {msg}", file=sys.stderr)
+        print(f"lazyact {args.command}: error: {printable(msg)}", file=sys.stderr)
         return 1
     finally:
         if handler is not None:

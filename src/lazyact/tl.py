@@ -37,7 +37,8 @@ from .ranking import stream_columns
 from .ridge import STATISTICS
 from .sources import is_anndata
 
-__all__ = ["STATS", "activity", "default_key", "get_obsm", "summarise"]
+__all__ = ["STATS", "PadjByCell", "activity", "bh_per_cell", "default_key", "get_obsm", "lazy_obsm", "summarise",
+           "write_obsm"]
 
 log = logging.getLogger(__name__)
 
@@ -101,51 +102,57 @@ def _bh_finite(col: np.ndarray) -> np.ndarray:
     return out
 
 
-class CellsByProteins:
-    """One statistic of an activity as a lazy cells x proteins array (for ``obsm``, through dask).
+class PadjByCell:
+    """Benjamini-Hochberg q-values across the proteins of each cell, as a lazy cells x proteins array.
 
-    Indexing computes only the proteins and cells asked for (``padj``: all proteins of
-    the cells asked for, adjusted, then the proteins asked for). Pickles with the
-    activity's view.
+    Indexing reads the p-values of all proteins of the cells asked for (through the
+    activity's cache and disk tier), adjusts them (:func:`bh_per_cell`) and returns the
+    proteins asked for. Pickles with the activity's view; :meth:`to_dask` makes the
+    ``obsm`` entry.
 
     Parameters
     ----------
-    view : LazyArray
-        A proteins x samples statistic (``act.pvalue`` for ``padj``).
-    padj : bool
-        Benjamini-Hochberg over the proteins of each cell (:func:`bh_per_cell`).
+    pvalue : LazyArray
+        The activity's p-values (proteins x samples).
     """
 
     ndim = 2
 
-    def __init__(self, view: LazyArray, padj: bool = False):
-        self.view = view
-        self.padj = bool(padj)
-        self.shape = (int(view.shape[1]), int(view.shape[0]))
-        self.dtype = np.dtype(view.dtype)
+    def __init__(self, pvalue: LazyArray):
+        self.pvalue = pvalue
+        self.shape = (int(pvalue.shape[1]), int(pvalue.shape[0]))
+        self.dtype = np.dtype(np.float64)
 
     def __getitem__(self, key: Any) -> Any:
         key = key if isinstance(key, tuple) else (key,)
         key = tuple(slice(None) if k is Ellipsis else k for k in key)
         if len(key) > 2:
             raise IndexError(f"too many indices for a 2-D array: {len(key)}")
-        kc, kp = key + (slice(None),) * (2 - len(key))
-        if self.padj:
-            q = bh_per_cell(self.view.oindex[:, kc])
-            block = q[kp] if q.ndim == 1 else q[kp, :] if not isinstance(kp, (int, np.integer)) else q[int(kp), :]
-        else:
-            block = self.view.oindex[kp, kc]
-        return block.T if np.ndim(block) == 2 else block
+        cells, proteins = key + (slice(None),) * (2 - len(key))
+        out = bh_per_cell(self.pvalue.oindex[:, cells])[proteins]  # all proteins of the cells, adjusted, selected
+        return out.T if np.ndim(out) == 2 else out
 
     def __dask_tokenize__(self) -> tuple:
-        return ("lazyact.tl.CellsByProteins", self.view.store.token, self.view.name, self.padj)
+        return ("lazyact.tl.PadjByCell", self.pvalue.store.token, self.pvalue.name)
 
-    def to_dask(self) -> Any:
-        """A dask array of chunks (cells of one store column chunk) x (all proteins)."""
+    def to_dask(self, chunks: tuple[int, int]) -> Any:
         da = require("dask.array", "lazy obsm arrays (results beyond the memory bound, or lazy=True)")
-        name = f"lazyact-{self.view.name}{'-padj' if self.padj else ''}-{self.view.store.token}"
-        return da.from_array(self, chunks=(self.view.chunks[1], self.shape[1]), asarray=False,
-                             meta=np.empty((0, 0), dtype=self.dtype), name=name)
+        return da.from_array(self, chunks=chunks, asarray=False, meta=np.empty((0, 0), dtype=self.dtype),
+                             name=f"lazyact-padj-{self.pvalue.store.token}")
+
+
+def lazy_obsm(act: Any, stat: str) -> Any:
+    """Statistic ``stat`` of ``act`` (or ``"padj"``) as a lazy cells x proteins dask array.
+
+    Chunks: the store's column chunk of cells (fewer if one chunk would exceed the memory
+    bound) x all proteins; selecting proteins of a chunk computes only those (dask fuses
+    the selection into the read).
+    """
+    p = act.shape[0]
+    chunks = (max(1, min(act.store.chunks[1], config.max_materialise_bytes // (8 * max(1, p)))), p)
+    if stat == "padj":
+        return PadjByCell(act.pvalue).to_dask(chunks)
+    return act[stat].T.to_dask(chunks=chunks, name=f"lazyact-{stat}-T-{act.store.token}")
 
 
 def _uns_value(value: Any) -> Any:
@@ -257,8 +264,7 @@ def write_obsm(adata: Any, act: Any, key: str, stats: Sequence[str] = ("zscore",
     keys = [f"{key}_{s}" for s in stats]
     if lazy:
         for s, k in zip(stats, keys):
-            view = act["pvalue" if s == "padj" else s]
-            adata.obsm[k] = CellsByProteins(view, padj=s == "padj").to_dask()
+            adata.obsm[k] = lazy_obsm(act, s)
     else:
         arrays = read_all(act.store, needed, force=True)
         cells = pd.Index(adata.obs_names)

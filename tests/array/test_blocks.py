@@ -325,15 +325,43 @@ def test_progress_bar(capsys, monkeypatch):
     assert capsys.readouterr().err == ""
     monkeypatch.setattr(config, "progress", True)
     monkeypatch.setattr(config, "progress_delay", 0.0)
-    list(store.iter_blocks(desc="auto"))  # 20 blocks > 8: shown
+    fresh = BlockStore(Toy((4, 40)), chunks=(4, 2), threads=1)
+    list(fresh.iter_blocks(desc="auto"))  # nothing measured yet: 20 blocks > 8, shown
     assert "auto" in capsys.readouterr().err
+    list(fresh.iter_blocks(desc="quick"))  # measured: 20 fast blocks take far less than 2 s
+    assert capsys.readouterr().err == ""
     monkeypatch.setenv("LAZYACT_PROGRESS", "0")
-    list(store.iter_blocks(desc="silenced"))
+    list(BlockStore(Toy((4, 40)), chunks=(4, 2)).iter_blocks(desc="silenced"))
     assert capsys.readouterr().err == ""
     monkeypatch.delenv("LAZYACT_PROGRESS")
     small = BlockStore(Toy((4, 4)), chunks=(2, 2))
-    list(small.iter_blocks(desc="small"))  # 4 blocks: never shown automatically
+    list(small.iter_blocks(desc="small"))  # 4 blocks, no estimate yet: not shown
     assert capsys.readouterr().err == ""
+
+
+def test_long_work_shows_progress_however_few_blocks(capsys, monkeypatch):
+    """The decision comes from the time measured per cell, not from the block count."""
+    from lazyact.array import config
+
+    monkeypatch.delenv("LAZYACT_PROGRESS", raising=False)
+    monkeypatch.setattr(config, "progress", True)
+    monkeypatch.setattr(config, "progress_delay", 0.0)
+    store = BlockStore(Toy((4, 40)), chunks=(4, 10), threads=1)
+    store.read(np.arange(4), np.arange(2))  # measures the time per cell
+    per_cell = store.stats.seconds_per_cell()
+    assert per_cell > 0 and store.estimate_seconds(160) == pytest.approx(160 * per_cell)
+    # a threshold between the estimates of the small and the large work (the machine's speed drops out)
+    monkeypatch.setattr(config, "progress_seconds", 0.5 * store.estimate_seconds(4 * 38))
+    store.read(np.arange(4), np.arange(2, 40), desc="long slice")  # 4 column chunks, estimated long
+    assert "long slice" in capsys.readouterr().err
+    monkeypatch.setattr(config, "progress_seconds", 0.5 * store.estimate_seconds(4 * 40))
+    list(store.iter_blocks(desc="long sweep"))  # 4 blocks, estimated long
+    assert "long sweep" in capsys.readouterr().err
+    monkeypatch.setattr(config, "progress_seconds", 0.5 * store.estimate_seconds(4 * 40))
+    store.clear_cache()
+    store.read(np.arange(1), np.arange(1), desc="one cell")  # estimated short
+    assert capsys.readouterr().err == ""
+    assert not store.shows_progress(4, 1) and store.shows_progress(4, 4 * 40)
 
 
 # ----------------------------------------------------------------------------- pickling

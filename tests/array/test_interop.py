@@ -30,24 +30,45 @@ def test_asarray_and_array(view_toy):
     np.testing.assert_array_equal(np.array(view, copy=True), mat)
 
 
-def test_ufuncs_and_operators_refuse(view_toy):
+def test_ufuncs_operators_and_comparisons_within_the_bound(view_toy):
     view, toy = view_toy
-    with pytest.raises(TypeError, match=r"slice first, e\.g\. np\.abs\(view\[:, :100\]\)"):
-        np.abs(view)
-    with pytest.raises(TypeError, match="slice first"):
-        np.add(view, 1)
-    with pytest.raises(TypeError, match="slice first"):
-        np.add.reduce(view)
-    with pytest.raises(TypeError, match="slice first"):
-        view + 1
-    with pytest.raises(TypeError, match="slice first"):
-        2.0 * view
-    with pytest.raises(TypeError, match="slice first"):
-        np.float64(2.0) * view
-    with pytest.raises(TypeError, match="slice first"):
-        -view
+    mat = toy.full()["a"]
+    other = LazyArray(view.store, "b")
+    cases = [
+        (np.abs(view), np.abs(mat)), (-view, -mat), (+view, mat), (abs(view), np.abs(mat)),
+        (view > 0.5, mat > 0.5), (view <= 0, mat <= 0), (view == mat, np.ones(mat.shape, bool)),
+        (view != 0, mat != 0), (0.5 < view, 0.5 < mat),
+        (view + 1, mat + 1), (2.0 * view, 2.0 * mat), (np.float64(2.0) * view, 2.0 * mat),
+        (view - other, mat - toy.full()["b"]), (1 / view, 1 / mat), (view ** 2, mat**2), (view % 1, mat % 1),
+        (view // 1, mat // 1), (mat - view, np.zeros_like(mat)), (np.add(view, 1, dtype=np.float32), np.add(mat, 1, dtype=np.float32)),
+        (np.add.reduce(view, axis=1), np.add.reduce(mat, axis=1)), (np.sqrt(np.abs(view)), np.sqrt(np.abs(mat))),
+        (view @ np.ones(30), mat @ np.ones(30)), (view.T @ mat, mat.T @ mat),
+    ]  # fmt: skip
+    for got, expected in cases:
+        assert type(got) is np.ndarray and got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected)
+    out = np.empty(mat.shape)
+    assert np.multiply(view, 3, out=out) is out
+    np.testing.assert_array_equal(out, 3 * mat)
+    with pytest.raises(TypeError, match="read-only"):
+        np.multiply(mat, 3, out=view)
+    assert hash(view) == hash(view) and {view: 1}[view] == 1  # still hashable, by identity
+
+
+def test_ufuncs_refuse_above_the_bound_saying_how_to_slice(view_toy, monkeypatch):
+    from lazyact.array import ArrayTooLargeError, config
+
+    view, toy = view_toy
+    monkeypatch.setattr(config, "max_materialise_bytes", 1000)  # 12 x 30 float64 is 2,880 bytes
+    for call in (lambda: np.abs(view), lambda: view > 2, lambda: -view, lambda: view * 2, lambda: 1 + view,
+                 lambda: np.add.reduce(view)):  # fmt: skip
+        with pytest.raises(ArrayTooLargeError, match=r"numpy\.\w+.* 2\.8 KiB.*Select less first \(e\.g\. view\[:, :10\]"):
+            call()
     assert toy.calls == []
-    np.testing.assert_array_equal(np.abs(view[:, :10]), np.abs(toy.full()["a"][:, :10]))
+    mat = toy.full()["a"]
+    np.testing.assert_array_equal(np.abs(view[:, :10]), np.abs(mat[:, :10]))  # the advice runs
+    monkeypatch.setattr(config, "max_materialise_bytes", 10_000)  # the other advice: raise the bound
+    np.testing.assert_array_equal(view > 2, mat > 2)
 
 
 def test_array_function_metadata_and_fallback(view_toy):

@@ -46,12 +46,19 @@ def test_getitem_matches_numpy_and_computes_only_touched_cells(data):
         assert toy.calls == []
         return
     _assert_same(view[key], expected)
-    # computed: exactly the rectangle of the rows and columns the key touches, once
+    # computed, once each: the rectangle of the rows and columns the key touches, or, when
+    # fewer, for each block holding touched cells (pointwise keys) the rows x cols of its cells
     cells = np.zeros(shape, bool)
     if expected.size:
         touched = np.unique(np.arange(mat.size).reshape(shape)[key])
-        r, c = np.unique(touched // shape[1]), np.unique(touched % shape[1])
-        cells[np.ix_(r, c)] = True
+        r, c = touched // shape[1], touched % shape[1]
+        cells[np.ix_(np.unique(r), np.unique(c))] = True
+        per_block = np.zeros(shape, bool)
+        blocks = (r // chunks[0]) * shape[1] + c // chunks[1]
+        for b in np.unique(blocks):
+            per_block[np.ix_(np.unique(r[blocks == b]), np.unique(c[blocks == b]))] = True
+        if per_block.sum() < cells.sum():
+            cells = per_block
     np.testing.assert_array_equal(toy.counts, cells.astype(int))
     # the same key again is free
     calls = len(toy.calls)
@@ -276,3 +283,133 @@ def test_threads_hammering_random_keys():
         t.join()
     assert not errors, errors[0]
     assert toy.concurrent_duplicates == 0
+
+
+# ----------------------------------------------------------------------------- transposed view
+@settings(max_examples=100, deadline=None)
+@given(st.data())
+def test_transposed_view_matches_numpy(data):
+    shape = data.draw(shapes())
+    chunks = (data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4)))
+    view, toy = _view(shape, chunks, "b")
+    t = view.T
+    mat = toy.full()["b"].T
+    assert t.shape == mat.shape and t.chunks == view.chunks[::-1] and t.T.shape == shape
+    key = data.draw(index_keys(mat.shape))
+    try:
+        expected = mat[key]
+    except Exception as exc:  # noqa: BLE001
+        with pytest.raises(type(exc)):
+            t[key]
+        return
+    _assert_same(t[key], expected)
+    axis = data.draw(st.sampled_from([None, 0, 1, -1]))
+    if mat.size:
+        np.testing.assert_allclose(t.sum(axis=axis, keepdims=True), mat.sum(axis=axis, keepdims=True), rtol=1e-12)
+        np.testing.assert_array_equal(t.max(axis=axis), mat.max(axis=axis))
+
+
+def test_transposed_view_is_lazy_and_labelled():
+    view, toy = _view((5, 7), (2, 3))
+    view = LazyArray(view.store, "a", row_labels=list("abcde"), col_labels=[f"c{j}" for j in range(7)])
+    t = view.T
+    assert toy.calls == [] and "'a'.T" in repr(t) and t.transposed and not t.T.transposed
+    mat = toy.full()["a"]
+    _assert_same(t.loc["c3", ["e", "a"]], mat[[4, 0], 3])
+    _assert_same(t.oindex[[6, 1], 2], mat[2, [6, 1]])
+    _assert_same(t.as_numpy(), mat.T.copy())
+    np.testing.assert_array_equal(np.array(list(t)), mat.T)
+    out = np.empty((1, 5))
+    assert t.mean(axis=0, keepdims=True, out=out) is out
+    np.testing.assert_allclose(out, mat.mean(axis=1)[None, :], rtol=1e-12)
+    np.testing.assert_allclose(np.std(t, axis=1), mat.std(axis=0), rtol=1e-12)
+    assert len(toy.calls) > 0 and toy.concurrent_duplicates == 0
+
+
+# ----------------------------------------------------------------------------- bounded, pointwise, clear
+def test_getitem_honours_the_memory_bound_and_its_override(monkeypatch):
+    from lazyact.array import config
+
+    huge, toy = _view((1170, 2_000_000), (1170, 512))
+    with pytest.raises(ArrayTooLargeError, match=r"indexing .* 17\.4 GiB, more than the bound of 2\.0 GiB") as err:
+        huge[:, :]
+    msg = str(err.value)
+    assert "lazyact.array.config.max_materialise_bytes = 18 * 2**30" in msg and "as_numpy(force=True)" in msg
+    assert "e.g. view[:, :1000]" in msg
+    monkeypatch.setattr(config, "max_materialise_bytes", 2**20)
+    for key in (3, (slice(None), slice(0, 1000)), ([0] * 200_000, 5)):  # the result counts, not only the cells
+        with pytest.raises(ArrayTooLargeError, match=r"e\.g\. view\[:, :112\]"):
+            huge[key]
+    with pytest.raises(ArrayTooLargeError):
+        huge.loc[:, 0:1000]
+    with pytest.raises(ArrayTooLargeError):
+        huge.oindex[:, ::2]
+    with pytest.raises(ArrayTooLargeError):
+        huge.T[:1000]
+    assert toy.calls == []
+    np.testing.assert_array_equal(huge[:, :112], toy_values_of(np.arange(1170), np.arange(112)))  # the advice runs
+    monkeypatch.setattr(config, "max_materialise_bytes", 20 * 2**20)  # the other advice: raise the bound
+    assert huge[:, :1000].shape == (1170, 1000) and huge[3, :100_000].shape == (100_000,)
+
+
+def toy_values_of(rows, cols):
+    from array_toys import toy_values
+
+    return toy_values(rows, cols)["a"]
+
+
+def test_pointwise_keys_compute_only_the_blocks_holding_their_points():
+    """Scattered (row, column) pairs of a 1,170 x 1,000,000 array in blocks of 1,170 x 256 (an
+    activity's default): per block the rows x cols of its points, not the rectangle of all of them."""
+    view, toy = _view((1170, 1_000_000), (1170, 256))
+    rng = np.random.default_rng(0)
+    r = rng.integers(0, 1170, 2000)
+    c = rng.integers(0, 1_000_000, 2000)
+    got = view[r, c]
+    pairs = np.unique(r * 1_000_000 + c).size
+    cells = view.store.stats.cells
+    rectangle = np.unique(r).size * np.unique(c).size
+    blocks = np.unique(c // 256, return_counts=True)[1]
+    assert cells <= int((blocks**2).sum()) and cells < 1.5 * pairs and rectangle > 500 * pairs
+    expected = toy_values_of(np.arange(1170), np.unique(c))
+    np.testing.assert_array_equal(got, expected[r, np.searchsorted(np.unique(c), c)])
+    # a 2-D mask is pointwise too; an np.ix_ key (a rectangle) is computed as one
+    small, toy2 = _view((40, 60), (8, 10))
+    mask = np.zeros((40, 60), bool)
+    mask[3, 7] = mask[35, 55] = True
+    np.testing.assert_array_equal(small[mask], toy2.full()["a"][mask])
+    assert toy2.ncells == 2
+    ix = np.ix_([1, 2, 30], [4, 50])
+    np.testing.assert_array_equal(small[ix], toy2.full()["a"][ix])
+    assert toy2.ncells == 2 + 6
+
+
+def test_string_keys_point_to_loc():
+    view, toy = _view((3, 4), (2, 2))
+    for key, label in (("IL6", "IL6"), ((0, "cell1"), "cell1"), ((["IL6", "TNF"], 0), "IL6"),
+                       (np.array(["x"]), "x"), (b"IL6", "IL6")):  # fmt: skip
+        with pytest.raises(IndexError, match=rf"label '{label}': select by name with \.loc, e\.g\. view\.loc\['{label}'\]"):
+            view[key]
+        with pytest.raises(IndexError, match=r"\.loc"):
+            view.oindex[key]
+    assert toy.calls == []
+
+
+def test_long_slices_and_rows_show_progress(capsys, monkeypatch):
+    """Decided from the block count (nothing measured yet) or the store's measured time per cell."""
+    from lazyact.array import config
+
+    monkeypatch.delenv("LAZYACT_PROGRESS", raising=False)
+    monkeypatch.setattr(config, "progress", True)
+    monkeypatch.setattr(config, "progress_delay", 0.0)
+    view, _ = _view((6, 400), (6, 20))
+    view[:, :]  # 20 column chunks, nothing measured yet: shown
+    assert "a[...]" in capsys.readouterr().err
+    view.store.clear_cache()
+    view[:2, :5]  # one chunk: never
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(config, "progress_seconds", 0.5 * view.store.estimate_seconds(400))
+    view[3, :]  # a whole row, estimated long: shown
+    assert "a[...]" in capsys.readouterr().err
+    view[[0, 5], [1, 399]]  # two points: estimated short
+    assert capsys.readouterr().err == ""

@@ -26,6 +26,16 @@ def test_unknown_keyword_is_an_error():
         lazyact.activity(np.zeros((3, 2)), "CytoSig", n_rnd=10)
 
 
+# each mode with every keyword it accepts (the others are refused, see tests/pipeline/test_option_errors.py)
+MODE_OPTIONS = {
+    "none": dict(control="c.tsv", paired=True, single_sample=True),
+    "center": {},
+    "scrnaseq": dict(scale_factor=1e4, min_genes=3),
+    "spatial": dict(groupby="ct", control="visium/", scale_factor=1e4, min_genes=3),
+    "pseudobulk": dict(groupby="ct", min_genes=3),
+}
+
+
 @pytest.mark.parametrize("preprocess,runner", [("none", "bulk_activity"), ("center", "bulk_activity"),
                                                ("scrnaseq", "single_cell_activity"),
                                                ("spatial", "single_cell_activity"),
@@ -39,8 +49,9 @@ def test_dispatch_passes_every_option(monkeypatch, preprocess, runner):
 
     monkeypatch.setattr(api, runner, fake)
     kwargs = dict(lambda_=3.0, n_rand=7, seed=2, rng="gsl", preprocess=preprocess, group=0.8, gene_order="sorted",
-                  groupby="ct", backend="numpy", layer="X", gene_column="auto", chunks=(4, 4), cache_bytes=10,
-                  threads=1, kernel="dense", sparse_mode=True, null="permutation", dtype="float64")
+                  backend="numpy", layer="X", gene_column="auto", chunks=(4, 4), cache_bytes=10, sig_filter=True,
+                  threads=1, kernel="dense", sparse_mode=True, null="permutation", dtype="float64",
+                  **MODE_OPTIONS[preprocess])
     assert lazyact.activity("x.h5ad", "CytoSig", **kwargs) == "act"
     opts = seen["options"]
     assert opts.signature == "CytoSig"
@@ -65,6 +76,6 @@ def test_pseudobulk_runs_the_bulk_runner(monkeypatch):
     sig = lazyact.load_signature("CytoSig")
     counts = pd.DataFrame(rng.integers(0, 5, size=(sig.shape[0], 6)).astype(float), index=sig.index)
     act = lazyact.activity(counts, "CytoSig", preprocess="pseudobulk", groupby=list("aabbcc"), n_rand=10)
-    assert calls == [("none", {"preprocess": "pseudobulk", "groupby": "labels"})]
+    assert calls == [("none", {"preprocess": "pseudobulk", "sig_filter": False, "min_genes": 0, "groupby": "labels"})]
     assert act.params["preprocess"] == "pseudobulk" and list(act.samples) == ["a", "b", "c"]
     assert bulk.run_bulk is real  # the single-cell module calls the bulk runner, not activity()

@@ -64,3 +64,8 @@ def test_pseudobulk_profiles(sources, counts):
     np.testing.assert_allclose(frame.to_numpy(), ref - ref.mean(axis=1, keepdims=True), rtol=1e-13, atol=1e-13)
     assert not looks_normalised(sources["csc"], kept)
     assert looks_normalised(as_source(np.log1p(counts) / 3 + 0.01), kept)
+
+
+@pytest.mark.parametrize("kind", ["dense", "csc", "h5ad-csr"])
+def test_detected_genes(sources, counts, kind):
+    np.testing.assert_array_equal(passes.detected_genes(sources[kind]), (counts > 0).sum(axis=0))

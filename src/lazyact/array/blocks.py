@@ -11,8 +11,13 @@ byte-bounded thread-safe LRU :class:`~lazyact.array.cache.BlockCache` of grid bl
   cell) x (columns with a missing cell) over all the row chunks it touches (a
   function's per-column setup is paid once per column chunk; rows nobody asked for are
   never computed). Column chunks are computed in parallel.
+* :meth:`BlockStore.read_points` -- the values at scattered (row, col) points,
+  computing for each block that holds points only the rows x cols of its points.
 * :meth:`BlockStore.iter_blocks` -- stream the chunk grid in parallel with bounded
   memory, for reductions and writers.
+
+Long work shows a tqdm progress bar (:meth:`BlockStore.progress_bar`): decided from
+the number of blocks and the time the store has measured per computed cell.
 
 The store knows nothing about what the outputs mean.
 """
@@ -21,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 import uuid
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -84,12 +90,14 @@ class BlockStats:
         Cells computed (``len(rows) * len(cols)`` summed over calls).
     hits, misses : int
         Block accesses that found all needed cells cached / had to compute some.
+    seconds : float
+        Time spent in the block function (summed over threads).
     stored_cells, stored_blocks : int
         Cells read from the store's disk tier instead of computed; column blocks given to
         it (see :mod:`lazyact.array.tier`).
     """
 
-    _fields = ("calls", "cells", "hits", "misses", "stored_cells", "stored_blocks")
+    _fields = ("calls", "cells", "hits", "misses", "seconds", "stored_cells", "stored_blocks")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -100,11 +108,17 @@ class BlockStats:
         with self._lock:
             for f in self._fields:
                 setattr(self, f, 0)
+            self.seconds = 0.0
 
-    def add(self, **counts: int) -> None:
+    def add(self, **counts: float) -> None:
         with self._lock:
             for key, value in counts.items():
-                setattr(self, key, getattr(self, key) + int(value))
+                setattr(self, key, getattr(self, key) + (float(value) if key == "seconds" else int(value)))
+
+    def seconds_per_cell(self) -> float | None:
+        """Measured time per computed cell (None before the first computation)."""
+        with self._lock:
+            return self.seconds / self.cells if self.cells else None
 
     def as_dict(self) -> dict[str, int]:
         """The counters as a dict."""
@@ -197,6 +211,8 @@ class BlockStore:
         self.chunks: tuple[int, int] = normalise_chunks(chunks, self.shape)
         self.cache_bytes = int(config.cache_bytes if cache_bytes is None else cache_bytes)
         self.threads = threads
+        if threads is None:
+            config.default_threads()  # an invalid LAZYACT_THREADS fails here, clearly
         self.token: str = str(getattr(function, "token", None) or uuid.uuid4().hex)
         self._init_runtime()
 
@@ -301,13 +317,17 @@ class BlockStore:
                 self._executor_pid = os.getpid()
             return self._executor
 
-    def _run_all(self, fn: Callable[[Any], None], tasks: Sequence[Any]) -> None:
-        if len(tasks) <= 1 or self.nthreads == 1:
-            for t in tasks:
-                fn(t)
-            return
-        for _ in self._pool().map(fn, tasks):
-            pass
+    def _run_all(self, fn: Callable[[Any], None], tasks: Sequence[Any], cells: int = 0,
+                 progress: bool | None = False, desc: str | None = None) -> None:
+        """Run ``fn`` on every task (in parallel), with a progress bar over the tasks."""
+        with self.progress_bar(len(tasks), progress, desc, cells=cells) as bar:
+            if len(tasks) <= 1 or self.nthreads == 1:
+                for t in tasks:
+                    fn(t)
+                    bar.update(1)
+                return
+            for _ in self._pool().map(fn, tasks):
+                bar.update(1)
 
     # -- argument checks
     def check_names(self, names: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -355,7 +375,9 @@ class BlockStore:
         return self._call(rows, cols)
 
     def _call(self, rows: np.ndarray, cols: np.ndarray) -> dict[str, np.ndarray]:
+        t0 = time.perf_counter()
         res = self.function(rows, cols)
+        seconds = time.perf_counter() - t0
         out = {}
         shape = (rows.size, cols.size)
         for n in self.names:
@@ -367,7 +389,7 @@ class BlockStore:
             if a.shape != shape:
                 raise ValueError(f"block function returned {n!r} of shape {a.shape}, expected {shape}")
             out[n] = a
-        self.stats.add(calls=1, cells=shape[0] * shape[1])
+        self.stats.add(calls=1, cells=shape[0] * shape[1], seconds=seconds)
         return out
 
     def _new_block(self, i: int, j: int) -> CachedBlock:
@@ -448,6 +470,8 @@ class BlockStore:
         rows: np.ndarray | slice | None,
         cols: np.ndarray | slice | None,
         names: str | Sequence[str] | None = None,
+        progress: bool | None = None,
+        desc: str | None = None,
     ) -> dict[str, np.ndarray]:
         """Dense values of ``rows x cols`` for each output in ``names`` (default all).
 
@@ -457,6 +481,11 @@ class BlockStore:
             Sorted unique integer indices (a slice or None for all is also accepted).
         names : str or sequence of str, optional
             Outputs to return (all outputs are computed and cached anyway).
+        progress : bool, optional
+            Progress bar over the column chunks: None = automatic (see
+            :meth:`progress_bar`).
+        desc : str, optional
+            Progress bar label.
 
         Returns
         -------
@@ -486,7 +515,111 @@ class BlockStore:
             j, cols_g, lcols, cpos = task
             self._fill(j, cols_g, lcols, cpos, rgroups, out, names)
 
-        self._run_all(run, tasks)
+        self._run_all(run, tasks, rows.size * cols.size, progress, desc)
+        return out
+
+    def point_blocks(self, rows: np.ndarray, cols: np.ndarray) -> tuple[list[tuple], int]:
+        """Scattered points grouped by the grid block that holds them.
+
+        Parameters
+        ----------
+        rows, cols : numpy.ndarray
+            1-D ``intp`` arrays of equal length: the points ``(rows[k], cols[k])``.
+
+        Returns
+        -------
+        groups : list of tuple
+            Per block ``(i, j, point positions, block rows, block cols)`` with the sorted
+            unique rows and cols of its points.
+        cells : int
+            Cells that computing the rows x cols of each block's points takes.
+        """
+        rc, cc = self.chunks
+        ncb = max(1, self.grid[1])
+        block = (rows // rc).astype(np.int64) * ncb + cols // cc
+        order = np.argsort(block, kind="stable")
+        sb = block[order]
+        cuts = np.flatnonzero(sb[1:] != sb[:-1]) + 1
+        groups, cells = [], 0
+        for pos in np.split(order, cuts) if order.size else []:
+            b = int(block[pos[0]])
+            r, c = np.unique(rows[pos]), np.unique(cols[pos])
+            groups.append((b // ncb, b % ncb, pos, r, c))
+            cells += r.size * c.size
+        return groups, cells
+
+    def read_points(
+        self,
+        rows: np.ndarray,
+        cols: np.ndarray,
+        names: str | Sequence[str] | None = None,
+        progress: bool | None = None,
+        desc: str | None = None,
+        groups: tuple[list[tuple], int] | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Values at scattered points ``(rows[k], cols[k])``, computing only the blocks that hold them.
+
+        Each grid block holding points computes (through the cache) the rows x cols of
+        its points, not the rectangle spanned by all the points; when that rectangle is
+        not larger, it is read with :meth:`read` instead (fewer calls).
+
+        Parameters
+        ----------
+        rows, cols : numpy.ndarray
+            1-D integer arrays of equal length (any order, repeats allowed).
+        names, progress, desc
+            As for :meth:`read`.
+        groups : tuple, optional
+            :meth:`point_blocks` of these points, when already known.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            1-D arrays, one value per point.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> class Grid:
+        ...     names, shape, dtype = ("x",), (1000, 1000), np.dtype("f8")
+        ...     def __call__(self, rows, cols):
+        ...         return {"x": rows[:, None] * 1000.0 + cols[None, :]}
+        >>> store = BlockStore(Grid(), chunks=(100, 100))
+        >>> store.read_points(np.array([5, 990, 5]), np.array([7, 3, 7]))["x"]
+        array([  5007., 990003.,   5007.])
+        >>> store.stats.cells  # two blocks, one cell each (the rectangle would be 2 x 2)
+        2
+        """
+        names = self.check_names(names)
+        rows = np.asarray(rows, dtype=np.intp).ravel()
+        cols = np.asarray(cols, dtype=np.intp).ravel()
+        if rows.shape != cols.shape:
+            raise ValueError(f"rows and cols must have the same length, got {rows.size} and {cols.size}")
+        if rows.size and (rows.min() < 0 or rows.max() >= self.shape[0] or cols.min() < 0
+                          or cols.max() >= self.shape[1]):
+            raise IndexError(f"points out of range of shape {self.shape}")
+        out = {n: np.empty(rows.size, self.dtype) for n in names}
+        if rows.size == 0:
+            return out
+        urows, ucols = np.unique(rows), np.unique(cols)
+        groups, cells = self.point_blocks(rows, cols) if groups is None else groups
+        if cells >= urows.size * ucols.size:
+            rect = self.read(urows, ucols, names, progress, desc)
+            ri, ci = np.searchsorted(urows, rows), np.searchsorted(ucols, cols)
+            return {n: rect[n][ri, ci] for n in names}
+
+        rc, cc = self.chunks
+
+        def run(group: tuple) -> None:
+            i, j, pos, r, c = group
+            block = {n: np.empty((r.size, c.size), self.dtype) for n in names}
+            rgroup = ChunkGroup(i, r, compact(r - i * rc), slice(0, r.size))
+            self._fill(j, c, compact(c - j * cc), slice(None), [rgroup], block, names)
+            ri, ci = np.searchsorted(r, rows[pos]), np.searchsorted(c, cols[pos])
+            for n in names:
+                out[n][pos] = block[n][ri, ci]
+
+        self._run_all(run, groups, cells, progress, desc)
         return out
 
     # -- streaming
@@ -512,16 +645,39 @@ class BlockStore:
         res = self.compute(rows_g, cols_g)
         return {n: res[n] for n in names}
 
-    def progress_bar(self, total: int, progress: bool | None = None, desc: str | None = None) -> tqdm:
-        """A tqdm bar over ``total`` blocks, following the progress rules.
+    def estimate_seconds(self, cells: int) -> float | None:
+        """Wall-clock seconds that computing ``cells`` cells is expected to take, from the
+        time measured so far per cell (None before anything was computed)."""
+        per_cell = self.stats.seconds_per_cell()
+        if per_cell is None or cells <= 0:
+            return None
+        return cells * per_cell / self.nthreads
 
-        ``progress=None``: shown when :func:`~lazyact.array.config.progress_enabled`,
-        ``total > config.progress_min_blocks`` and the work lasts longer than
-        ``config.progress_delay`` seconds. ``True``/``False`` force it on/off.
+    def shows_progress(self, total: int, cells: int = 0) -> bool:
+        """Whether automatic progress (``progress=None``) is on for ``total`` blocks of ``cells`` cells.
+
+        On (when :func:`~lazyact.array.config.progress_enabled`) when the work is
+        estimated, from the time measured per cell, to take at least
+        ``config.progress_seconds`` (however few blocks), or, before anything was
+        measured, when it has more than ``config.progress_min_blocks`` blocks.
+        """
+        if total < 1 or not config.progress_enabled():
+            return False
+        seconds = self.estimate_seconds(cells)
+        if seconds is not None:
+            return seconds >= config.progress_seconds
+        return total > config.progress_min_blocks
+
+    def progress_bar(self, total: int, progress: bool | None = None, desc: str | None = None,
+                     cells: int = 0) -> tqdm:
+        """A tqdm bar over ``total`` blocks of ``cells`` cells, following the progress rules.
+
+        ``progress=None``: automatic, see :meth:`shows_progress`; the bar appears once
+        the work has lasted ``config.progress_delay`` seconds. ``True``/``False`` force
+        it on/off.
         """
         if progress is None:
-            enabled = config.progress_enabled() and total > config.progress_min_blocks
-            delay = config.progress_delay
+            enabled, delay = self.shows_progress(total, cells), config.progress_delay
         else:
             enabled, delay = bool(progress), 0.0
         return tqdm(total=total, disable=not enabled, delay=delay, desc=desc, unit="block", dynamic_ncols=True)
@@ -575,23 +731,25 @@ class BlockStore:
         rgroups = self._selection_groups(rows, 0)
         cgroups = self._selection_groups(cols, 1)
         tasks = [(rg, cg) for rg in rgroups for cg in cgroups]
+        cells = sum(g.index.size for g in rgroups) * sum(g.index.size for g in cgroups)
 
         def work(task: tuple) -> tuple[slice, slice, Any]:
             rg, cg = task
             arrays = self._block_task(rg, cg, names, cache)
             return rg[3], cg[3], (transform(arrays) if transform is not None else arrays)
 
-        return self.stream(work, tasks, progress, desc)
+        return self.stream(work, tasks, progress, desc, cells)
 
     def stream(self, work: Callable[[Any], Any], tasks: Sequence[Any], progress: bool | None = None,
-               desc: str | None = None) -> Iterator[Any]:
+               desc: str | None = None, cells: int = 0) -> Iterator[Any]:
         """Run ``work(task)`` for every task on the thread pool and yield the results in task order.
 
         At most ``2 * threads`` tasks run ahead of the consumer (bounded memory); a
-        progress bar counts the tasks (see :meth:`progress_bar`). Closing the generator
-        cancels the tasks not yet started.
+        progress bar counts the tasks (see :meth:`progress_bar`; ``cells``: the cells
+        the tasks compute, for the time estimate). Closing the generator cancels the
+        tasks not yet started.
         """
-        bar = self.progress_bar(len(tasks), progress, desc)
+        bar = self.progress_bar(len(tasks), progress, desc, cells)
         pending: deque = deque()
         try:
             if self.nthreads == 1 or len(tasks) <= 1:

@@ -6,12 +6,17 @@ A key (anything NumPy accepts in ``a[key]``) is turned into an :class:`IndexPlan
   touches (the only cells that need computing), and
 * ``post`` -- a NumPy key that, applied to the dense ``(len(rows), len(cols))`` array of
   those cells, gives exactly ``a[key]`` (values, shape, dtype, scalar-ness), and
-* ``shape`` -- the result shape.
+* ``shape`` -- the result shape, and
+* ``points`` -- for pointwise keys (index arrays on both axes, or a 2-D boolean mask),
+  the distinct (row, col) points asked for: only the blocks holding them need
+  computing, not the whole ``rows x cols`` rectangle (``post`` then applies to the
+  ``(1, n_points)`` array of their values, see :meth:`IndexPlan.apply_points`).
 
 Validation (out-of-range indices, too many indices, wrong boolean-mask shapes, index
 arrays that do not broadcast, invalid index types) is delegated to NumPy itself by
 indexing a zero-byte array of the same shape (``dtype=np.dtype([])``, itemsize 0), so
-errors are NumPy's own, raised before anything is computed.
+errors are NumPy's own, raised before anything is computed. Strings are refused first
+with an ``IndexError`` that points to ``.loc`` (selection by name).
 
 :func:`plan_oindex` does the same for orthogonal ("outer") indexing as in zarr's
 ``.oindex[...]``: each axis is indexed independently by an int, a slice, a 1-D int
@@ -25,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["IndexPlan", "plan_index", "plan_oindex"]
+__all__ = ["IndexPlan", "plan_index", "plan_oindex", "refuse_strings"]
 
 _EMPTY_DTYPE = np.dtype([])  # itemsize 0: a "shape-only" array, no memory
 
@@ -59,19 +64,34 @@ class IndexPlan:
     cols: np.ndarray
     post: tuple | None
     shape: tuple[int, ...]
+    points: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def ncells(self) -> int:
-        """Number of cells to compute, ``len(rows) * len(cols)``."""
+        """Number of cells of the rectangle ``len(rows) * len(cols)``."""
         return int(self.rows.size) * int(self.cols.size)
+
+    @property
+    def nresult(self) -> int:
+        """Number of elements of the result."""
+        return int(np.prod(self.shape, dtype=np.int64))
 
     def apply(self, block: np.ndarray) -> Any:
         """Apply ``post`` to the computed ``(len(rows), len(cols))`` block."""
         if 0 in self.shape:  # nothing selected (NumPy does not even bounds-check then)
             return np.empty(self.shape, dtype=block.dtype)
+        if self.points is not None:
+            pr, pc = self.points
+            return self.apply_points(block[np.searchsorted(self.rows, pr), np.searchsorted(self.cols, pc)])
         if self.post is None:
             return block
         return block[self.post]
+
+    def apply_points(self, values: np.ndarray) -> Any:
+        """The result of a pointwise plan from the values at ``points`` (1-D, in their order)."""
+        if self.points is None:
+            raise ValueError("apply_points needs a pointwise plan (points is None)")
+        return values.reshape(1, -1)[self.post]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -132,6 +152,13 @@ def _normalise_ints(arr: np.ndarray, n: int) -> np.ndarray:
     return arr
 
 
+def _kind(k: Any) -> str:
+    """``"array"`` for a non-scalar index array (int or boolean), else ``"other"``."""
+    if k is None or k is Ellipsis or isinstance(k, slice) or _is_bool_scalar(k) or _as_int(k) is not None:
+        return "other"
+    return "array"
+
+
 def _axes_consumed(k: Any) -> int:
     if k is None or k is Ellipsis or _is_bool_scalar(k):
         return 0
@@ -143,6 +170,63 @@ def _axes_consumed(k: Any) -> int:
 
 def _identity_post(post: list, ndim_in: int) -> bool:
     return len(post) == ndim_in and all(isinstance(p, slice) and p == slice(None) for p in post)
+
+
+def _string_in(key: Any) -> Any:
+    """The first string (or bytes) label in a key, or None."""
+    for k in key if isinstance(key, tuple) else (key,):
+        if isinstance(k, (str, bytes)):
+            return k
+        if isinstance(k, (list, np.ndarray)):
+            arr = np.asarray(k, dtype=object) if isinstance(k, list) else k
+            if arr.dtype.kind in "USO" and arr.size:
+                found = next((x for x in arr.flat if isinstance(x, (str, bytes, np.str_, np.bytes_))), None)
+                if found is not None:
+                    return found
+    return None
+
+
+def refuse_strings(key: Any) -> None:
+    """Raise ``IndexError`` for string labels in a positional key, pointing to ``.loc``.
+
+    Examples
+    --------
+    >>> refuse_strings((0, "IL6"))
+    Traceback (most recent call last):
+    ...
+    IndexError: positional indexing got the label 'IL6': select by name with .loc, e.g. view.loc['IL6'] (a row) or view.loc[:, 'IL6'] (a column)
+    """
+    label = _string_in(key)
+    if label is not None:
+        label = label.decode("utf-8", "replace") if isinstance(label, bytes) else str(label)
+        raise IndexError(
+            f"positional indexing got the label {label!r}: select by name with .loc, e.g. "
+            f"view.loc[{label!r}] (a row) or view.loc[:, {label!r}] (a column)"
+        )
+
+
+def _point_plan(comps: list, kinds: list, shape: tuple[int, int], result_shape: tuple) -> IndexPlan:
+    """The plan of a key whose index arrays cover both axes: NumPy pairs them into points."""
+    arrays: list[np.ndarray] = []
+    post: list[Any] = []
+    slots: list[int] = []  # position in post of each axis array
+    for k, kind in zip(comps, kinds):
+        if kind == "array":
+            arr = _as_index_array(k)
+            parts = arr.nonzero() if arr.dtype == np.bool_ else (arr,)
+            for part in parts:
+                arrays.append(_normalise_ints(np.asarray(part), shape[len(arrays)]))
+                slots.append(len(post))
+                post.append(None)
+        else:
+            post.append(k)
+    r, c = np.broadcast_arrays(*arrays)
+    flat = r.astype(np.int64).ravel() * shape[1] + c.astype(np.int64).ravel()
+    uniq, inv = np.unique(flat, return_inverse=True)
+    pr, pc = (uniq // shape[1]).astype(np.intp), (uniq % shape[1]).astype(np.intp)
+    post[slots[0]] = np.zeros(r.shape, dtype=np.intp)
+    post[slots[1]] = inv.astype(np.intp).reshape(r.shape)
+    return IndexPlan(np.unique(pr), np.unique(pc), tuple(post), result_shape, points=(pr, pc))
 
 
 # --------------------------------------------------------------------------- NumPy semantics
@@ -179,6 +263,7 @@ def plan_index(key: Any, shape: tuple[int, int]) -> IndexPlan:
     IndexError: index 5 is out of bounds for axis 0 with size 3
     """
     shape = (int(shape[0]), int(shape[1]))
+    refuse_strings(key)
     # NumPy validates and gives the result shape; the dummy has no memory.
     dummy = np.ndarray(shape, dtype=_EMPTY_DTYPE)
     result_shape = tuple(dummy[key].shape)
@@ -186,6 +271,9 @@ def plan_index(key: Any, shape: tuple[int, int]) -> IndexPlan:
         return IndexPlan(np.empty(0, np.intp), np.empty(0, np.intp), None, result_shape)
 
     comps = list(key) if isinstance(key, tuple) else [key]
+    kinds = [_kind(k) for k in comps]
+    if sum(_axes_consumed(k) for k, kind in zip(comps, kinds) if kind == "array") == 2:
+        return _point_plan(comps, kinds, shape, result_shape)
     consumed = sum(_axes_consumed(k) for k in comps)
     ellipsis_at = next((i for i, k in enumerate(comps) if k is Ellipsis), None)
     if ellipsis_at is not None:
@@ -291,6 +379,7 @@ def plan_oindex(key: Any, shape: tuple[int, int]) -> IndexPlan:
     ([0, 2], [0, 2], (2, 2))
     """
     shape = (int(shape[0]), int(shape[1]))
+    refuse_strings(key)
     comps = list(key) if isinstance(key, tuple) else [key]
     n_ell = sum(k is Ellipsis for k in comps)
     if n_ell > 1:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -13,13 +14,19 @@ from .blocks import BlockStore
 from .config import format_bytes
 from .indexing import IndexPlan, plan_index, plan_oindex
 from .labels import unknown_label_message
+from .reduce import normalise_axis
 from .reduce import reduce as _reduce
 
 __all__ = ["LazyArray", "ArrayTooLargeError"]
 
 
 class ArrayTooLargeError(MemoryError):
-    """Materialising a lazy array would exceed the allowed size."""
+    """Materialising (part of) a lazy array would exceed the allowed size.
+
+    Raised by ``as_numpy``, indexing and NumPy ufuncs above
+    :data:`lazyact.array.config.max_materialise_bytes`; the message says how to select
+    less or raise the bound.
+    """
 
 
 # --------------------------------------------------------------------------- helpers
@@ -124,12 +131,24 @@ class _LocIndexer:
         return a._compute(plan_oindex(pos, a.shape))
 
 
-def _refuse_operator(name: str) -> Callable:
-    def op(self: LazyArray, *args: Any) -> Any:
-        raise TypeError(self._ufunc_message(name))
+def _operator(ufunc: np.ufunc, reflected: bool = False) -> Callable:
+    """``view <op> other`` as the NumPy ufunc (materialised within the memory bound)."""
+    if ufunc.nin == 1:
+        def op(self: LazyArray) -> Any:
+            return ufunc(self)
+    elif reflected:
+        def op(self: LazyArray, other: Any) -> Any:
+            return ufunc(other, self)
+    else:
+        def op(self: LazyArray, other: Any) -> Any:
+            return ufunc(self, other)
 
-    op.__name__ = name
+    op.__name__ = f"__{'r' if reflected else ''}{ufunc.__name__}__"
     return op
+
+
+def _bound() -> int:
+    return int(config.max_materialise_bytes)
 
 
 # --------------------------------------------------------------------------- LazyArray
@@ -158,12 +177,22 @@ class LazyArray:
       returns fresh ``numpy.ndarray`` objects. ``view.oindex[r, c]`` selects rows and
       columns independently (``a[np.ix_(r, c)]``); ``view.loc[r, c]`` does the same
       by label, with pandas' label rules (inclusive label slices, ``KeyError``).
+    * Pointwise keys (index arrays on both axes, ``view[[0, 5], [3, 9]]``, or a 2-D
+      mask) compute only the grid blocks that hold their points.
+    * Indexing (``view[key]``, ``.loc``, ``.oindex``), :meth:`as_numpy` and ufuncs
+      refuse, with :class:`ArrayTooLargeError`, to materialise more than
+      :data:`lazyact.array.config.max_materialise_bytes` (2 GiB): select less, or
+      raise the bound (``lazyact.array.config.max_materialise_bytes = 8 * 2**30``), or
+      materialise everything with ``view.as_numpy(force=True)``. Long work shows a
+      progress bar (see :meth:`~lazyact.array.blocks.BlockStore.progress_bar`).
     * ``np.mean/std/var/min/max/sum`` (``amin``/``amax`` and the ``nan`` variants)
       stream over the blocks; ``np.shape/ndim/size/result_type`` use metadata. Any
       other NumPy function materialises its LazyArray arguments with
-      :meth:`as_numpy` (which refuses results above
-      :data:`lazyact.array.config.max_materialise_bytes`) and calls NumPy on them.
-    * ufuncs (``np.abs(view)``, ``view + 1``) raise ``TypeError``: slice first.
+      :meth:`as_numpy` and calls NumPy on them.
+    * ufuncs and operators (``np.abs(view)``, ``-view``, ``view > 2``, ``view * 10``)
+      materialise the view (within the memory bound) and return NumPy arrays; on a
+      larger view, slice first (``np.abs(view[:, :1000])``) or reduce.
+    * ``view.T`` is a lazy transposed view (nothing computed).
 
     Examples
     --------
@@ -184,6 +213,8 @@ class LazyArray:
 
     #: What the row and column labels are, for messages (``unknown row 'e'; did you mean ...``).
     axis_names: tuple[str, str] = ("row", "column")
+    #: Whether this view shows the store's output transposed (``view.T``).
+    transposed: bool = False
 
     def __init__(
         self,
@@ -192,19 +223,23 @@ class LazyArray:
         row_labels: pd.Index | None = None,
         col_labels: pd.Index | None = None,
         attrs: dict | None = None,
+        *,
+        transposed: bool = False,
     ) -> None:
         if name not in store.names:
             raise KeyError(f"{name!r} is not an output of the store; available: {list(store.names)}")
         self.store = store
         self.name = name
-        self.row_labels = _as_labels(row_labels, store.shape[0], "row_labels")
-        self.col_labels = _as_labels(col_labels, store.shape[1], "col_labels")
+        self.transposed = bool(transposed)
+        self.row_labels = _as_labels(row_labels, self.shape[0], "row_labels")
+        self.col_labels = _as_labels(col_labels, self.shape[1], "col_labels")
         self.attrs: dict = dict(attrs or {})
 
     # -- metadata
     @property
     def shape(self) -> tuple[int, int]:
-        return self.store.shape
+        n0, n1 = self.store.shape
+        return (n1, n0) if self.transposed else (n0, n1)
 
     @property
     def ndim(self) -> int:
@@ -225,7 +260,27 @@ class LazyArray:
     @property
     def chunks(self) -> tuple[int, int]:
         """Chunk shape of the store's grid (like ``h5py.Dataset.chunks``)."""
-        return self.store.chunks
+        c0, c1 = self.store.chunks
+        return (c1, c0) if self.transposed else (c0, c1)
+
+    @property
+    def T(self) -> LazyArray:
+        """The transposed view (lazy: nothing is computed), like ``ndarray.T``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from lazyact.array import BlockStore, LazyArray
+        >>> class Grid:
+        ...     names, shape, dtype = ("x",), (2, 3), np.dtype("f8")
+        ...     def __call__(self, rows, cols):
+        ...         return {"x": rows[:, None] * 10.0 + cols[None, :]}
+        >>> t = LazyArray(BlockStore(Grid()), "x", row_labels=["a", "b"]).T
+        >>> t.shape, t[2], t.loc[1, "b"]
+        ((3, 2), array([ 2., 12.]), np.float64(11.0))
+        """
+        return LazyArray(self.store, self.name, row_labels=self.col_labels, col_labels=self.row_labels,
+                         attrs=self.attrs, transposed=not self.transposed)
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -240,17 +295,61 @@ class LazyArray:
         ]
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name!r}: " + ", ".join(self._repr_fields()) + ">"
+        t = ".T" if self.transposed else ""
+        return f"<{type(self).__name__} {self.name!r}{t}: " + ", ".join(self._repr_fields()) + ">"
 
     def __dask_tokenize__(self) -> tuple:
-        return (type(self).__module__, type(self).__qualname__, self.store.token, self.name)
+        return (type(self).__module__, type(self).__qualname__, self.store.token, self.name, self.transposed)
+
+    # -- the memory bound
+    def _fitting_key(self, limit: int) -> str:
+        """An example key whose result fits in ``limit`` bytes (for messages)."""
+        n0, n1 = self.shape
+        item = self.dtype.itemsize
+        cols = limit // max(1, n0 * item)
+        if cols >= 1:
+            return f"view[:, :{min(cols, n1, 1000)}]"
+        rows = limit // max(1, n1 * item)
+        if rows >= 1:
+            return f"view[:{min(rows, n0, 1000)}]"
+        return f"view[:1, :{max(1, limit // item)}]"
+
+    def _too_large(self, what: str, nbytes: int, limit: int, whole: bool = False) -> ArrayTooLargeError:
+        gib = max(1, math.ceil(nbytes / 2**30))
+        force = ("as_numpy(force=True) / as_numpy(max_bytes=...)" if whole
+                 else "view.as_numpy(force=True) for the whole array")
+        return ArrayTooLargeError(
+            f"{what} of {type(self).__name__} {self.name!r} (shape {self.shape}, {self.dtype}) would "
+            f"materialise {format_bytes(nbytes)}, more than the bound of {format_bytes(limit)} "
+            f"(lazyact.array.config.max_materialise_bytes). Select less first (e.g. {self._fitting_key(limit)}"
+            f" or view.loc[labels]), reduce it (e.g. view.mean(axis=1)), stream it to disk block by block "
+            f"(to_hdf5, where available), or raise the bound: lazyact.array.config.max_materialise_bytes = "
+            f"{gib} * 2**30 (or {force})."
+        )
 
     # -- indexing
+    def _read(self, rows: np.ndarray, cols: np.ndarray, desc: str) -> np.ndarray:
+        """rows x cols of this view (through the store's cache)."""
+        if self.transposed:
+            return self.store.read(cols, rows, names=(self.name,), desc=desc)[self.name].T
+        return self.store.read(rows, cols, names=(self.name,), desc=desc)[self.name]
+
     def _compute(self, plan: IndexPlan) -> Any:
         if 0 in plan.shape:
             return np.empty(plan.shape, dtype=self.dtype)
-        block = self.store.read(plan.rows, plan.cols, names=(self.name,))[self.name]
-        return plan.apply(block)
+        limit, item, desc = _bound(), self.dtype.itemsize, f"{self.name}[...]"
+        if plan.points is not None:
+            pr, pc = plan.points[::-1] if self.transposed else plan.points
+            groups = self.store.point_blocks(pr, pc)
+            # per block, or the rectangle when the blocks would compute no fewer cells
+            held = pr.size if groups[1] < plan.ncells else plan.ncells
+            if max(plan.nresult, held) * item > limit:
+                raise self._too_large("indexing", max(plan.nresult, held) * item, limit)
+            values = self.store.read_points(pr, pc, names=(self.name,), desc=desc, groups=groups)[self.name]
+            return plan.apply_points(values)
+        if max(plan.nresult, plan.ncells) * item > limit:
+            raise self._too_large("indexing", max(plan.nresult, plan.ncells) * item, limit)
+        return plan.apply(self._read(plan.rows, plan.cols, desc))
 
     def __getitem__(self, key: Any) -> Any:
         return self._compute(plan_index(key, self.shape))
@@ -300,22 +399,17 @@ class LazyArray:
         ArrayTooLargeError
             (a ``MemoryError``) when the result would exceed ``max_bytes``.
         """
-        limit = config.max_materialise_bytes if max_bytes is None else int(max_bytes)
+        limit = _bound() if max_bytes is None else int(max_bytes)
         if self.nbytes > limit and not force:
-            raise ArrayTooLargeError(
-                f"{type(self).__name__} {self.name!r} of shape {self.shape} ({self.dtype}) is "
-                f"{format_bytes(self.nbytes)}, more than max_bytes={format_bytes(limit)}. Select a part "
-                f"first (e.g. view[:, :1000] or view.loc[labels]), reduce it (e.g. view.mean(axis=1)), "
-                f"stream it to disk block by block (to_hdf5, where available), or materialise anyway "
-                f"with as_numpy(force=True) / as_numpy(max_bytes=...)."
-            )
+            raise self._too_large("as_numpy()", self.nbytes, limit, whole=True)
         out = np.empty(self.shape, dtype=self.dtype)
+        target = out.T if self.transposed else out  # in the store's orientation
         store = self.store
         fits = store.cacheable and self.size * store.bytes_per_cell <= store.cache.max_bytes
         for rsl, csl, arrays in store.iter_blocks(
             names=(self.name,), cache=fits, progress=progress, desc=f"{self.name} as numpy"
         ):
-            out[rsl, csl] = arrays[self.name]
+            target[rsl, csl] = arrays[self.name]
         return out
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
@@ -344,27 +438,40 @@ class LazyArray:
         )  # fmt: skip
 
     # -- NumPy protocols
-    def _ufunc_message(self, name: str) -> str:
-        return (
-            f"refusing to apply {name} to a whole {type(self).__name__} {self.shape} "
-            f"({format_bytes(self.nbytes)}, computed lazily): slice first, e.g. "
-            f"np.abs(view[:, :100]), use a streaming reduction (view.max(axis=1)), or "
-            f"materialise explicitly with view.as_numpy()"
-        )
-
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        name = f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
-        raise TypeError(self._ufunc_message(name))
+        """Elementwise NumPy (``np.abs(view)``, ``view > 2``): materialise, then apply.
 
-    __add__ = __radd__ = _refuse_operator("+")
-    __sub__ = __rsub__ = _refuse_operator("-")
-    __mul__ = __rmul__ = _refuse_operator("*")
-    __truediv__ = __rtruediv__ = _refuse_operator("/")
-    __floordiv__ = __rfloordiv__ = _refuse_operator("//")
-    __pow__ = __rpow__ = _refuse_operator("**")
-    __matmul__ = __rmatmul__ = _refuse_operator("@")
-    __neg__ = _refuse_operator("unary -")
-    __abs__ = _refuse_operator("abs()")
+        The lazy inputs are materialised together only within
+        :data:`lazyact.array.config.max_materialise_bytes`; above it
+        :class:`ArrayTooLargeError` says how to slice first.
+        """
+        name = f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+        out = kwargs.get("out", ())
+        if any(isinstance(o, LazyArray) for o in (out if isinstance(out, tuple) else (out,))):
+            raise TypeError(f"{name}: a {type(self).__name__} is read-only, it cannot be out=")
+        lazy = [x for x in (*inputs, *kwargs.values()) if isinstance(x, LazyArray)]
+        nbytes, limit = sum(x.nbytes for x in lazy), _bound()
+        if nbytes > limit:
+            big = max(lazy, key=lambda x: x.nbytes)
+            raise big._too_large(name, nbytes, limit)
+        inputs = tuple(x.as_numpy(force=True) if isinstance(x, LazyArray) else x for x in inputs)
+        kwargs = {k: (v.as_numpy(force=True) if isinstance(v, LazyArray) else v) for k, v in kwargs.items()}
+        return getattr(ufunc, method)(*inputs, **kwargs)
+
+    __add__, __radd__ = _operator(np.add), _operator(np.add, True)
+    __sub__, __rsub__ = _operator(np.subtract), _operator(np.subtract, True)
+    __mul__, __rmul__ = _operator(np.multiply), _operator(np.multiply, True)
+    __truediv__, __rtruediv__ = _operator(np.true_divide), _operator(np.true_divide, True)
+    __floordiv__, __rfloordiv__ = _operator(np.floor_divide), _operator(np.floor_divide, True)
+    __mod__, __rmod__ = _operator(np.remainder), _operator(np.remainder, True)
+    __pow__, __rpow__ = _operator(np.power), _operator(np.power, True)
+    __matmul__, __rmatmul__ = _operator(np.matmul), _operator(np.matmul, True)
+    __lt__, __le__ = _operator(np.less), _operator(np.less_equal)
+    __gt__, __ge__ = _operator(np.greater), _operator(np.greater_equal)
+    __eq__, __ne__ = _operator(np.equal), _operator(np.not_equal)  # type: ignore[assignment]
+    __neg__, __pos__, __abs__ = _operator(np.negative), _operator(np.positive), _operator(np.absolute)
+    __invert__ = _operator(np.invert)
+    __hash__ = object.__hash__  # views stay hashable (by identity), as before ``==`` became elementwise
 
     def __array_function__(self, func: Callable, types: tuple, args: tuple, kwargs: dict) -> Any:
         op = _REDUCTION_FUNCS.get(func)
@@ -405,7 +512,17 @@ class LazyArray:
 
     # -- reductions (one streaming pass over the blocks; see lazyact.array.reduce)
     def _reduce(self, op: str, axis: Any = None, **kwargs: Any) -> Any:
-        return _reduce(self.store, self.name, op, axis, **kwargs)
+        if not self.transposed:
+            return _reduce(self.store, self.name, op, axis, **kwargs)
+        ax = normalise_axis(axis)
+        out = kwargs.pop("out", None)
+        res = _reduce(self.store, self.name, op, None if ax is None else 1 - ax, **kwargs)
+        if np.ndim(res) == 2:  # keepdims
+            res = res.T
+        if out is None:
+            return res
+        out[...] = res
+        return out
 
     def sum(self, axis: Any = None, *, keepdims: bool = False, dtype: Any = None, out: Any = None,
             progress: bool | None = None) -> Any:

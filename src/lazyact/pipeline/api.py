@@ -29,7 +29,9 @@ log = logging.getLogger(__name__)
 
 def activity(expression, signature: Any = "SecAct", *, lambda_: float = DEFAULT_LAMBDA, n_rand: int = 1000,
              seed: int = 0, rng: str = "srand", preprocess: str = "none", group: bool | float | None = None,
-             gene_order: str = "expression", groupby=None, backend: str = "auto", genes=None, samples=None,
+             gene_order: str = "expression", groupby=None, control=None, paired: bool = False,
+             single_sample: bool = False, sig_filter: bool = False, scale_factor: float | None = None,
+             min_genes: int = 0, backend: str = "auto", genes=None, samples=None,
              layer: str | None = None, gene_column: str | None = None, table=None, chunks=None,
              cache_bytes: int | None = None, threads: int | None = None, kernel: str = "auto",
              sparse_mode: bool = False, null: str = "permutation", dtype=None) -> LazyActivity:
@@ -40,7 +42,8 @@ def activity(expression, signature: Any = "SecAct", *, lambda_: float = DEFAULT_
     expression
         genes x samples data: NumPy array (with ``genes=``), pandas DataFrame,
         scipy sparse matrix, ``h5py.Dataset``, a text table path, an ``.h5ad``
-        path or an AnnData (cells x genes, handled explicitly).
+        path or an AnnData (cells x genes, handled explicitly), or a Space Ranger
+        (Visium) output folder (in-tissue spots; positions become ``act.spatial``).
     signature : str, path or DataFrame, default "SecAct"
         ``"SecAct"``, ``"CytoSig"``, a file path or a genes x proteins DataFrame.
     lambda_, n_rand, seed, rng
@@ -55,6 +58,33 @@ def activity(expression, signature: Any = "SecAct", *, lambda_: float = DEFAULT_
         True).
     gene_order : {"expression", "signature", "sorted"}
         Order of the shared genes (affects only rounding).
+    groupby : str or array-like, optional
+        ``"pseudobulk"``: the groups whose counts are summed. ``"spatial"``: cell-type
+        level (SecActPy's ``cell_type_col`` with ``is_spot_level=False``): the mean of the
+        spots' log values per group (groups ``sorted(set(labels))``, case-sensitive),
+        then centred over the groups (or by the control). An obs column name or one
+        label per cell.
+    control : optional
+        A control profile (SecActPy's ``input_profile_control`` / ``input_control``).
+        ``preprocess="none"``: genes x samples expression (path, DataFrame, ...);
+        ``Y - rowMeans(control)``, collapsed to one column ``"Change"`` (the row means)
+        unless ``single_sample``. ``preprocess="spatial"``: control counts (a Visium
+        folder, a genes x spots DataFrame, .h5ad / AnnData); its mean log profile is
+        subtracted from every spot (or group) instead of the spots' means.
+    paired : bool, default False
+        With ``control``: subtract the control sample of the same name (samples named
+        in both), instead of the control's mean.
+    single_sample : bool, default False
+        With ``control``: one result per sample instead of the collapsed ``"Change"``.
+    sig_filter : bool, default False
+        Keep only the proteins whose name is one of the expression's gene names
+        (before grouping; SecActPy's ``sig_filter``).
+    scale_factor : float, optional
+        ``"scrnaseq"`` / ``"spatial"``: library size of ``log2(x / total * scale_factor + 1)``
+        (default 1e5).
+    min_genes : int, default 0
+        Count modes: drop the cells/spots with fewer than ``min_genes`` detected genes
+        (values > 0, over all features) before anything else.
     backend : {"auto", "numpy", "cupy"}
     genes, samples : names for inputs that carry none.
     layer, gene_column : which matrix / gene-name column of an AnnData or .h5ad.
@@ -90,10 +120,14 @@ def activity(expression, signature: Any = "SecAct", *, lambda_: float = DEFAULT_
     >>> act = lazyact.activity(expr, "CytoSig", n_rand=50)
     >>> act.zscore.loc["IL6", :].shape
     (3,)
+    >>> ctrl = pd.DataFrame(rng.standard_normal((sig.shape[0], 2)), index=sig.index)
+    >>> lazyact.activity(expr, "CytoSig", control=ctrl, n_rand=50).samples.tolist()
+    ['Change']
     """
     options = ActivityOptions(
         signature=signature, lambda_=lambda_, n_rand=n_rand, seed=seed, rng=rng, preprocess=preprocess, group=group,
-        gene_order=gene_order, groupby=groupby, backend=backend, genes=genes, samples=samples, layer=layer,
+        gene_order=gene_order, groupby=groupby, control=control, paired=paired, single_sample=single_sample,
+        sig_filter=sig_filter, scale_factor=scale_factor, min_genes=min_genes, backend=backend, genes=genes, samples=samples, layer=layer,
         gene_column=gene_column, table=table, chunks=chunks, cache_bytes=cache_bytes, threads=threads, kernel=kernel,
         sparse_mode=sparse_mode, null=null, dtype=dtype,
     )

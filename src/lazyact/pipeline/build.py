@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Mapping, Sequence
@@ -19,12 +20,19 @@ import numpy as np
 import pandas as pd
 
 from ..activity import LazyActivity
-from ..preprocess import GeneOverlap, expand_groups, group_signature, overlap_genes, scale_signature
+from ..preprocess import (
+    GeneOverlap,
+    expand_groups,
+    filter_signature,
+    group_signature,
+    overlap_genes,
+    scale_signature,
+)
 from ..ridge import DEFAULT_LAMBDA, Projection, make_model, projection
 from ..signatures import load_signature
 
-__all__ = ["PREPROCESS_MODES", "SINGLE_CELL_MODES", "ActivityOptions", "ModelBuild", "build_model",
-           "default_group", "resolve_signature", "source_obs"]
+__all__ = ["DEFAULT_SCALE", "PREPROCESS_MODES", "SINGLE_CELL_MODES", "ActivityOptions", "ModelBuild", "build_model",
+           "default_group", "describe_input", "resolve_signature", "source_obs"]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +40,8 @@ log = logging.getLogger(__name__)
 PREPROCESS_MODES = ("none", "center", "scrnaseq", "spatial", "pseudobulk")
 #: The modes whose input is counts (the single-cell pipelines).
 SINGLE_CELL_MODES = ("scrnaseq", "spatial", "pseudobulk")
+#: Library-size scale of the single-cell and spatial log normalisation (SecActPy's ``scale_factor``).
+DEFAULT_SCALE = 1e5
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,12 @@ class ActivityOptions:
     group: bool | float | None = None
     gene_order: str = "expression"
     groupby: Any = None
+    control: Any = None
+    paired: bool = False
+    single_sample: bool = False
+    sig_filter: bool = False
+    scale_factor: float | None = None
+    min_genes: int = 0
     backend: str = "auto"
     genes: Sequence[Any] | None = None
     samples: Sequence[Any] | None = None
@@ -79,6 +95,35 @@ class ActivityOptions:
         if self.preprocess not in PREPROCESS_MODES:
             raise ValueError(f"preprocess must be one of {', '.join(map(repr, PREPROCESS_MODES))}, "
                              f"got {self.preprocess!r}")
+        _check_options(self)
+
+    @property
+    def scale(self) -> float:
+        """The library-size scale of the single-cell log normalisation (``scale_factor`` or 1e5)."""
+        return DEFAULT_SCALE if self.scale_factor is None else float(self.scale_factor)
+
+    def option_params(self) -> dict[str, Any]:
+        """The SecActPy options used, as recorded in :attr:`~lazyact.LazyActivity.params` (and files)."""
+        out: dict[str, Any] = {"sig_filter": bool(self.sig_filter)}
+        if self.control is not None:
+            out.update(control=describe_input(self.control), paired=bool(self.paired),
+                       single_sample=bool(self.single_sample))
+        if self.preprocess in ("scrnaseq", "spatial"):
+            out["scale_factor"] = self.scale
+        if self.preprocess in SINGLE_CELL_MODES:
+            out["min_genes"] = int(self.min_genes)
+        if self.groupby is not None and self.preprocess in ("spatial", "pseudobulk"):
+            out["groupby"] = self.groupby if isinstance(self.groupby, str) else "labels"
+        return out
+
+    def as_bulk(self) -> "ActivityOptions":
+        """The options of the bulk pipeline run on a profile a single-cell mode made (``preprocess="none"``).
+
+        The input-side options (names, matrix, cell grouping, control, scaling, cell filter) were
+        used up making the profile; the method's options and ``sig_filter`` carry over.
+        """
+        return self.replace(preprocess="none", genes=None, samples=None, layer=None, gene_column=None, groupby=None,
+                            control=None, paired=False, single_sample=False, scale_factor=None, min_genes=0)
 
     def replace(self, **changes: Any) -> "ActivityOptions":
         """A copy with some options changed."""
@@ -88,6 +133,59 @@ class ActivityOptions:
         """The options of the lazy array (:class:`~lazyact.LazyActivity` keywords)."""
         return {"chunks": self.chunks, "cache_bytes": self.cache_bytes, "threads": self.threads,
                 "kernel": self.kernel}
+
+
+def describe_input(obj: Any) -> str:
+    """A short description of an input for :attr:`params`: its path, or its kind and shape.
+
+    >>> describe_input(pd.DataFrame(np.zeros((3, 2))))
+    'DataFrame (3 x 2)'
+    """
+    if isinstance(obj, (str, os.PathLike)):
+        return os.fspath(obj)
+    shape = getattr(obj, "shape", None)
+    kind = type(obj).__name__
+    return f"{kind} ({shape[0]} x {shape[1]})" if shape is not None and len(shape) == 2 else kind
+
+
+def _check_options(o: ActivityOptions) -> None:
+    """Refuse wrong combinations of options with a message that says what to do (SecActPy ignores them)."""
+    for name in ("paired", "single_sample", "sig_filter"):
+        if not isinstance(getattr(o, name), (bool, np.bool_)):
+            raise TypeError(f"{name}= must be True or False, got {getattr(o, name)!r}")
+    mode = o.preprocess
+    if o.control is None:
+        for name in ("paired", "single_sample"):
+            if getattr(o, name):
+                raise ValueError(f"{name}=True compares samples with a control profile: pass control= (genes x "
+                                 f"samples, e.g. a path or a DataFrame), or leave {name} off")
+    else:
+        if mode == "center":
+            raise ValueError("control= replaces the centring: use preprocess='none' with control= (SecActPy's "
+                             "is_differential=False with a control), or drop control= to centre on the samples")
+        if mode in ("scrnaseq", "pseudobulk"):
+            raise ValueError(f"control= is not available with preprocess={mode!r} (SecActPy has no single-cell "
+                             "control); use preprocess='spatial' for a spatial control, or preprocess='none' with "
+                             "differential profiles")
+        if mode == "spatial" and (o.paired or o.single_sample):
+            raise ValueError("paired=/single_sample= apply to bulk controls (preprocess='none'); a spatial control's "
+                             "means are subtracted from every spot or group, without collapsing")
+    if o.groupby is not None and mode not in ("spatial", "pseudobulk"):
+        raise ValueError(f"groupby= groups cells for preprocess='pseudobulk' or 'spatial' (cell-type level), not "
+                         f"preprocess={mode!r}; drop groupby= or choose one of those modes")
+    if o.scale_factor is not None:
+        if mode not in ("scrnaseq", "spatial"):
+            raise ValueError(f"scale_factor= sets the library size of preprocess='scrnaseq' / 'spatial', not "
+                             f"preprocess={mode!r}; drop scale_factor=")
+        if isinstance(o.scale_factor, (bool, np.bool_)) or not isinstance(o.scale_factor, (int, float, np.number)) \
+                or not np.isfinite(o.scale_factor) or o.scale_factor <= 0:
+            raise ValueError(f"scale_factor must be a finite number > 0 (SecActPy's default is 1e5), "
+                             f"got {o.scale_factor!r}")
+    if isinstance(o.min_genes, (bool, np.bool_)) or not isinstance(o.min_genes, (int, np.integer)) or o.min_genes < 0:
+        raise ValueError(f"min_genes must be an integer >= 0 (0 keeps every sample), got {o.min_genes!r}")
+    if o.min_genes and mode not in SINGLE_CELL_MODES:
+        raise ValueError(f"min_genes= drops cells/spots with few detected genes in count data (preprocess="
+                         f"'scrnaseq', 'spatial' or 'pseudobulk'), not preprocess={mode!r}; drop min_genes=")
 
 
 def resolve_signature(signature: Any) -> tuple[pd.DataFrame, str]:
@@ -141,7 +239,15 @@ class ModelBuild:
 
 def build_model(sig: pd.DataFrame, sig_name: str, expression_genes: Sequence[Any],
                 options: ActivityOptions) -> ModelBuild:
-    """Group the signature (before the overlap, as SecActPy), align genes, z-score X, project."""
+    """Filter (``sig_filter``) and group the signature (before the overlap, as SecActPy), align genes,
+    z-score X, project.
+
+    ``expression_genes`` are the expression's gene names as SecActPy has them at this step
+    (after a control's alignment, the single-cell clean-up, ...): ``sig_filter`` keeps the
+    proteins named like one of them.
+    """
+    if options.sig_filter:
+        sig = filter_signature(sig, expression_genes)
     group = default_group(options.signature) if options.group is None else options.group
     do_group = bool(group) if isinstance(group, bool) else True
     threshold = float(group) if not isinstance(group, bool) else 0.9
@@ -166,5 +272,6 @@ def build_model(sig: pd.DataFrame, sig_name: str, expression_genes: Sequence[Any
         "gene_order": options.gene_order,
         "n_genes": int(len(overlap.genes)),
         "n_groups": len(members),
+        **({"n_proteins_kept": int(sig.shape[1])} if options.sig_filter else {}),
     }
     return ModelBuild(proj, model, proteins, row_map, overlap, params)

@@ -17,11 +17,13 @@ from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from ..activity import LazyActivity
 from ..preprocess import PreparedExpression, check_orientation, row_sums
 from ..sources import ExpressionSource, as_source
 from .build import ActivityOptions, build_model, resolve_signature
+from .control import bulk_control_activity
 
 __all__ = ["bulk_activity", "bulk_source", "read_expression_table", "run_bulk"]
 
@@ -93,12 +95,17 @@ def run_bulk(src: ExpressionSource, sig: pd.DataFrame, sig_name: str, options: A
     log.info("input: %s, %d genes x %d samples; preprocess=%r: %s, then each sample z-scored over the shared genes",
              src.describe(), src.shape[0], src.shape[1], options.preprocess,
              "gene means over samples subtracted" if offsets is not None else "used as given (differential)")
-    extra = {"preprocess": options.preprocess} if params is None else dict(params)
+    extra = {"preprocess": options.preprocess, **options.option_params()} if params is None else dict(params)
     return build.activity(expr, sample_names, extra, source=src, **options.array_options())
 
 
 def bulk_activity(expression: Any, options: ActivityOptions) -> LazyActivity:
-    """:func:`lazyact.activity` for ``preprocess="none"`` and ``"center"``."""
+    """:func:`lazyact.activity` for ``preprocess="none"`` and ``"center"`` (with ``control=``:
+    :func:`~lazyact.pipeline.control.bulk_control_activity`)."""
     src = bulk_source(expression, options)
     sig, sig_name = resolve_signature(options.signature)
+    if options.control is not None:
+        unnamed = isinstance(options.control, np.ndarray) or sp.issparse(options.control)  # same genes= then
+        control = bulk_source(options.control, options.replace(genes=options.genes if unnamed else None, samples=None))
+        return bulk_control_activity(src, control, sig, sig_name, options)
     return run_bulk(src, sig, sig_name, options)

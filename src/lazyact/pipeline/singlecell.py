@@ -4,14 +4,16 @@
 ``is_single_cell_level=True``) and ``"spatial"`` (``secact_activity_inference_st``
 at spot level) both do, in this order (facts: ``tests/goldens/NOTES.md``):
 
+0. ``min_genes``: drop the cells/spots with fewer detected features, over all
+   features of the matrix (:func:`filter_samples`, one streaming pass);
 1. take ``raw/X`` when present (scRNA-seq; spatial uses ``X``), gene names
    from a symbol column when the names are Ensembl IDs;
 2. upper-case gene names and cut them at the first ``"."``; spatial first
    drops genes with no counts;
 3. de-duplicate: keep the row with the highest mean (scRNA-seq) / sum
    (spatial) over all cells, first on ties, rows in original order;
-4. per cell, ``log2(x / total * 1e5 + 1)`` with ``total`` the cell's count
-   over the kept genes;
+4. per cell, ``log2(x / total * scale_factor + 1)`` (default 1e5) with ``total`` the
+   cell's count over the kept genes;
 5. subtract each gene's mean over all cells;
 6. then the bulk pipeline on the result: overlap, column z-score, ridge.
 
@@ -20,6 +22,9 @@ statistics one streaming pass (:func:`~lazyact.preprocess.passes.log_row_means`)
 keeps one number per gene and per cell; the normalisation of steps 4-6 is applied one
 block of cells at a time (dense blocks) or in flight as rank-1 corrections (sparse
 blocks) by :class:`~lazyact.preprocess.expression.PreparedExpression`.
+
+``"spatial"`` with ``control=`` or ``groupby=`` (cell-type level) continues in
+:mod:`lazyact.pipeline.spatial`; ``sig_filter`` applies to the cleaned gene names.
 
 ``preprocess="pseudobulk"`` sums counts per group (``groupby``: an obs column or one
 label per cell; groups sorted case-insensitively), scales to counts per million,
@@ -39,17 +44,22 @@ import numpy as np
 import pandas as pd
 
 from ..activity import LazyActivity
-from ..preprocess import PreparedExpression, check_orientation, log_row_means, pseudobulk, single_cell_genes
-from ..sources import ExpressionSource, as_source
+from ..preprocess import (
+    PreparedExpression,
+    check_orientation,
+    detected_genes,
+    log_row_means,
+    pseudobulk,
+    single_cell_genes,
+)
+from ..sources import ColumnSubset, ExpressionSource, as_source
 from .build import ActivityOptions, build_model, resolve_signature
 from .bulk import bulk_source, run_bulk
+from .spatial import group_level_activity, restrict_to_control
 
-__all__ = ["SCALE", "group_labels", "single_cell_activity"]
+__all__ = ["filter_samples", "group_labels", "single_cell_activity"]
 
 log = logging.getLogger(__name__)
-
-#: Library-size scale of the log normalisation of each single-cell mode.
-SCALE = {"scrnaseq": 1e5, "spatial": 1e5}
 
 
 def group_labels(src: ExpressionSource, groupby: Any, expression: Any = None) -> np.ndarray:
@@ -91,48 +101,84 @@ def _counts_source(expression: Any, options: ActivityOptions) -> ExpressionSourc
                      gene_column=gene_column, check_counts=True)
 
 
+def filter_samples(src: ExpressionSource, min_genes: int) -> tuple[ExpressionSource, np.ndarray | None]:
+    """``min_genes``: the samples with at least ``min_genes`` detected features (one streaming pass).
+
+    Returns the source (a :class:`~lazyact.sources.ColumnSubset` when samples are dropped)
+    and the kept positions (None when all are kept).
+    """
+    detected = detected_genes(src)
+    keep = detected >= min_genes
+    if keep.all():
+        return src, None
+    if not keep.any():
+        raise ValueError(f"min_genes={min_genes} removes every one of the {src.n_samples} samples (the most detected "
+                         f"genes in a sample is {int(detected.max(initial=0))}); lower min_genes")
+    cols = np.flatnonzero(keep)
+    return ColumnSubset(src, cols), cols
+
+
 def single_cell_activity(expression: Any, options: ActivityOptions) -> LazyActivity:
     """:func:`lazyact.activity` for the single-cell modes (see the module doc)."""
     src = _counts_source(expression, options)
     log.info("input: %s, %d genes x %d cells; matrix %r%s", src.describe(), src.shape[0], src.shape[1],
              getattr(src, "layer", None), " (raw/X, as SecActPy; layer='X' uses X)"
              if getattr(src, "layer", None) == "raw" and options.layer is None else "")
+    labels = None
+    if options.preprocess == "pseudobulk" or options.groupby is not None:
+        labels = group_labels(src, options.groupby, expression)
+    if options.min_genes:  # before anything else, over all features (SecActPy's ST order)
+        src, cols = filter_samples(src, options.min_genes)
+        if cols is not None and labels is not None:
+            labels = labels[cols]
     sig, sig_name = resolve_signature(options.signature)
     check_orientation(src, sig.index)
     kept, kept_names = single_cell_genes(src, drop_empty=options.preprocess == "spatial")
 
     if options.preprocess == "pseudobulk":
-        frame = pseudobulk(src, kept, kept_names, group_labels(src, options.groupby, expression))
+        frame = pseudobulk(src, kept, kept_names, labels)
         groupby = options.groupby if isinstance(options.groupby, str) else "labels"
         log.info("preprocess='pseudobulk': counts summed over the %d groups of %s, CPM, log2(x + 1), centred",
                  frame.shape[1], groupby)
-        bulk = options.replace(preprocess="none", genes=None, samples=None, layer=None, gene_column=None)
+        bulk = options.as_bulk()
         return run_bulk(bulk_source(frame, bulk), sig, sig_name, bulk,
-                        params={"preprocess": "pseudobulk", "groupby": groupby})
+                        params={"preprocess": "pseudobulk", **options.option_params(), "groupby": groupby})
+
+    control = None
+    if options.control is not None:  # spatial only (checked by ActivityOptions)
+        control = restrict_to_control(_counts_source(options.control, options.replace(genes=None, samples=None)),
+                                      kept_names, options)
+    if labels is not None:  # spatial at cell-type level
+        return group_level_activity(src, kept, kept_names, labels, control, sig, sig_name, options)
 
     scale_dtype = None
     gene_order = options.gene_order
-    if options.sparse_mode:  # SecActPy's sparse_mode arithmetic: signature gene order, scale factors in X's dtype
-        gene_order = "signature" if gene_order == "expression" else gene_order
+    if options.sparse_mode and control is None:  # SecActPy's sparse_mode arithmetic: signature gene order,
+        gene_order = "signature" if gene_order == "expression" else gene_order  # scale factors in X's dtype
         if src.dtype == np.float32:
             scale_dtype = np.float32
-    build = build_model(sig, sig_name, kept_names, options.replace(gene_order=gene_order))
-    shared = build.overlap.expression_rows  # positions within `kept`
-    scale = SCALE[options.preprocess]
-    totals, row_means = log_row_means(src, kept, shared, scale, scale_dtype)
-    log.info("preprocess=%r: per cell log2(x / total * %g + 1) over %d kept genes, gene means over all cells "
-             "subtracted, then each cell z-scored over the %d shared genes", options.preprocess, scale, kept.size,
+    names = kept_names if control is None else control.names
+    build = build_model(sig, sig_name, names, options.replace(gene_order=gene_order))
+    shared = build.overlap.expression_rows  # positions within `names`
+    if control is not None:
+        offsets = control.means[shared]
+        shared = control.positions[shared]  # positions within `kept`
+        totals, _ = log_row_means(src, kept, np.empty(0, np.intp), options.scale)
+    else:
+        totals, offsets = log_row_means(src, kept, shared, options.scale, scale_dtype)
+    log.info("preprocess=%r: per cell log2(x / total * %g + 1) over %d kept genes, %s, then each cell z-scored "
+             "over the %d shared genes", options.preprocess, options.scale, kept.size,
+             "gene means over all cells subtracted" if control is None else "the control's gene means subtracted",
              shared.size)
     n_empty = int(np.count_nonzero(totals == 0))
     if n_empty:
         log.warning("%d of %d cells have no counts over the kept genes", n_empty, totals.size)
-    expr = PreparedExpression(src, kept[shared], row_offsets=row_means, log_scale=scale, totals=totals,
+    expr = PreparedExpression(src, kept[shared], row_offsets=offsets, log_scale=options.scale, totals=totals,
                               scale_dtype=scale_dtype)
-    try:  # obsm["spatial"] of an .h5ad / AnnData, for the viewer
+    try:  # obsm["spatial"] of an .h5ad / AnnData, a Visium folder's positions, for the viewer
         spatial = getattr(src, "spatial", None)
         spatial = spatial() if callable(spatial) else spatial
     except (KeyError, ValueError, OSError):
         spatial = None
-    return build.activity(expr, pd.Index(src.samples), {"preprocess": options.preprocess,
-                                                        "layer": getattr(src, "layer", None)},
-                          source=src, spatial=spatial, **options.array_options())
+    params = {"preprocess": options.preprocess, "layer": getattr(src, "layer", None), **options.option_params()}
+    return build.activity(expr, pd.Index(src.samples), params, source=src, spatial=spatial, **options.array_options())

@@ -6,7 +6,9 @@
   (row sums and means, library sizes, pseudo-bulk profiles);
 * :mod:`~lazyact.preprocess.genes` -- gene rules: name clean-up, de-duplication,
   orientation check, overlap with a signature;
-* :mod:`~lazyact.preprocess.signature` -- signature grouping, expansion and scaling;
+* :mod:`~lazyact.preprocess.signature` -- signature grouping, expansion, scaling and ``sig_filter``;
+* :mod:`~lazyact.preprocess.control` -- control profiles (bulk differences, the spatial control);
+* :mod:`~lazyact.preprocess.groups` -- cell-type groups of spatial data (means of log values);
 * :mod:`~lazyact.preprocess.expression` -- the expression protocol a
   :class:`~lazyact.LazyActivity` reads, for dense and prepared (normalised
   block by block) inputs.
@@ -14,6 +16,16 @@
 The order in which each SecActPy pipeline applies these lives in :mod:`lazyact.pipeline`.
 Facts are cited in ``tests/goldens/NOTES.md`` (file:line of the SecActPy 0.3.1 wheel).
 """
+from .control import (
+    ControlAxis,
+    DifferenceExpression,
+    control_gene_axis,
+    control_log_means,
+    control_row_means,
+    masked_zscore,
+    mean_difference,
+    paired_samples,
+)
 from .expression import DenseExpression, Expression, PreparedExpression, as_expression
 from .genes import (
     GENE_ORDERS,
@@ -26,10 +38,19 @@ from .genes import (
     single_cell_genes,
 )
 from .normalise import LOG_ORDERS, log_normalise, scale_factors, zscore_columns
-from .passes import PASS_BYTES, log_row_means, looks_normalised, pass_block, pseudobulk, row_sums
-from .signature import expand_groups, group_signature, scale_signature
+from .groups import log_group_means, sorted_groups
+from .passes import PASS_BYTES, detected_genes, log_row_means, looks_normalised, pass_block, pseudobulk, row_sums
+from .signature import expand_groups, filter_signature, group_signature, scale_signature
 
 __all__ = [
+    "ControlAxis",
+    "DifferenceExpression",
+    "control_gene_axis",
+    "control_log_means",
+    "control_row_means",
+    "masked_zscore",
+    "mean_difference",
+    "paired_samples",
     "DenseExpression",
     "Expression",
     "PreparedExpression",
@@ -52,6 +73,10 @@ __all__ = [
     "pass_block",
     "pseudobulk",
     "row_sums",
+    "detected_genes",
+    "log_group_means",
+    "sorted_groups",
+    "filter_signature",
     "expand_groups",
     "group_signature",
     "scale_signature",

@@ -10,7 +10,8 @@ sample: nothing proportional to the matrix is held.
   ``log2(x / total * scale + 1)`` over all samples (the single-cell centring);
 * :func:`pseudobulk` -- counts summed per group, then CPM, ``log2(x + 1)`` and
   centring (SecActPy's ``preprocess="pseudobulk"``), with :func:`looks_normalised`
-  deciding whether the input is counts.
+  deciding whether the input is counts;
+* :func:`detected_genes` -- each sample's number of detected features (``min_genes=``).
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ import scipy.sparse as sp
 from ..sources.base import select_rows
 from .normalise import log_normalise
 
-__all__ = ["PASS_BYTES", "pass_block", "row_sums", "log_row_means", "looks_normalised", "pseudobulk"]
+__all__ = ["PASS_BYTES", "pass_block", "row_sums", "log_row_means", "looks_normalised", "pseudobulk", "detected_genes"]
 
 #: Source bytes read per block by the global-statistics passes (library sizes,
 #: row means, pseudo-bulk sums); transient memory is a small multiple of it.
@@ -137,3 +138,26 @@ def pseudobulk(source: Any, kept: np.ndarray, names: pd.Index, labels: np.ndarra
         expr = log_normalise(sums, sums.sum(axis=0), 1e6, zero_empty=False)
     expr = expr - expr.mean(axis=1, keepdims=True)
     return pd.DataFrame(expr, index=names, columns=pd.Index(groups, dtype=object))
+
+
+def detected_genes(source: Any) -> np.ndarray:
+    """Each sample's number of features with a value above 0, over ALL rows, one streaming pass.
+
+    SecActPy's ``min_genes`` count (``secactpy/inference.py:2215-2232``): before any gene
+    filter, clean-up or de-duplication (a duplicated feature counts twice).
+
+    Examples
+    --------
+    >>> from lazyact.sources import as_source
+    >>> detected_genes(as_source(np.array([[0.0, 2.0], [1.0, 3.0], [0.0, 0.0]]))).tolist()
+    [1, 2]
+    """
+    out = np.zeros(source.n_samples, dtype=np.int64)
+    for sl, blk in source.iter_columns(pass_block(source)):
+        if sp.issparse(blk):
+            csc = blk.tocsc()
+            col = np.repeat(np.arange(csc.shape[1]), np.diff(csc.indptr))
+            out[sl] = np.bincount(col[csc.data > 0], minlength=csc.shape[1])
+        else:
+            out[sl] = (np.asarray(blk) > 0).sum(axis=0)
+    return out

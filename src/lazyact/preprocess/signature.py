@@ -3,7 +3,8 @@
 * :func:`group_signature` -- merge columns whose Pearson correlation is above a threshold
   (SecActPy's ``group_signatures``), before the gene overlap;
 * :func:`expand_groups` -- the output proteins (group members, sorted) and their group row;
-* :func:`scale_signature` -- the column z-score of the signature on the shared genes.
+* :func:`scale_signature` -- the column z-score of the signature on the shared genes;
+* :func:`filter_signature` -- SecActPy's ``sig_filter``: the proteins named like an expression gene.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from scipy.spatial import distance
 
 from .normalise import zscore_columns
 
-__all__ = ["group_signature", "expand_groups", "scale_signature"]
+__all__ = ["group_signature", "expand_groups", "filter_signature", "scale_signature"]
 
 
 def group_signature(signature: pd.DataFrame, threshold: float = 0.9) -> tuple[pd.DataFrame, list[list[str]]]:
@@ -87,3 +88,32 @@ def scale_signature(signature: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
            [-0.707, -0.707]])
     """
     return zscore_columns(signature.to_numpy(np.float64)[rows])
+
+
+def filter_signature(signature: pd.DataFrame, genes) -> pd.DataFrame:
+    """SecActPy's ``sig_filter``: keep the proteins (columns) whose name is one of ``genes``.
+
+    The names are compared exactly (case-sensitive), columns keep their order, and this
+    runs before grouping (``secactpy/inference.py:1170-1175``; NOTES.md section 13).
+
+    Raises
+    ------
+    ValueError
+        No protein is kept (SecActPy returns an empty result).
+
+    Examples
+    --------
+    >>> sig = pd.DataFrame(np.ones((2, 3)), index=["IL6", "X"], columns=["TNF", "IL6", "X"])
+    >>> list(filter_signature(sig, ["X", "IL6", "B"]).columns)
+    ['IL6', 'X']
+    """
+    names = pd.Index(genes).astype(str)
+    keep = pd.Index(signature.columns).astype(str).isin(names)
+    if not keep.any():
+        prot = ", ".join(map(str, list(signature.columns[:5]))) + (", ..." if signature.shape[1] > 5 else "")
+        some = ", ".join(map(str, list(names[:5]))) + (", ..." if len(names) > 5 else "")
+        raise ValueError(
+            f"sig_filter=True keeps no protein: none of the signature's {signature.shape[1]} proteins ({prot}) "
+            f"is among the expression's {len(names)} gene names ({some}). Names are compared exactly; "
+            "leave sig_filter off (the default) to use every protein.")
+    return signature.loc[:, keep]

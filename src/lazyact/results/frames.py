@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..sources.h5ad import read_h5_column, read_h5_index
+from ..sources.safety import UnsafeFileError, attr_str, attr_strings, printable
 
 __all__ = ["column_order", "describe_frame", "read_frame", "writable_columns", "write_frame"]
 
@@ -125,9 +126,8 @@ def write_frame(f: h5py.Group, key: str, index: Sequence[str], frame: pd.DataFra
 
 
 def column_order(g: h5py.Group) -> list[str]:
-    """The column names of a stored AnnData dataframe group, in order."""
-    order = g.attrs.get("column-order", [])
-    return [o.decode() if isinstance(o, bytes) else str(o) for o in np.atleast_1d(order)] if np.size(order) else []
+    """The column names of a stored AnnData dataframe group, in order (checked attribute)."""
+    return attr_strings(g, "column-order") or []
 
 
 def read_frame(g: h5py.Group) -> pd.DataFrame:
@@ -138,12 +138,12 @@ def read_frame(g: h5py.Group) -> pd.DataFrame:
     for name in column_order(g):
         try:
             values = read_h5_column(g, name)
-        except (KeyError, ValueError) as exc:
-            log.warning("obs column %r of %s is not read: %s", name, g.file.filename, exc)
+        except (KeyError, ValueError, TypeError) as exc:  # an unsafe file (UnsafeFileError) is refused, not skipped
+            log.warning("obs column %s of %s is not read: %s", printable(name), printable(g.file.filename), exc)
             continue
         if n is not None and len(values) != n:
-            log.warning("obs column %r of %s has %d values for %d rows: not read", name, g.file.filename,
-                        len(values), n)
+            log.warning("obs column %s of %s has %d values for %d rows: not read", printable(name),
+                        printable(g.file.filename), len(values), n)
             continue
         columns[name] = values
     idx = pd.Index([str(i) for i in index], dtype=object) if index is not None else None
@@ -160,6 +160,9 @@ def describe_frame(g: h5py.Group) -> list[tuple[str, str]]:
         elif isinstance(node, h5py.Group) and "categories" in node:
             out.append((name, f"categorical, {node['categories'].shape[0]} values"))
         elif isinstance(node, h5py.Group):
-            kind = node.attrs.get("encoding-type", "group")
-            out.append((name, kind.decode() if isinstance(kind, bytes) else str(kind)))
-    return out
+            try:
+                kind = attr_str(node, "encoding-type") or "group"
+            except UnsafeFileError:
+                kind = "group"
+            out.append((name, kind))
+    return [(printable(name), printable(kind)) for name, kind in out]

@@ -26,8 +26,8 @@ from ..array import BlockStore
 from ..array.sinks import BlockWriter, Target, WritePlan
 from ..ridge import STATISTICS
 from ..sources import open_h5
+from ..sources.safety import UnsafeFileError, attr_str, attr_strings, check_dataset, check_size, printable, read_array
 from .files import NotResultsFileError
-from .frames import column_order as frame_columns
 from .frames import write_frame
 from .hdf5 import STR_DTYPE, HDF5Container, labels, range_selection, string_dataset, strings
 
@@ -176,28 +176,51 @@ def write_h5ad(
 def frame_index(g: Any) -> list[str]:
     """The index (obs or var names) of an AnnData DataFrame group."""
     if isinstance(g, h5py.Group):
-        key = g.attrs.get("_index", "_index")
-        key = key.decode() if isinstance(key, bytes) else str(key)
-        if key in g:
+        key = attr_str(g, "_index") or "_index"
+        if key in g and isinstance(g[key], h5py.Dataset):
             return strings(g[key])
-    raise NotResultsFileError(f"{getattr(g, 'name', g)} has no index")
+    raise NotResultsFileError(f"{printable(getattr(g, 'name', g))} has no index")
+
+
+def frame_columns(g: h5py.Group) -> list[str]:
+    """The column names of an AnnData DataFrame group, in order."""
+    return attr_strings(g, "column-order") or []
 
 
 def frame_info(node: h5py.Group) -> tuple[tuple[int, int], np.dtype, tuple[int, int], list[str]]:
     """(proteins x samples shape, dtype, chunks, protein columns) of a statistic stored as a DataFrame."""
     cols = frame_columns(node)
     if not cols:
-        raise NotResultsFileError(f"{node.name} is a group without columns")
+        raise NotResultsFileError(f"{printable(node.name)} is a group without columns")
+    missing = [c for c in cols if c not in node]
+    if missing:
+        raise NotResultsFileError(f"{printable(node.name)} lists columns it does not hold: "
+                                  f"{printable(missing[:5])}")
     first = node[cols[0]]
+    if not isinstance(first, h5py.Dataset) or first.ndim != 1:
+        raise NotResultsFileError(f"{printable(first.name)} is not a 1-D column")
+    check_size(first, "statistic")  # the others are checked when read (read_frame_block)
     return (len(cols), int(first.shape[0])), first.dtype, (1, first.chunks[0] if first.chunks else 1024), cols
 
 
-def read_frame_block(node: h5py.Group, columns: Sequence[str], rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """rows x cols of a statistic stored as an ``obsm`` DataFrame (one dataset per protein)."""
+def read_frame_block(node: h5py.Group, columns: Sequence[str], rows: np.ndarray, cols: np.ndarray,
+                     checked: set | None = None) -> np.ndarray:
+    """rows x cols of a statistic stored as an ``obsm`` DataFrame (one dataset per protein).
+
+    Each column dataset is checked (:func:`~lazyact.sources.safety.check_dataset`: its
+    data is in the file) before its first read; ``checked`` remembers which were.
+    """
     csel, cpost = range_selection(cols)
     out = np.empty((rows.size, cols.size))
     for i, r in enumerate(rows):
-        v = node[columns[int(r)]][csel]
+        ds = node[columns[int(r)]]
+        if checked is None or ds.name not in checked:
+            if not isinstance(ds, h5py.Dataset) or ds.ndim != 1:
+                raise NotResultsFileError(f"{printable(ds.name)} is not a 1-D column")
+            check_dataset(ds)
+            if checked is not None:
+                checked.add(ds.name)
+        v = ds[csel]
         out[i] = v if cpost is None else v[cpost]
     return out
 
@@ -234,10 +257,15 @@ def find_statistics(f: h5py.File, attrs: dict, path: Path) -> dict | None:
             f"(obsm keys: {sorted(obsm.keys()) if isinstance(obsm, h5py.Group) else []}) or layers "
             f"(layers keys: {sorted(layers.keys()) if isinstance(layers, h5py.Group) else []}). If it is "
             "expression data, compute activity with lazyact.activity(path, signature=...).")
+    for key, _, _ in sources.values():  # a complete file holds its statistics: they bound the names
+        if isinstance(f[key], h5py.Dataset):
+            check_size(f[key], "statistic")
     samples = frame_index(f["obs"])
     proteins = frame_index(f["var"])
-    if "lazyact_params" not in attrs and "uns" in f and "source" in f["uns"]:
-        attrs["source"] = strings(f["uns"]["source"])[0]
+    if "lazyact_params" not in attrs and "uns" in f and isinstance(f["uns"].get("source"), h5py.Dataset):
+        source = strings(f["uns"]["source"])
+        if source:
+            attrs["source"] = source[0]
     return dict(kind=kind, sources=sources, proteins=proteins, samples=samples)
 
 
@@ -248,9 +276,10 @@ def obsm_array(f: h5py.File, key: str) -> np.ndarray | None:
         return None
     node = obsm[key]
     if isinstance(node, h5py.Dataset):
-        return np.asarray(node[...])
+        return read_array(node, f"obsm['{printable(key)}']")
     # a dataframe-encoded obsm entry: stack its columns
-    cols = [np.asarray(node[c][...]) for c in node.attrs.get("column-order", list(node))]
+    order = attr_strings(node, "column-order")
+    cols = [read_array(node[c], f"obsm['{printable(key)}']") for c in (order if order is not None else list(node))]
     return np.column_stack(cols) if cols else None
 
 
@@ -268,5 +297,7 @@ def read_obsm(path: str | os.PathLike, key: str = "spatial") -> np.ndarray | Non
     try:
         with open_h5(path, rdcc_nbytes=None) as f:
             return obsm_array(f, key)
+    except UnsafeFileError:
+        raise
     except (OSError, KeyError, TypeError, ValueError):
         return None

@@ -42,6 +42,7 @@ from ..array import MOMENTS, BlockStore
 from ..array.sinks import BlockWriter, Target, WritePlan
 from ..ridge import STATISTICS
 from ..sources import FileLockedError, SourceReadError, open_h5
+from ..sources.safety import UnsafeFileError, check_size, printable, read_array, read_strings
 from .files import (
     IncompleteFileError,
     NotResultsFileError,
@@ -113,16 +114,15 @@ def string_dataset(group: h5py.Group, key: str, values: Sequence[str], compressi
 
 
 def strings(ds: Any) -> list[str]:
-    """A string dataset (or array of strings/bytes) as a list of ``str``."""
+    """A string dataset (or array of strings/bytes) as a list of ``str``.
+
+    A dataset is read with :func:`~lazyact.sources.safety.read_strings` (its declared
+    size checked against the file first, then in bounded chunks).
+    """
     if isinstance(ds, h5py.Dataset):
-        if h5py.check_string_dtype(ds.dtype) is not None:
-            values = ds.asstr()[()]
-        else:
-            values = ds[()]
-    else:
-        values = np.asarray(ds)
-    values = np.atleast_1d(values)
-    return [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values]
+        return read_strings(ds)
+    values = np.atleast_1d(np.asarray(ds))
+    return [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in values]
 
 
 # --------------------------------------------------------------------------- opening
@@ -130,9 +130,9 @@ def incomplete_message(path: Path, f: h5py.File | None) -> str:
     """What an unfinished file is, and what to do about it."""
     done = ""
     if f is not None and DONE_KEY in f:
-        d = f[DONE_KEY][()]
+        d = read_array(f[DONE_KEY], "done-block bitmap")
         done = f" ({int(np.count_nonzero(d))} of {d.size} column blocks written)"
-    return (f"'{path}' is an unfinished lazyact results file{done}. Finish it by running the same "
+    return (f"'{printable(path)}' is an unfinished lazyact results file{done}. Finish it by running the same "
             "to_hdf5()/to_h5ad() call or `lazyact run` command again (it resumes), or delete it.")
 
 
@@ -163,6 +163,8 @@ def open_results_file(path: Path, allow_locked: bool = False) -> h5py.File:
         raise IsADirectoryError(f"'{path}' is a directory, not a results file")
     try:
         return open_h5(path, rdcc_nbytes=None)
+    except UnsafeFileError:
+        raise
     except FileLockedError as exc:
         if allow_locked:  # a run in progress: read its metadata without the lock
             try:
@@ -517,9 +519,17 @@ def write_hdf5(
 
 # --------------------------------------------------------------------------- reading
 def read_names(f: h5py.File, attrs: Mapping[str, Any], key: str, n: int) -> list[str]:
-    """Protein (``feature_names``) or sample (``sample_names``) names: a dataset, an attribute, or positions."""
+    """Protein (``feature_names``) or sample (``sample_names``) names: a dataset, an attribute, or positions.
+
+    A dataset of names is read only when it has the ``n`` entries expected (else
+    :class:`NotResultsFileError`), and within what the file can hold.
+    """
     if key in f and isinstance(f[key], h5py.Dataset):
-        return strings(f[key])
+        ds = f[key]
+        if ds.shape != (n,):
+            raise NotResultsFileError(f"'{printable(f.filename)}': /{key} has shape {ds.shape}, expected ({n},) "
+                                      "names for the statistics")
+        return strings(ds)
     if key in attrs:
         return strings(np.asarray(attrs[key]))
     prefix = "protein" if key == "feature_names" else "sample"
@@ -538,6 +548,8 @@ def find_statistics(f: h5py.File, attrs: Mapping[str, Any]) -> dict | None:
     root_stats = [n for n in STATISTICS if n in f and isinstance(f[n], h5py.Dataset) and f[n].ndim == 2]
     if not root_stats:
         return None
+    for n in root_stats:  # a complete file holds its statistics: their sizes bound every name list
+        check_size(f[n], "statistic")
     p, m = f[root_stats[0]].shape
     return dict(kind="lazyact hdf5" if "lazyact_format" in attrs else "SecActPy hdf5",
                 sources={n: (n, False, None) for n in root_stats},
@@ -593,7 +605,7 @@ def read_summary(f: h5py.File, proteins: Sequence[str]) -> pd.DataFrame | None:
             for moment in MOMENTS:
                 if moment in g[name]:
                     cols.append((name, moment))
-                    data.append(g[name][moment][()])
+                    data.append(read_array(g[name][moment], "summary"))
     if not cols:
         return None
     return pd.DataFrame(np.column_stack(data), index=pd.Index(proteins, dtype=object),
@@ -603,4 +615,4 @@ def read_summary(f: h5py.File, proteins: Sequence[str]) -> pd.DataFrame | None:
 def read_spatial(f: h5py.File) -> np.ndarray | None:
     """The ``/spatial`` coordinates of an HDF5 results file, or None."""
     node = f.get("spatial")
-    return np.asarray(node[()]) if isinstance(node, h5py.Dataset) else None
+    return read_array(node, "coordinates") if isinstance(node, h5py.Dataset) else None

@@ -5,7 +5,6 @@ many column blocks are written); :func:`format_info` is the text the command pri
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Mapping
@@ -14,12 +13,28 @@ import h5py
 import numpy as np
 
 from ..array import format_bytes
+from ..sources.safety import attr_json, printable, read_array, read_attrs
 from .files import partial_path
 from .frames import describe_frame
 from .hdf5 import DONE_KEY, open_results_file
-from .stored import inspect, py_value
+from .stored import inspect, is_complete, py_value
 
 __all__ = ["file_info", "format_info"]
+
+
+def _layout_problem(layout: dict) -> str | None:
+    """What is wrong with a ``lazyact_layout`` attribute (None when it is fine)."""
+    shape = layout.get("shape")
+    if not (isinstance(shape, list) and len(shape) == 2 and all(isinstance(n, int) and n >= 0 for n in shape)):
+        return "a JSON object whose 'shape' is two non-negative integers"
+    arrays = layout.get("arrays")
+    if not (isinstance(arrays, list) and all(isinstance(a, str) for a in arrays)):
+        return "a JSON object whose 'arrays' is a list of names"
+    if not isinstance(layout.get("format"), str):
+        return "a JSON object whose 'format' is a string"
+    if not (layout.get("block") is None or isinstance(layout.get("block"), int)):
+        return "a JSON object whose 'block' is an integer"
+    return None
 
 
 def file_info(path: str | os.PathLike) -> dict:
@@ -45,21 +60,21 @@ def file_info(path: str | os.PathLike) -> dict:
         raise FileNotFoundError(f"no such file: '{path}'")
     f = open_results_file(p, allow_locked=True)
     with f:
-        attrs = dict(f.attrs)
+        attrs = read_attrs(f)
         out: dict[str, Any] = {"path": str(p), "size_bytes": p.stat().st_size}
-        incomplete = DONE_KEY in f or not bool(attrs.get("lazyact_complete", True))
+        incomplete = DONE_KEY in f or not is_complete(f, attrs)
         out["complete"] = not incomplete
         if DONE_KEY in f:
-            d = f[DONE_KEY][()]
+            d = read_array(f[DONE_KEY], "done-block bitmap")
             out["blocks_done"], out["n_blocks"] = int(np.count_nonzero(d)), int(d.size)
-        layout = json.loads(attrs["lazyact_layout"]) if "lazyact_layout" in attrs else None
+        layout = attr_json(f, "lazyact_layout", attrs, check=_layout_problem)
         if incomplete:
             out["format"] = f"lazyact {layout['format']} (unfinished)" if layout else "unfinished"
             if layout:
                 out["shape"] = tuple(layout["shape"])
-                out["arrays"] = {n: {"dtype": layout["dtype"], "chunks": layout["chunks"],
-                                     "compression": layout["compression"]} for n in layout["arrays"]}
-            params = json.loads(attrs["lazyact_params"]) if "lazyact_params" in attrs else {}
+                out["arrays"] = {n: {"dtype": layout.get("dtype"), "chunks": layout.get("chunks"),
+                                     "compression": layout.get("compression")} for n in layout["arrays"]}
+            params = attr_json(f, "lazyact_params", attrs) or {}
         else:
             info = inspect(f, p)
             out["format"] = info["kind"]
@@ -97,9 +112,10 @@ def _spatial_shape(f: h5py.File) -> tuple[int, ...] | None:
 
 
 def format_info(info: Mapping[str, Any]) -> str:
-    """Human-readable text of :func:`file_info`."""
-    lines = [f"{info['path']}"]
-    lines.append(f"  format     {info.get('format')}")
+    """Human-readable text of :func:`file_info`; whatever came from the file is escaped
+    (:func:`~lazyact.sources.safety.printable`: no control characters reach the terminal)."""
+    lines = [printable(info["path"])]
+    lines.append(f"  format     {printable(info.get('format'))}")
     if "shape" in info:
         p, m = info["shape"]
         lines.append(f"  shape      {p:,} proteins x {m:,} samples")
@@ -114,26 +130,29 @@ def format_info(info: Mapping[str, Any]) -> str:
         lines.append(f"  complete   no{done}: run the same command again to resume, or delete the .partial file")
     lines.append(f"  size       {format_bytes(info['size_bytes'])}")
     for n, a in info.get("arrays", {}).items():
-        lines.append(f"  {n:<10} {a.get('dtype')}, chunks {a.get('chunks')}, compression {a.get('compression')}")
+        lines.append(printable(f"  {n:<10} {a.get('dtype')}, chunks {a.get('chunks')}, "
+                               f"compression {a.get('compression')}"))
     if info.get("summary"):
         lines.append("  summary    per-protein mean/std/min/max stored")
     if info.get("proteins"):
-        lines.append(f"  proteins   {', '.join(map(str, info['proteins']))}{', ...' if info['shape'][0] > 5 else ''}")
+        more = ", ..." if info["shape"][0] > 5 else ""
+        lines.append(f"  proteins   {', '.join(map(printable, info['proteins']))}{more}")
     if info.get("samples"):
-        lines.append(f"  samples    {', '.join(map(str, info['samples']))}{', ...' if info['shape'][1] > 5 else ''}")
+        more = ", ..." if info["shape"][1] > 5 else ""
+        lines.append(f"  samples    {', '.join(map(printable, info['samples']))}{more}")
     params = info.get("params") or {}
     if params.get("input"):
-        lines.append(f"  input      {params['input']}")
-    if params.get("n_genes"):
+        lines.append(f"  input      {printable(params['input'])}")
+    if isinstance(params.get("n_genes"), (int, float)) and params["n_genes"]:
         lines.append(f"  genes      {int(params['n_genes']):,} shared by the input and the signature")
     if info.get("obs"):
         lines.append("  obs        " + ", ".join(f"{name} ({kind})" for name, kind in info["obs"]))
     if info.get("spatial"):
         lines.append(f"  spatial    {' x '.join(map(str, info['spatial']))} coordinates")
     if info.get("version"):
-        lines.append(f"  written by lazyact {info['version']}")
+        lines.append(f"  written by lazyact {printable(info['version'])}")
     if params:
         lines.append("  parameters")
         for k, v in params.items():
-            lines.append(f"    {k} = {v!r}")
+            lines.append(f"    {printable(k)} = {printable(repr(v))}")
     return "\n".join(lines)

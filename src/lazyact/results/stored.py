@@ -10,7 +10,6 @@ whose blocks (:class:`StoredBlocks`) read the datasets. Each format's module
 """
 from __future__ import annotations
 
-import json
 import os
 import threading
 from pathlib import Path
@@ -22,6 +21,7 @@ import pandas as pd
 
 from ..array import BlockStore
 from ..sources import open_h5
+from ..sources.safety import UnsafeFileError, attr_json, printable, read_attrs
 from ..views import ActivityViews
 from . import h5ad, hdf5
 from .files import IncompleteFileError, NotResultsFileError
@@ -43,6 +43,24 @@ def py_value(v: Any) -> Any:
     return v
 
 
+def is_complete(f: h5py.File, attrs: Mapping[str, Any]) -> bool:
+    """The ``lazyact_complete`` root attribute (True when absent: foreign files are complete).
+
+    Raises
+    ------
+    UnsafeFileError
+        It is not a boolean.
+    """
+    if "lazyact_complete" not in attrs:
+        return True
+    v = attrs["lazyact_complete"]
+    v = v[()] if isinstance(v, np.ndarray) and v.shape == () else v
+    if isinstance(v, (bool, np.bool_)) or (isinstance(v, (int, np.integer)) and int(v) in (0, 1)):
+        return bool(v)
+    raise UnsafeFileError(f"attribute 'lazyact_complete' of / in '{printable(f.filename)}' should be a boolean, "
+                          f"got {printable(repr(v))[:80]}: the file is corrupt, or was not written by lazyact.")
+
+
 def _node_info(node: Any, transpose: bool
                ) -> tuple[tuple[int, int], np.dtype, tuple[int, int] | None, list[str] | None]:
     """(proteins x samples shape, dtype, chunks as proteins x samples, frame columns)."""
@@ -62,13 +80,13 @@ def inspect(f: h5py.File, path: Path) -> dict:
         No statistics, or inconsistent ones (the message says what was found).
     """
     keys = sorted(f.keys())
-    if hdf5.DONE_KEY in f or (not bool(f.attrs.get("lazyact_complete", True))):
+    attrs = read_attrs(f)
+    if hdf5.DONE_KEY in f or not is_complete(f, attrs):
         raise IncompleteFileError(hdf5.incomplete_message(path, f))
-    attrs = dict(f.attrs)
     found = hdf5.find_statistics(f, attrs) or h5ad.find_statistics(f, attrs, path)
     if found is None:
         raise NotResultsFileError(
-            f"'{path}' is not an activity results file: found top-level keys {keys}. Expected datasets "
+            f"'{printable(path)}' is not an activity results file: found top-level keys {keys}. Expected datasets "
             "beta/se/zscore/pvalue (written by lazyact's to_hdf5 or SecActPy's streaming writer) or an "
             "AnnData .h5ad with X and obsm se/zscore/pvalue (to_h5ad, SecActPy's save_results_to_h5ad).")
     kind, sources, proteins, samples = found["kind"], found["sources"], found["proteins"], found["samples"]
@@ -78,16 +96,16 @@ def inspect(f: h5py.File, path: Path) -> dict:
     shapes = {n: i[0] for n, i in infos.items()}
     shape = next(iter(shapes.values()))
     if len(set(shapes.values())) != 1:
-        raise NotResultsFileError(f"'{path}': the statistics have different shapes {shapes}")
+        raise NotResultsFileError(f"'{printable(path)}': the statistics have different shapes {shapes}")
     sources = {n: (key, tr, infos[n][3]) for n, (key, tr, _) in sources.items()}
     dtype = np.result_type(*(i[1] for i in infos.values()))
     if dtype.kind != "f":
         dtype = np.dtype(np.float64)
     if len(proteins) != shape[0] or len(samples) != shape[1]:
-        raise NotResultsFileError(f"'{path}': {len(proteins)} protein / {len(samples)} sample names for "
+        raise NotResultsFileError(f"'{printable(path)}': {len(proteins)} protein / {len(samples)} sample names for "
                                   f"statistics of shape {shape}")
     if "lazyact_params" in attrs:
-        params = json.loads(attrs["lazyact_params"])
+        params = attr_json(f, "lazyact_params", attrs)
     else:
         params = {k: py_value(v) for k, v in attrs.items() if k not in ("feature_names", "sample_names")
                   and not str(k).startswith(("encoding-", "lazyact_"))}
@@ -127,12 +145,14 @@ class StoredBlocks:
         self._lock = threading.Lock()
         self._file: h5py.File | None = None
         self._pid = os.getpid()
+        self._checked: set[str] = set()  # frame columns whose storage was checked
 
     def _f(self) -> h5py.File:
         with self._lock:
             if self._file is None or not self._file.id.valid or self._pid != os.getpid():
                 self._file = open_h5(self.path, rdcc_nbytes=None)
                 self._pid = os.getpid()
+                self._checked = set()
             return self._file
 
     def close(self) -> None:
@@ -146,7 +166,7 @@ class StoredBlocks:
         out = {}
         for n, (key, tr, columns) in self.sources.items():
             if columns is not None:  # an AnnData DataFrame in obsm: one dataset per protein
-                out[n] = h5ad.read_frame_block(f[key], columns, rows, cols)
+                out[n] = h5ad.read_frame_block(f[key], columns, rows, cols, self._checked)
             else:
                 out[n] = hdf5.read_block(f[key], rows, cols, tr)
         return out
@@ -155,6 +175,7 @@ class StoredBlocks:
         state = self.__dict__.copy()
         state.pop("_lock")
         state["_file"] = None
+        state["_checked"] = set()
         return state
 
     def __setstate__(self, state: dict) -> None:

@@ -73,12 +73,13 @@ class RidgeModel:
     batch_bytes : int
         Memory for one batch of permutations (gathered operand + GEMM result).
     dtype : {"float64", "float32"}, default "float64"
-        Precision of the dense permutation kernel.  ``float32`` runs the
-        gathers and GEMMs in single precision (about twice as fast, half the
-        memory); counts compare float32 values and the moments still sum in
-        float64.  It is *not* exact: see ``docs/user-guide.md`` for its
-        measured error.  The sparse in-flight kernel and the t-test always
-        compute in float64.
+        Precision of the permutation kernels.  ``float32`` runs the dense
+        gathers and GEMMs, and the sparse kernel's products and sums over the
+        nonzeros, in single precision (about twice as fast, half the memory);
+        counts compare float32 values (dense) and the moments still sum in
+        float64.  It is *not* exact: see ``docs/user-guide.md`` and
+        ``benchmarks/RESULTS.md`` for its measured error.  The t-test always
+        computes in float64.
 
     Examples
     --------
@@ -119,7 +120,7 @@ class RidgeModel:
             self.explicit_table = False
         # derived arrays, built on first use and not pickled
         self._device_cache = self._offset_cache = None
-        self._invT = self._Tt = self._Tsum = self._T32 = None
+        self._invT = self._Tsum = self._T32 = None
 
     # -- tables are built on first use (cached process-wide) --------------------
     @property
@@ -140,13 +141,6 @@ class RidgeModel:
         if self._invT is None:
             self._invT = np.ascontiguousarray(self.inverse_table.T)
         return self._invT
-
-    @property
-    def projection_transposed(self) -> np.ndarray:
-        """``T.T`` as genes x proteins, C-contiguous (the sparse kernel's row reads; cached)."""
-        if self._Tt is None:
-            self._Tt = np.ascontiguousarray(self.projection.T.T)
-        return self._Tt
 
     @property
     def projection_row_sums(self) -> np.ndarray:
@@ -181,7 +175,7 @@ class RidgeModel:
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        for name in ("_device_cache", "_offset_cache", "_invT", "_Tt", "_Tsum", "_T32"):
+        for name in ("_device_cache", "_offset_cache", "_invT", "_Tsum", "_T32"):
             state[name] = None
         if not self.explicit_table:  # rebuilt deterministically on the other side
             state["_inv"] = state["_fwd"] = None
@@ -249,13 +243,11 @@ class RidgeModel:
         else:
             Tr = np.zeros((self.n_rand + 1, rows.size))
         c = self.projection_row_sums[rows]
-        if rows.size <= sparse_kernel.FEW_PROTEINS:
-            T_rows, Tt, invT = np.ascontiguousarray(self.projection.T[rows]), None, self.inverse_table_transposed
-        else:
-            Tt = self.projection_transposed
-            T_rows, Tt, invT = None, (Tt if every else np.ascontiguousarray(Tt[:, rows])), None
+        # all proteins: the projection itself, whose register tiles the kernel packs once and keeps
+        T_rows = self.projection.T if every else np.ascontiguousarray(self.projection.T[rows])
         beta, count, s1, s2 = sparse_kernel.sparse_permutation_statistics(
-            T_rows, self.inverse_table, Y_csc, offsets, mu, sigma, Tr=Tr, invT=invT, Tt=Tt, c=c)
+            T_rows, self.inverse_table, Y_csc, offsets, mu, sigma, Tr=Tr, invT=self.inverse_table_transposed, c=c,
+            dtype=self.dtype)
         se, z, p = finalize_permutation(beta, count, s1, s2, self.n_rand)
         return {"beta": beta, "se": se, "zscore": z, "pvalue": p}
 

@@ -17,6 +17,7 @@ scipy sparse matrix / array                 :class:`SparseSource`
 path ``.h5ad``                              :class:`H5ADSource` (chunk-wise, cells x genes)
 path ``.h5`` (AnnData or 10x)               :class:`H5ADSource` / :class:`TenxH5Source`
 path ``.npy``                               memory-mapped :class:`DenseSource`
+a folder (Space Ranger / Visium output)     :class:`VisiumSource` (in-tissue spots)
 ``anndata.AnnData`` (memory or backed)      :class:`AnnDataSource` (cells x genes)
 an ``ExpressionSource``                     itself
 ==========================================  ===========================================
@@ -36,7 +37,10 @@ from .base import ExpressionSource, FileLockedError, SourceClosedError, SourceRe
 from .dense import DenseSource, from_dataframe
 from .h5ad import H5ADSource, TenxH5Source, open_path
 from .hdf5 import HDF5Source, open_h5
+from .safety import UnsafeFileError, printable
 from .sparse import SparseSource
+from .subset import ColumnSubset
+from .visium import VisiumSource, is_visium_folder
 
 __all__ = [
     "as_source",
@@ -47,13 +51,26 @@ __all__ = [
     "H5ADSource",
     "TenxH5Source",
     "AnnDataSource",
+    "ColumnSubset",
+    "VisiumSource",
+    "is_visium_folder",
     "from_dataframe",
     "parse_orientation",
     "SourceReadError",
     "SourceClosedError",
     "FileLockedError",
+    "UnsafeFileError",
     "open_h5",
+    "printable",
 ]
+
+
+def _is_folder(path: Any) -> bool:
+    """A directory, or a path that names no file and has no file suffix (a missing folder)."""
+    p = os.fspath(path)
+    if os.path.isdir(p):
+        return True
+    return not os.path.exists(p) and (p.endswith(("/", os.sep)) or not os.path.splitext(p)[1])
 
 
 def as_source(obj: Any, *, genes: Sequence[Any] | None = None, samples: Sequence[Any] | None = None,
@@ -118,6 +135,10 @@ def as_source(obj: Any, *, genes: Sequence[Any] | None = None, samples: Sequence
                             "use gene_column= to choose the gene names")
         if is_anndata(obj):
             return AnnDataSource(obj, layer=layer, gene_column=gene_column, **checks, **options)
+        if _is_folder(obj):
+            if layer not in (None, "X", "matrix"):
+                raise ValueError(f"'{os.fspath(obj)}' is a Visium folder; it has no layer {layer!r}")
+            return VisiumSource(obj, gene_column=gene_column, **checks)
         return open_path(obj, layer=layer, gene_column=gene_column, **checks, **options)
 
     if isinstance(obj, (str, os.PathLike)):  # .npy

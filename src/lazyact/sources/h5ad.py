@@ -52,6 +52,7 @@ import pandas as pd
 from .base import ExpressionSource, SourceClosedError
 from .dense import DenseSource
 from .hdf5 import H5DenseMatrix, H5SparseMatrix, ensure_valid, open_h5, read_guard
+from .safety import UnsafeFileError, attr_shape, attr_str, attr_strings, check_size, printable, read_array, read_strings
 
 __all__ = ["H5ADSource", "TenxH5Source", "open_path", "read_h5_column", "read_h5_index"]
 
@@ -62,25 +63,17 @@ SYMBOL_COLUMNS = ("gene_name", "feature_name", "gene_symbol", "symbol", "gene_sy
 # ----------------------------------------------------------------------------
 # reading AnnData-encoded columns with plain h5py
 # ----------------------------------------------------------------------------
-def _attr_str(obj: Any, key: str) -> str | None:
-    v = obj.attrs.get(key, None)
-    if v is None:
-        return None
-    if isinstance(v, bytes):
-        return v.decode()
-    if isinstance(v, np.ndarray) and v.shape == ():
-        v = v[()]
-        return v.decode() if isinstance(v, bytes) else str(v)
-    return str(v)
+_attr_str = attr_str  # a string attribute, validated (None when absent)
 
 
 def _read_dataset(ds: h5py.Dataset) -> np.ndarray:
-    if h5py.check_string_dtype(ds.dtype) is not None:
-        return np.asarray(ds.asstr()[()], dtype=object)
-    arr = ds[()]
-    if isinstance(arr, np.ndarray) and arr.dtype.kind == "O":  # bytes objects
-        return np.array([x.decode() if isinstance(x, bytes) else x for x in arr], dtype=object)
-    return np.asarray(arr)
+    """A whole dataset, its declared size checked against the file first; strings as objects."""
+    if h5py.check_string_dtype(ds.dtype) is not None or ds.dtype.kind == "O":
+        strings = read_strings(ds)  # checked against the file, then read in bounded chunks
+        values = np.empty(len(strings), dtype=object)
+        values[:] = strings
+        return values.reshape(() if ds.shape is None else ds.shape)
+    return read_array(ds)
 
 
 def read_h5_column(group: h5py.Group, name: str) -> Any:
@@ -100,20 +93,21 @@ def read_h5_column(group: h5py.Group, name: str) -> Any:
     node = group[name]
     if isinstance(node, h5py.Group):
         if "codes" in node and "categories" in node:
-            codes = np.asarray(node["codes"][()])
+            codes = read_array(node["codes"], "categorical codes")
             cats = _read_dataset(node["categories"])
             return pd.Categorical.from_codes(codes.astype(np.int64), categories=pd.Index(cats))
         if "values" in node and "mask" in node:
             values = _read_dataset(node["values"])
-            mask = np.asarray(node["mask"][()], dtype=bool)
+            mask = np.asarray(read_array(node["mask"], "nullable mask"), dtype=bool)
             s = pd.Series(values)
             return s.mask(mask).array
         raise ValueError(f"unsupported column encoding "
-                         f"'{_attr_str(node, 'encoding-type')}' for {node.name}")
+                         f"'{_attr_str(node, 'encoding-type')}' for {printable(node.name)}")
     ref = node.attrs.get("categories", None)
     if isinstance(ref, h5py.Reference):  # anndata < 0.8 categorical
         cats = _read_dataset(group.file[ref])
-        return pd.Categorical.from_codes(np.asarray(node[()]).astype(np.int64), categories=pd.Index(cats))
+        codes = read_array(node, "categorical codes")
+        return pd.Categorical.from_codes(codes.astype(np.int64), categories=pd.Index(cats))
     return _read_dataset(node)
 
 
@@ -130,9 +124,9 @@ def read_h5_index(group: h5py.Group) -> np.ndarray | None:
 
 
 def _columns_of(group: h5py.Group) -> list[str]:
-    order = group.attrs.get("column-order", None)
-    if order is not None and np.size(order):
-        return [x.decode() if isinstance(x, bytes) else str(x) for x in np.atleast_1d(order)]
+    order = attr_strings(group, "column-order")
+    if order:
+        return order
     idx = _attr_str(group, "_index") or "_index"
     return [k for k in group.keys() if k not in (idx, "__categories")]
 
@@ -287,7 +281,7 @@ def _sparse_reader(node: h5py.Group, n_genes: int, n_cells: int, cells_first: bo
                    encoding: str | None, scan_chunk: int, scan_bytes: int) -> H5SparseMatrix:
     for k in ("data", "indices", "indptr"):
         if k not in node:
-            raise ValueError(f"sparse matrix group {node.name} has no '{k}' dataset "
+            raise ValueError(f"sparse matrix group {printable(node.name)} has no '{k}' dataset "
                              f"(keys: {list(node.keys())}); the file looks corrupt")
     enc = (encoding or "").lower()
     nptr = node["indptr"].shape[0]
@@ -301,7 +295,7 @@ def _sparse_reader(node: h5py.Group, n_genes: int, n_cells: int, cells_first: bo
     elif nptr == cols + 1:
         row_major = False
     else:
-        raise ValueError(f"cannot tell the sparse layout of {node.name} (encoding {encoding!r}, "
+        raise ValueError(f"cannot tell the sparse layout of {printable(node.name)} (encoding {encoding!r}, "
                          f"indptr length {nptr}, shape {rows} x {cols})")
     # sample-major when indptr runs over cells
     sample_major = row_major if cells_first else not row_major
@@ -310,16 +304,17 @@ def _sparse_reader(node: h5py.Group, n_genes: int, n_cells: int, cells_first: bo
 
 
 def _index_len(group: h5py.Group | None) -> int | None:
+    """Length of a dataframe group's index, checked against what the file can hold (None if absent)."""
     if group is None:
         return None
     name = _attr_str(group, "_index")
     for key in ([name] if name else []) + ["_index", "index"]:
         if key in group:
             node = group[key]
-            if isinstance(node, h5py.Dataset):
-                return int(node.shape[0])
-            if "codes" in node:
-                return int(node["codes"].shape[0])
+            if isinstance(node, h5py.Group) and "codes" in node:
+                node = node["codes"]
+            if isinstance(node, h5py.Dataset) and node.ndim == 1:
+                return check_size(node, "index")
     return None
 
 
@@ -407,9 +402,9 @@ class H5ADSource(_H5FileSource):
             self.encoding = "dense"
         elif isinstance(node, h5py.Group):
             enc = _attr_str(node, "encoding-type") or _attr_str(node, "h5sparse_format")
-            shp = node.attrs.get("shape", None)
+            shp = attr_shape(node, "shape")
             if shp is None and "shape" in node:  # very old writers
-                shp = node["shape"][()]
+                shp = read_array(node["shape"], "shape")
             if shp is not None:
                 n_cells, n_genes = int(shp[0]), int(shp[1])
             else:
@@ -418,6 +413,7 @@ class H5ADSource(_H5FileSource):
                     raise ValueError(f"'{self.path}': cannot tell the shape of {key}")
             self._reader = _sparse_reader(node, n_genes, n_cells, True, enc,
                                           self.scan_chunk, self.scan_bytes)
+            check_size(self._reader.indptr_ds, "sparse indptr")  # it bounds the cells (CSR) or genes (CSC)
             self.encoding = "csr" if self._reader.sample_major else "csc"
         else:
             raise ValueError(f"'{self.path}': {key} is neither a dataset nor a group")
@@ -425,11 +421,15 @@ class H5ADSource(_H5FileSource):
         self._dtype = self._reader.dtype
         self._nnz = self._reader.nnz
         self.is_sparse = isinstance(self._reader, H5SparseMatrix)
+        fsize = f.id.get_filesize()
         for grp, n, what in ((obs, self._shape[1], "obs"), (var, self._shape[0], self._var_key)):
             m = _index_len(grp)
             if m is not None and m != n:
-                raise ValueError(f"'{self.path}': {what} has {m} entries but {key} has {n}; "
+                raise ValueError(f"'{printable(self.path)}': {what} has {m} entries but {key} has {n}; "
                                  "the file looks corrupt")
+            if m is None and n > fsize:  # nothing in the file backs the declared size
+                raise UnsafeFileError(f"'{printable(self.path)}': {key} declares {n:,} {what} entries without "
+                                      f"an index, in a file of {fsize:,} bytes: the file is corrupt or crafted")
 
     # -- names and metadata ----------------------------------------------------
     def _read_genes(self, f: h5py.File) -> pd.Index:
@@ -490,7 +490,7 @@ class H5ADSource(_H5FileSource):
         node = f["obsm"][key]
         with read_guard(self.path):
             if isinstance(node, h5py.Dataset):
-                return np.asarray(node[()])
+                return read_array(node, f"obsm['{printable(key)}']")
             cols = _columns_of(node)
             return pd.DataFrame({c: read_h5_column(node, c) for c in cols}, index=self.samples)
 
@@ -537,9 +537,10 @@ class TenxH5Source(_H5FileSource):
         if g is None:
             raise ValueError(f"'{self.path}' is not a 10x feature-barcode matrix (keys {list(f.keys())})")
         self._group = g.name
-        n_genes, n_cells = (int(x) for x in g["shape"][()])
+        n_genes, n_cells = (int(x) for x in read_array(g["shape"], "shape"))
         self._reader = _sparse_reader(g, n_genes, n_cells, False, "csc",
                                       self.scan_chunk, self.scan_bytes)
+        check_size(self._reader.indptr_ds, "sparse indptr")
         self._shape = self._reader.shape
         self._dtype = self._reader.dtype
         self._nnz = self._reader.nnz

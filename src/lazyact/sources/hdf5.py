@@ -58,6 +58,7 @@ from .base import (
     runs,
     take_csc_columns,
 )
+from .safety import check_dataset, check_file, printable, read_array
 
 __all__ = ["HDF5Source", "H5DenseMatrix", "H5SparseMatrix", "open_h5", "read_guard"]
 
@@ -68,6 +69,10 @@ RDCC_NBYTES = 8 << 20
 def open_h5(path: str | os.PathLike, mode: str = "r", *, rdcc_nbytes: int | None = RDCC_NBYTES,
             locking: bool | None = None) -> h5py.File:
     """Open an HDF5 file, turning HDF5's errors into clear messages (every h5py open in lazyact).
+
+    A file opened for reading (``"r"``, ``"r+"``) is checked first
+    (:func:`~lazyact.sources.safety.check_file`): no external or soft links, no external
+    raw storage, no virtual datasets.
 
     Parameters
     ----------
@@ -87,6 +92,8 @@ def open_h5(path: str | os.PathLike, mode: str = "r", *, rdcc_nbytes: int | None
         ``path`` is a directory.
     FileLockedError
         (a :class:`SourceReadError`) another process holds HDF5's lock on the file.
+    UnsafeFileError
+        (a :class:`SourceReadError`) the file links or stores data outside itself.
     SourceReadError
         (an ``OSError``) the file exists but cannot be opened: truncated, corrupt, or
         not HDF5.
@@ -102,15 +109,22 @@ def open_h5(path: str | os.PathLike, mode: str = "r", *, rdcc_nbytes: int | None
     if locking is not None:
         kwargs["locking"] = locking
     try:
-        return h5py.File(p, mode, **kwargs)
+        f = h5py.File(p, mode, **kwargs)
     except OSError as e:
         msg = str(e)
         if re.search(r"\block", msg, re.IGNORECASE):  # "unable to lock file" (not "sblock")
-            raise FileLockedError(f"'{p}' is open in another process (HDF5 file lock) [{msg}]") from e
+            raise FileLockedError(f"'{printable(p)}' is open in another process (HDF5 file lock) [{msg}]") from e
         what = ("looks truncated (it is shorter than its header says; was the copy or "
                 "download interrupted?)") if "truncated" in msg else \
             "looks truncated or corrupt, or is not an HDF5 file"
-        raise SourceReadError(f"cannot open '{p}': the file {what} [{msg}]") from e
+        raise SourceReadError(f"cannot open '{printable(p)}': the file {what} [{msg}]") from e
+    if mode in ("r", "r+"):
+        try:
+            check_file(f)
+        except BaseException:
+            f.close()
+            raise
+    return f
 
 
 @contextmanager
@@ -145,8 +159,9 @@ class H5DenseMatrix:
 
     def __init__(self, ds: h5py.Dataset, samples_first: bool) -> None:
         if ds.ndim != 2:
-            raise ValueError(f"HDF5 dataset {ds.name} must be 2-D, got shape {ds.shape}")
-        _check_numeric(ds, f"HDF5 dataset {ds.name}")
+            raise ValueError(f"HDF5 dataset {printable(ds.name)} must be 2-D, got shape {ds.shape}")
+        _check_numeric(ds, f"HDF5 dataset {printable(ds.name)}")
+        check_dataset(ds)
         self.ds = ds
         self.samples_first = samples_first
         s0, s1 = ds.shape
@@ -197,7 +212,9 @@ class H5SparseMatrix:
     def __init__(self, data: h5py.Dataset, indices: h5py.Dataset, indptr: h5py.Dataset,
                  n_genes: int, n_samples: int, sample_major: bool, *,
                  scan_chunk: int = 1 << 18, scan_bytes: int = 256 << 20) -> None:
-        _check_numeric(data, f"sparse data {data.name}")
+        _check_numeric(data, f"sparse data {printable(data.name)}")
+        for ds in (data, indices, indptr):
+            check_dataset(ds)
         self.data, self.indices, self.indptr_ds = data, indices, indptr
         self.shape = (int(n_genes), int(n_samples))
         self.sample_major = bool(sample_major)
@@ -206,10 +223,10 @@ class H5SparseMatrix:
         major = n_samples if sample_major else n_genes
         if indptr.shape[0] != major + 1:
             raise ValueError(
-                f"sparse matrix {data.parent.name}: indptr has {indptr.shape[0]} entries, "
+                f"sparse matrix {printable(data.parent.name)}: indptr has {indptr.shape[0]} entries, "
                 f"expected {major + 1}; the file looks corrupt or its encoding is mislabelled")
         if indices.shape[0] != self.nnz:
-            raise ValueError(f"sparse matrix {data.parent.name}: data and indices lengths differ "
+            raise ValueError(f"sparse matrix {printable(data.parent.name)}: data and indices lengths differ "
                              f"({self.nnz} vs {indices.shape[0]}); the file looks corrupt")
         self.scan_chunk = int(scan_chunk)
         self.scan_bytes = int(scan_bytes)
@@ -218,9 +235,9 @@ class H5SparseMatrix:
     def indptr(self) -> np.ndarray:
         """The whole indptr as int64 (cached)."""
         if self._ip is None:
-            ip = np.asarray(self.indptr_ds[()], dtype=np.int64)
+            ip = np.asarray(read_array(self.indptr_ds, "sparse indptr"), dtype=np.int64)
             if ip[-1] > self.nnz or (ip.size > 1 and np.any(ip[1:] < ip[:-1])):
-                raise ValueError(f"sparse matrix {self.data.parent.name}: indptr is not "
+                raise ValueError(f"sparse matrix {printable(self.data.parent.name)}: indptr is not "
                                  "non-decreasing or exceeds nnz; the file looks corrupt")
             self._ip = ip
         return self._ip
@@ -238,7 +255,7 @@ class H5SparseMatrix:
                 else np.asarray(self.indptr_ds[a:b + 1], dtype=np.int64) for a, b, _ in rr]
         lens = np.concatenate([np.diff(p) for p in ptrs]) if ptrs else np.empty(0, np.int64)
         if lens.size and lens.min() < 0:
-            raise ValueError(f"sparse matrix {self.data.parent.name}: indptr decreases; "
+            raise ValueError(f"sparse matrix {printable(self.data.parent.name)}: indptr decreases; "
                              "the file looks corrupt")
         out_ptr = np.zeros(k + 1, dtype=np.int64)
         np.cumsum(lens, out=out_ptr[1:])
@@ -252,7 +269,7 @@ class H5SparseMatrix:
                 self.data.read_direct(data, np.s_[p0:p1], np.s_[q0:q0 + p1 - p0])
                 self.indices.read_direct(ind, np.s_[p0:p1], np.s_[q0:q0 + p1 - p0])
         if nnz and (ind.min() < 0 or ind.max() >= ng):
-            raise ValueError(f"sparse matrix {self.data.parent.name}: gene index out of range; "
+            raise ValueError(f"sparse matrix {printable(self.data.parent.name)}: gene index out of range; "
                              "the file looks corrupt")
         return make_csc(data, ind, out_ptr, (ng, k))
 
@@ -284,7 +301,7 @@ class H5SparseMatrix:
                 m &= idx < b
             else:
                 if n and (idx.min() < 0 or idx.max() >= ns):
-                    raise ValueError(f"sparse matrix {self.data.parent.name}: cell index out of "
+                    raise ValueError(f"sparse matrix {printable(self.data.parent.name)}: cell index out of "
                                      "range; the file looks corrupt")
                 m = want[idx]
             sel = np.flatnonzero(m)
@@ -368,7 +385,7 @@ class H5SparseMatrix:
             self.data.read_direct(dbuf, np.s_[p0:p1], np.s_[0:n])
             idx, d = ibuf[:n], dbuf[:n]
             if n and (idx.min() < 0 or idx.max() >= ns):
-                raise ValueError(f"sparse matrix {self.data.parent.name}: cell index out of range; "
+                raise ValueError(f"sparse matrix {printable(self.data.parent.name)}: cell index out of range; "
                                  "the file looks corrupt")
             tot += np.bincount(idx, weights=d, minlength=ns)
             if check_counts:

@@ -21,6 +21,10 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from ..sources.h5ad import read_h5_column, read_h5_index
+from ..sources.hdf5 import open_h5
+from ..sources.safety import read_strings
+
 __all__ = ["Groups", "find_labels", "palette"]
 
 # matplotlib's tab10 and tab20 (scanpy's default_10 / default_20 start the same way)
@@ -187,9 +191,7 @@ def _h5ad_obs(path: str, name: str) -> tuple[Any, Any, list | None] | None:
     """(labels, obs index, uns colours) of one obs column of an .h5ad, or None if absent."""
     import h5py
 
-    from ..sources.h5ad import read_h5_column, read_h5_index
-
-    with h5py.File(path, "r") as f:
+    with open_h5(path) as f:
         obs = f.get("obs")
         if not isinstance(obs, h5py.Group) or name not in obs:
             return None
@@ -199,7 +201,7 @@ def _h5ad_obs(path: str, name: str) -> tuple[Any, Any, list | None] | None:
         uns = f.get("uns")
         key = f"{name}_colors"
         if isinstance(uns, h5py.Group) and isinstance(uns.get(key), h5py.Dataset):
-            colors = [c.decode() if isinstance(c, bytes) else str(c) for c in np.atleast_1d(uns[key][()])]
+            colors = read_strings(uns[key], f"uns/{key}")
     return labels, index, colors
 
 
@@ -207,7 +209,7 @@ def _h5ad_obs_keys(path: str) -> list[str]:
     import h5py
 
     try:
-        with h5py.File(path, "r") as f:
+        with open_h5(path) as f:
             obs = f.get("obs")
             if not isinstance(obs, h5py.Group):
                 return []
