@@ -34,7 +34,7 @@ def client():
 
 def test_activity_pickles_by_reference(tmp_path):
     path = _cells_h5ad(tmp_path / "cells.h5ad")
-    act = lazyact.activity(path, "CytoSig", n_rand=20, chunks=(43, 40))
+    act = lazyact.activity(path, "CytoSig", n_rand=20, chunks=(43, 40), preprocess="scrnaseq")
     blob = pickle.dumps(act.zscore)
     assert len(blob) < 2_000_000  # the counts stay in the file
     back = pickle.loads(blob)
@@ -43,7 +43,7 @@ def test_activity_pickles_by_reference(tmp_path):
 
 def test_distributed_max_and_write_equal_local(tmp_path, client):
     path = _cells_h5ad(tmp_path / "cells.h5ad")
-    act = lazyact.activity(path, "CytoSig", n_rand=30, chunks=(43, 40))
+    act = lazyact.activity(path, "CytoSig", n_rand=30, chunks=(43, 40), preprocess="scrnaseq")
     with one_blas_thread():
         local = act.zscore.max(axis=1)  # local streaming reduction, same blocks
         z_local = act.zscore.as_numpy()

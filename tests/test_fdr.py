@@ -44,9 +44,28 @@ def test_adjust_property(shape, axis, method, seed, grid):
                                rtol=0, atol=1e-15)
 
 
+@pytest.mark.parametrize("method", ["bh", "by"])
+@pytest.mark.parametrize("axis", [0, 1])
+def test_adjust_leaves_nan_out_of_the_family(method, axis):
+    """NaN p-values (samples without an answer) are not tests: BH/BY over each slice's other
+    p-values (m = their count, R's p.adjust rule), NaN q-values; bit-equal to SciPy on the rest."""
+    rng = np.random.default_rng(4)
+    p = (np.floor(rng.random((40, 9)) * 100) + 1) / 101
+    p[rng.random(p.shape) < 0.15] = np.nan
+    p[:, 2] = np.nan   # a sample without any answer
+    p[5, :] = np.nan
+    p[7, [0, 1, 3, 4, 5, 6, 7]] = np.nan  # slices with a single test
+    q = adjust(p, method, axis)
+    assert np.array_equal(np.isnan(q), np.isnan(p))
+    for k in range(p.shape[1 - axis]):
+        sl = (slice(None), k) if axis == 0 else (k, slice(None))
+        ok = ~np.isnan(p[sl])
+        if ok.any():
+            np.testing.assert_array_equal(q[sl][ok], false_discovery_control(p[sl][ok], method=method))
+
+
 def test_adjust_rejects_bad_input():
-    with pytest.raises(ValueError, match="between 0 and 1"):
-        adjust([0.1, np.nan])
+    np.testing.assert_array_equal(adjust([0.1, np.nan]), [0.1, np.nan])  # NaN: no test
     with pytest.raises(ValueError, match="between 0 and 1"):
         adjust([0.1, 1.5])
     with pytest.raises(ValueError, match="unknown method"):

@@ -44,6 +44,12 @@ class ActivityBlocks:
     row_map : int array, optional
         Output row -> model row (signature groups expanded back to their
         member proteins); identity by default.
+
+    Notes
+    -----
+    Samples that the expression marks invalid (its ``valid`` mask, e.g. cells with no
+    counts) are not computed: their four statistics are NaN. The other columns of a
+    block are computed exactly as without them (a column depends only on itself).
     """
 
     names = STATISTICS
@@ -79,7 +85,24 @@ class ActivityBlocks:
             return False
         return hasattr(self.model, "compute_sparse")
 
+    @property
+    def valid(self) -> np.ndarray | None:
+        """The expression's per-sample ``valid`` mask (None: every sample has an answer)."""
+        return getattr(self.expression, "valid", None)
+
     def __call__(self, rows: np.ndarray, cols: np.ndarray) -> Mapping[str, np.ndarray]:
+        valid = self.valid
+        if valid is not None:
+            ok = valid[cols]
+            if not ok.all():  # samples without an answer: NaN, not computed
+                out = {k: np.full((len(rows), len(cols)), np.nan, dtype=self.dtype) for k in self.names}
+                if ok.any():
+                    for k, v in self._compute(rows, cols[ok]).items():
+                        out[k][:, ok] = v
+                return out
+        return self._compute(rows, cols)
+
+    def _compute(self, rows: np.ndarray, cols: np.ndarray) -> Mapping[str, np.ndarray]:
         model_rows, back = np.unique(self.row_map[rows], return_inverse=True)
         if self._use_sparse():
             L, mu, sigma = self.expression.sparse_block(cols)
@@ -314,6 +337,27 @@ class LazyActivity(ActivityViews, ActivityIO):
         if stored.attrs.get("lazyact_fingerprint") != self.fingerprint():
             return "written from other inputs or parameters"
         return ""
+
+    @property
+    def valid(self) -> np.ndarray:
+        """One bool per sample: False where there is no valid answer (NaN statistics).
+
+        Cells or spots with no counts (library size 0) in the single-cell modes, and
+        pseudo-bulk groups none of whose cells has counts, are False; everything else
+        is True.
+
+        Examples
+        --------
+        >>> import numpy as np, lazyact
+        >>> rng = np.random.default_rng(0)
+        >>> act = lazyact.LazyActivity(rng.standard_normal((2, 30)), 10, rng.standard_normal((30, 4)))
+        >>> act.valid.tolist()
+        [True, True, True, True]
+        """
+        valid = self.blocks.valid
+        out = np.ones(self.shape[1], dtype=bool) if valid is None else np.array(valid, dtype=bool)
+        out.flags.writeable = False
+        return out
 
     def __repr__(self) -> str:
         p, m = self.shape

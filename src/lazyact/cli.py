@@ -81,6 +81,9 @@ def _input_options(p: argparse.ArgumentParser, signature_required: bool) -> None
     o.add_argument("--min-genes", type=int, default=0, metavar="N",
                    help="count modes: drop cells/spots with fewer than N detected genes first (default 0)")
     g.add_argument("--threads", type=int, default=None, help="worker threads (default: all CPUs)")
+    g.add_argument("--no-check-input", dest="check_input", action="store_false",
+                   help="do not refuse values that contradict --preprocess (raw counts with none/center, "
+                        "log-normalised values with scrnaseq/spatial; judged from the first 1000 genes x 100 samples)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -159,7 +162,7 @@ def _activity(args: argparse.Namespace) -> Any:
         group=group, gene_order=args.gene_order, backend=args.backend, layer=args.layer,
         gene_column=args.gene_column, threads=args.threads, dtype=args.compute_dtype, control=args.control,
         paired=args.paired, single_sample=args.single_sample, sig_filter=args.sig_filter,
-        scale_factor=args.scale_factor, min_genes=args.min_genes,
+        scale_factor=args.scale_factor, min_genes=args.min_genes, check_input=args.check_input,
     )
     if args.groupby is not None:
         kwargs["groupby"] = args.groupby

@@ -51,10 +51,15 @@ def adjust(p: Any, method: str = "bh", axis: int = 0) -> np.ndarray:
     ``m / i`` (and by ``sum(1 / i)`` for ``"by"``), take the running minimum
     from the largest down, restore the order and clip to ``[0, 1]``.
 
+    NaN p-values (samples without an answer, e.g. empty cells) are not tests:
+    each slice's family is its non-NaN p-values (``m`` = their count, as R's
+    ``p.adjust`` does with ``NA``), and their q-value is NaN. A slice without
+    NaN is adjusted exactly as SciPy does.
+
     Parameters
     ----------
     p : array_like
-        P-values in ``[0, 1]`` (NaN is an error).
+        P-values in ``[0, 1]``, or NaN.
     method : {"bh", "by"}, default "bh"
     axis : int, default 0
 
@@ -67,11 +72,14 @@ def adjust(p: Any, method: str = "bh", axis: int = 0) -> np.ndarray:
     --------
     >>> adjust([0.5, 0.6, 0.1, 0.001])
     array([0.6  , 0.6  , 0.2  , 0.004])
+    >>> adjust([0.5, np.nan, 0.1, 0.001])     # a family of three
+    array([0.5  , nan, 0.15 , 0.003])
     """
     method = check_method(method)
     ps = np.asarray(p, dtype=np.float64)
-    if not bool(np.all(ps == np.clip(ps, 0.0, 1.0))):
-        raise ValueError("p-values must be numbers between 0 and 1 (no NaN)")
+    nan = np.isnan(ps)
+    if not bool(np.all((ps == np.clip(ps, 0.0, 1.0)) | nan)):
+        raise ValueError("p-values must be numbers between 0 and 1 (or NaN for no test)")
     if ps.ndim == 0:
         return ps[()]
     axis = int(axis)
@@ -79,13 +87,21 @@ def adjust(p: Any, method: str = "bh", axis: int = 0) -> np.ndarray:
         return ps.copy()
     ps = np.moveaxis(ps, axis, -1)
     m = ps.shape[-1]
-    order = np.argsort(ps, axis=-1)
+    order = np.argsort(ps, axis=-1)  # NaN last
     ps = np.take_along_axis(ps, order, axis=-1)  # a copy
     i = np.arange(1, m + 1, dtype=np.float64)
-    ps *= m / i
-    if method == "by":
-        ps *= np.sum(1 / i)
-    ps[..., ::-1] = np.minimum.accumulate(ps[..., ::-1], axis=-1)
+    if nan.any():  # per slice, m = its number of tests
+        tests = (m - np.moveaxis(nan, axis, -1).sum(axis=-1, keepdims=True)).astype(np.float64)
+        ps *= tests / i
+        if method == "by":  # sum(1 / i) over each slice's own tests, as SciPy sums it
+            c = {k: np.sum(1 / i[:k]) for k in np.unique(tests).astype(np.intp).tolist() if k > 0}
+            ps *= np.array([c.get(int(k), 1.0) for k in tests.ravel()]).reshape(tests.shape)
+        ps[..., ::-1] = np.fmin.accumulate(ps[..., ::-1], axis=-1)  # NaN (at the end) skipped
+    else:
+        ps *= m / i
+        if method == "by":
+            ps *= np.sum(1 / i)
+        ps[..., ::-1] = np.minimum.accumulate(ps[..., ::-1], axis=-1)
     np.put_along_axis(ps, order, values=ps.copy(), axis=-1)
     ps = np.moveaxis(ps, -1, axis)
     return np.clip(ps, 0.0, 1.0)

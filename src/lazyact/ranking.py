@@ -104,10 +104,12 @@ def _labels(view: LazyArray, axis: int) -> pd.Index:
 
 
 def _label_column(labels: pd.Index, codes: np.ndarray) -> Any:
-    """Labels at ``codes``: a Categorical when the labels are unique (compact), else objects."""
+    """Labels at ``codes`` (-1: missing): a Categorical when the labels are unique (compact), else objects."""
     if labels.is_unique and not isinstance(labels, pd.MultiIndex):
         return pd.Categorical.from_codes(codes, categories=labels)
-    return labels.to_numpy()[codes]
+    out = labels.to_numpy(dtype=object)[codes]
+    out[codes < 0] = None
+    return out
 
 
 def _resolve_by(act: Any, by: Any) -> LazyArray:
@@ -172,7 +174,9 @@ def top(act: Any, k: int = 5, by: str | LazyArray = "zscore", axis: int = 0, *, 
     -----
     Ties are broken by position: among equal values the protein (or sample)
     that comes first in the activity's order ranks first, whatever the block
-    layout, so the result is deterministic.  NaN values rank last.  Memory: the
+    layout, so the result is deterministic.  NaN values (samples without an
+    answer, e.g. empty cells) rank last and are reported as missing: their
+    name is missing too (NaN in the Categorical).  Memory: the
     blocks in flight plus ``k`` candidates per output row.
 
     Examples
@@ -235,6 +239,7 @@ def top(act: Any, k: int = 5, by: str | LazyArray = "zscore", axis: int = 0, *, 
             codes[:, :] = cand_i
             values[:, :] = cand_v
 
+    codes[np.isnan(values)] = -1  # no value (a sample without an answer): no name either
     rank_labels = _labels(view, axis)
     out_index = _labels(view, 1 - axis)
     field = "protein" if axis == 0 else "sample"

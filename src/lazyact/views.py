@@ -101,7 +101,8 @@ class ActivityViews:
     # -- one-pass summaries ----------------------------------------------------
     def _summary_frame(self, progress: bool | None = None) -> pd.DataFrame:
         names = [n for n in STATISTICS if n in self.store.names]
-        res = store_summary(self.store, names, axis=1, progress=progress)
+        # NaN marks samples without an answer (e.g. empty cells): the moments are over the others
+        res = store_summary(self.store, names, axis=1, skipna=True, progress=progress)
         cols, data = [], []
         for name in names:
             for moment in MOMENTS:
@@ -114,6 +115,9 @@ class ActivityViews:
 
     def summary(self, progress: bool | None = None) -> pd.DataFrame:
         """Per-protein mean, std, min and max of every statistic, in one pass.
+
+        Samples without an answer (NaN statistics, e.g. empty cells) are left out,
+        as ``np.nanmean`` etc. do.
 
         Returns
         -------

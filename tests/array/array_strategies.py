@@ -47,8 +47,6 @@ def index_keys(draw, shape):
     ntok = draw(st.integers(0, 4))
     kinds = [draw(_KINDS) for _ in range(ntok)]
     n_axes = sum(2 if k == "mask2d" else 1 for k in kinds if k in ("axis", "mask2d"))
-    # which axis each token lands on (for drawing in-range values)
-    axes: list[int] = []
     if "ellipsis" in kinds:
         p = kinds.index("ellipsis")
         before = sum(2 if k == "mask2d" else 1 for k in kinds[:p] if k in ("axis", "mask2d"))

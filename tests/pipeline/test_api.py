@@ -67,9 +67,9 @@ def test_pseudobulk_runs_the_bulk_runner(monkeypatch):
     calls = []
     real = singlecell.run_bulk
 
-    def spy(src, sig, sig_name, options, params=None):
+    def spy(src, sig, sig_name, options, params=None, **kwargs):
         calls.append((options.preprocess, dict(params)))
-        return real(src, sig, sig_name, options, params)
+        return real(src, sig, sig_name, options, params, **kwargs)
 
     monkeypatch.setattr(singlecell, "run_bulk", spy)
     rng = np.random.default_rng(0)

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 import lazyact
+from lazyact.preprocess import EmptySamplesWarning
 from conftest import DATA, load_golden
 
 OPT = str(DATA / "synth_options.h5ad")
@@ -172,7 +173,7 @@ def test_spatial_control_with_an_empty_spot_warns_and_leaves_it_out():
     ctrl = pd.DataFrame(z["counts"].astype(np.float64), index=z["genes"], columns=z["samples"])
     empty = ctrl.copy()
     empty["blank"] = 0.0
-    with pytest.warns(RuntimeWarning, match="1 control spot"):
+    with pytest.warns(EmptySamplesWarning, match="1 control spot"):
         a = act(str(DATA / "sc_synth_cytosig.h5ad"), preprocess="spatial", control=empty, kernel="dense")
     b = act(str(DATA / "sc_synth_cytosig.h5ad"), preprocess="spatial", control=ctrl, kernel="dense")
     np.testing.assert_allclose(a.zscore[:, :5], b.zscore[:, :5], rtol=0, atol=1e-12)

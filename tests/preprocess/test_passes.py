@@ -50,7 +50,13 @@ def test_row_sums_and_log_row_means(sources, counts, kind):
     sub = counts[kept]
     np.testing.assert_array_equal(totals, sub.sum(axis=0))
     ref = log_normalise(sub[shared], sub.sum(axis=0), 1e5)
-    np.testing.assert_allclose(means, ref.mean(axis=1), rtol=1e-13)
+    valid = sub.sum(axis=0) > 0
+    assert not valid[7]  # the empty cell is left out of the gene means
+    np.testing.assert_allclose(means, ref[:, valid].mean(axis=1), rtol=1e-13)
+    # a sample mask restricts the means further (min_genes-style filters)
+    include = np.arange(N_CELLS) % 3 != 0
+    _, means_sub = log_row_means(src, kept, shared, 1e5, samples=include)
+    np.testing.assert_allclose(means_sub, ref[:, valid & include].mean(axis=1), rtol=1e-13)
 
 
 def test_pseudobulk_profiles(sources, counts):

@@ -3,6 +3,7 @@ import pickle
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from scipy import stats
 
 from lazyact.ridge import RidgeModel, permutation_table, projection
@@ -151,6 +152,10 @@ def test_mismatched_gene_count(data):
     X, Y = data
     with pytest.raises(ValueError, match="n_genes=150"):
         RidgeModel(projection(X, 1.0), n_rand=5).compute(np.arange(9), Y[:100])
+    # the sparse kernel reads without bounds checks: a wrong block never reaches it
+    with pytest.raises(ValueError, match=r"n_genes=150, m\), got shape \(100, 13\)"):
+        RidgeModel(projection(X, 1.0), n_rand=5).compute_sparse(np.arange(9), sp.csc_matrix(Y[:100]), None,
+                                                                 None, None)
 
 
 def test_model_pickles_without_tables(data):

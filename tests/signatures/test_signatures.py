@@ -17,8 +17,10 @@ def test_cytosig_bundled():
 def test_path_and_nan_fill(tmp_path):
     f = tmp_path / "sig.tsv"
     f.write_text("A\tB\ng1\t1.0\t\ng2\t2.5\t3.0\n")
+    sig = load_signature(f)  # a file keeps its NaN, as SecActPy reads it (activity() then skips them)
+    assert np.isnan(sig.loc["g1", "B"]) and sig.shape == (2, 2)
     with pytest.warns(RuntimeWarning, match="NaN"):
-        sig = load_signature(f)
+        sig = load_signature(f, fill_nan=True)
     assert sig.loc["g1", "B"] == 0.0 and sig.shape == (2, 2)
 
 

@@ -176,7 +176,7 @@ def test_spatial_found_in_h5ad_obsm():
     pytest.importorskip("h5py")
     if not H5AD.exists():
         pytest.skip("test .h5ad not available")
-    act = lazyact.activity(str(H5AD), "CytoSig", n_rand=5)
+    act = lazyact.activity(str(H5AD), "CytoSig", n_rand=5, preprocess="scrnaseq")
     src = resolve(act)
     assert src.spatial is not None and src.spatial.shape == (act.shape[1], 2)
     assert resolve(act, spatial=False).spatial is None

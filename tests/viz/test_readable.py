@@ -14,7 +14,7 @@ import pytest
 
 from lazyact.viz import Viewer
 
-from .helpers import GRID_W, N_SAMPLES, PROTEINS, lut, save_doc_image, screen
+from .helpers import N_SAMPLES, PROTEINS, lut, save_doc_image, screen
 
 GROUPS = np.array(["T cell", "B cell", "Macrophage"])[(np.arange(N_SAMPLES) // 7) % 3]
 

@@ -395,7 +395,8 @@ class BlockWriter:
             accs = None
             if plan.summary and not complete:
                 sdt = sum_dtype_for(plan.dtype)
-                accs = {n: Accumulator(p, {"sum", "moments", "min", "max"}, False, plan.dtype, sdt)
+                # skipna: NaN marks samples without an answer, as in LazyActivity.summary()
+                accs = {n: Accumulator(p, {"sum", "moments", "min", "max"}, True, plan.dtype, sdt)
                         for n in plan.names}
             done_cols = sum(hi - lo for k, (lo, hi) in enumerate(map(plan.columns, range(plan.n_blocks))) if done[k])
             bar = self._bar(out, done_cols)

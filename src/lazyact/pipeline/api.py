@@ -34,7 +34,8 @@ def activity(expression, signature: Any = "SecAct", *, lambda_: float = DEFAULT_
              min_genes: int = 0, backend: str = "auto", genes=None, samples=None,
              layer: str | None = None, gene_column: str | None = None, table=None, chunks=None,
              cache_bytes: int | None = None, threads: int | None = None, kernel: str = "auto",
-             sparse_mode: bool = False, null: str = "permutation", dtype=None) -> LazyActivity:
+             sparse_mode: bool = False, null: str = "permutation", dtype=None,
+             check_input: bool = True) -> LazyActivity:
     """Secreted-protein activity of an expression profile, computed lazily.
 
     Parameters
@@ -106,6 +107,11 @@ def activity(expression, signature: Any = "SecAct", *, lambda_: float = DEFAULT_
         Precision of the dense permutation kernel (default float64, exact).
         ``"float32"`` is about twice as fast and *not* exact (see the user
         guide, "Single precision"); the sparse kernel always uses float64.
+    check_input : bool, default True
+        Refuse values that contradict ``preprocess``, judged from the first 1000
+        genes x 100 samples only: raw counts with ``"none"``/``"center"``,
+        log-normalised values with ``"scrnaseq"``/``"spatial"``; the error names
+        the fix (:func:`lazyact.preprocess.check_values`). ``False`` skips the check.
 
     Returns
     -------
@@ -129,7 +135,7 @@ def activity(expression, signature: Any = "SecAct", *, lambda_: float = DEFAULT_
         gene_order=gene_order, groupby=groupby, control=control, paired=paired, single_sample=single_sample,
         sig_filter=sig_filter, scale_factor=scale_factor, min_genes=min_genes, backend=backend, genes=genes, samples=samples, layer=layer,
         gene_column=gene_column, table=table, chunks=chunks, cache_bytes=cache_bytes, threads=threads, kernel=kernel,
-        sparse_mode=sparse_mode, null=null, dtype=dtype,
+        sparse_mode=sparse_mode, null=null, dtype=dtype, check_input=check_input,
     )
     if options.preprocess in SINGLE_CELL_MODES:
         act = single_cell_activity(expression, options)

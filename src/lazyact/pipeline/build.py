@@ -22,12 +22,16 @@ import pandas as pd
 from ..activity import LazyActivity
 from ..preprocess import (
     GeneOverlap,
+    SignatureNaNWarning,
     expand_groups,
     filter_signature,
     group_signature,
     overlap_genes,
     scale_signature,
+    warn_user,
 )
+from ..preprocess.report import preview_names
+from ..preprocess.signature import count_nan
 from ..ridge import DEFAULT_LAMBDA, Projection, make_model, projection
 from ..signatures import load_signature
 
@@ -90,8 +94,11 @@ class ActivityOptions:
     sparse_mode: bool = False
     null: str = "permutation"
     dtype: Any = None
+    check_input: bool = True
 
     def __post_init__(self) -> None:
+        if not isinstance(self.check_input, (bool, np.bool_)):
+            raise TypeError(f"check_input must be True or False, got {self.check_input!r}")
         if self.preprocess not in PREPROCESS_MODES:
             raise ValueError(f"preprocess must be one of {', '.join(map(repr, PREPROCESS_MODES))}, "
                              f"got {self.preprocess!r}")
@@ -119,11 +126,12 @@ class ActivityOptions:
     def as_bulk(self) -> "ActivityOptions":
         """The options of the bulk pipeline run on a profile a single-cell mode made (``preprocess="none"``).
 
-        The input-side options (names, matrix, cell grouping, control, scaling, cell filter) were
-        used up making the profile; the method's options and ``sig_filter`` carry over.
+        The input-side options (names, matrix, cell grouping, control, scaling, cell filter, the
+        input check) were used up making the profile; the method's options and ``sig_filter`` carry over.
         """
         return self.replace(preprocess="none", genes=None, samples=None, layer=None, gene_column=None, groupby=None,
-                            control=None, paired=False, single_sample=False, scale_factor=None, min_genes=0)
+                            control=None, paired=False, single_sample=False, scale_factor=None, min_genes=0,
+                            check_input=False)
 
     def replace(self, **changes: Any) -> "ActivityOptions":
         """A copy with some options changed."""
@@ -189,11 +197,27 @@ def _check_options(o: ActivityOptions) -> None:
 
 
 def resolve_signature(signature: Any) -> tuple[pd.DataFrame, str]:
-    """The signature as a float64 genes x proteins DataFrame, and the name recorded in ``params``."""
+    """The signature as a float64 genes x proteins DataFrame, and the name recorded in ``params``.
+
+    NaN entries are kept (SecActPy keeps those of a DataFrame or a file: its scaling skips
+    them, :func:`~lazyact.preprocess.signature.scale_signature`), with one
+    :class:`~lazyact.preprocess.SignatureNaNWarning` saying how many and where.
+    """
     if isinstance(signature, pd.DataFrame):
-        sig = signature.astype(np.float64)
-        return sig, "DataFrame"
-    return load_signature(signature), str(signature)
+        sig, name = signature.astype(np.float64), "DataFrame"
+    else:
+        sig, name = load_signature(signature), str(signature)
+    n_nan, proteins = count_nan(sig)
+    if n_nan:
+        warn_user(
+            f"signature {name} has {n_nan} NaN value{'s' if n_nan > 1 else ''} in {len(proteins)} "
+            f"protein{'s' if len(proteins) > 1 else ''} ({preview_names(proteins)}); handled as SecActPy does: "
+            "each protein's mean and sd over the shared genes skip them, they are 0 after scaling, and a "
+            "protein with a NaN is grouped with no other. To decide otherwise, fill or drop them first, e.g. "
+            "signature.fillna(0) or lazyact.load_signature(path).fillna(0).",
+            SignatureNaNWarning,
+        )
+    return sig, name
 
 
 def default_group(signature: Any) -> bool:

@@ -20,7 +20,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..activity import LazyActivity
-from ..preprocess import PreparedExpression, check_orientation, row_sums
+from ..preprocess import PreparedExpression, check_orientation, check_values, pass_block, row_sums
 from ..sources import ExpressionSource, as_source
 from .build import ActivityOptions, build_model, resolve_signature
 from .control import bulk_control_activity
@@ -76,22 +76,26 @@ def bulk_source(expression: Any, options: ActivityOptions) -> ExpressionSource:
 
 
 def run_bulk(src: ExpressionSource, sig: pd.DataFrame, sig_name: str, options: ActivityOptions,
-             params: Mapping[str, Any] | None = None) -> LazyActivity:
+             params: Mapping[str, Any] | None = None, valid: np.ndarray | None = None) -> LazyActivity:
     """The bulk pipeline on a source and a resolved signature (also the end of pseudo-bulk).
 
     ``params`` are recorded in the activity's parameters after the model's (default:
-    ``{"preprocess": options.preprocess}``).
+    ``{"preprocess": options.preprocess}``). ``valid`` (one bool per sample) marks the
+    samples without an answer (NaN statistics; e.g. pseudo-bulk groups without counts),
+    which must then be left out of the source's row means by the caller.
     """
     check_orientation(src, sig.index)
     build = build_model(sig, sig_name, src.genes, options)
     rows = build.overlap.expression_rows
+    if options.check_input:  # raw counts are not differential profiles (judged on the shared genes)
+        check_values(src, options.preprocess, rows, block=pass_block(src))
     sample_names = pd.Index(src.samples)
     offsets = None
     if options.preprocess == "center" and src.shape[1] >= 2:
         offsets = row_sums(src, rows) / src.shape[1]
     if src.shape[1] == 1:
         sample_names = pd.Index(["Change"], dtype=object)
-    expr = PreparedExpression(src, rows, row_offsets=offsets)
+    expr = PreparedExpression(src, rows, row_offsets=offsets, valid=valid)
     log.info("input: %s, %d genes x %d samples; preprocess=%r: %s, then each sample z-scored over the shared genes",
              src.describe(), src.shape[0], src.shape[1], options.preprocess,
              "gene means over samples subtracted" if offsets is not None else "used as given (differential)")
@@ -107,5 +111,7 @@ def bulk_activity(expression: Any, options: ActivityOptions) -> LazyActivity:
     if options.control is not None:
         unnamed = isinstance(options.control, np.ndarray) or sp.issparse(options.control)  # same genes= then
         control = bulk_source(options.control, options.replace(genes=options.genes if unnamed else None, samples=None))
+        if options.check_input:  # raw counts are not log expression either
+            check_values(src, options.preprocess, control=True, block=pass_block(src))
         return bulk_control_activity(src, control, sig, sig_name, options)
     return run_bulk(src, sig, sig_name, options)

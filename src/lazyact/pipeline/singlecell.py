@@ -47,10 +47,14 @@ from ..activity import LazyActivity
 from ..preprocess import (
     PreparedExpression,
     check_orientation,
+    check_valid,
+    check_values,
     detected_genes,
     log_row_means,
+    pass_block,
     pseudobulk,
     single_cell_genes,
+    valid_samples,
 )
 from ..sources import ColumnSubset, ExpressionSource, as_source
 from .build import ActivityOptions, build_model, resolve_signature
@@ -134,15 +138,20 @@ def single_cell_activity(expression: Any, options: ActivityOptions) -> LazyActiv
     sig, sig_name = resolve_signature(options.signature)
     check_orientation(src, sig.index)
     kept, kept_names = single_cell_genes(src, drop_empty=options.preprocess == "spatial")
+    if options.check_input:  # log-normalised values are not counts (SecActPy's test, first kept genes and cells)
+        check_values(src, options.preprocess, kept, block=pass_block(src))
 
     if options.preprocess == "pseudobulk":
         frame = pseudobulk(src, kept, kept_names, labels)
+        valid = check_valid(frame.notna().all(axis=0).to_numpy(), frame.columns, "groups",
+                            "no counts in any of their cells")
         groupby = options.groupby if isinstance(options.groupby, str) else "labels"
         log.info("preprocess='pseudobulk': counts summed over the %d groups of %s, CPM, log2(x + 1), centred",
                  frame.shape[1], groupby)
         bulk = options.as_bulk()
-        return run_bulk(bulk_source(frame, bulk), sig, sig_name, bulk,
-                        params={"preprocess": "pseudobulk", **options.option_params(), "groupby": groupby})
+        return run_bulk(bulk_source(frame.fillna(0.0), bulk), sig, sig_name, bulk,
+                        params={"preprocess": "pseudobulk", **options.option_params(), "groupby": groupby},
+                        valid=valid)
 
     control = None
     if options.control is not None:  # spatial only (checked by ActivityOptions)
@@ -163,6 +172,7 @@ def single_cell_activity(expression: Any, options: ActivityOptions) -> LazyActiv
     if control is not None:
         offsets = control.means[shared]
         shared = control.positions[shared]  # positions within `kept`
+    if control is not None:
         totals, _ = log_row_means(src, kept, np.empty(0, np.intp), options.scale)
     else:
         totals, offsets = log_row_means(src, kept, shared, options.scale, scale_dtype)
@@ -170,11 +180,10 @@ def single_cell_activity(expression: Any, options: ActivityOptions) -> LazyActiv
              "over the %d shared genes", options.preprocess, options.scale, kept.size,
              "gene means over all cells subtracted" if control is None else "the control's gene means subtracted",
              shared.size)
-    n_empty = int(np.count_nonzero(totals == 0))
-    if n_empty:
-        log.warning("%d of %d cells have no counts over the kept genes", n_empty, totals.size)
+    valid = check_valid(valid_samples(totals), src.samples, "cells" if options.preprocess == "scrnaseq" else "spots",
+                        "no counts over the kept genes (library size 0)")
     expr = PreparedExpression(src, kept[shared], row_offsets=offsets, log_scale=options.scale, totals=totals,
-                              scale_dtype=scale_dtype)
+                              scale_dtype=scale_dtype, valid=valid)
     try:  # obsm["spatial"] of an .h5ad / AnnData, a Visium folder's positions, for the viewer
         spatial = getattr(src, "spatial", None)
         spatial = spatial() if callable(spatial) else spatial

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..activity import LazyActivity
-from ..preprocess import control_log_means, log_group_means, sorted_groups
+from ..preprocess import EmptySamplesWarning, check_valid, control_log_means, log_group_means, sorted_groups, warn_user
 from ..sources import ExpressionSource
 from .build import ActivityOptions
 from .bulk import bulk_source, run_bulk
@@ -73,14 +73,20 @@ def group_level_activity(src: ExpressionSource, kept: np.ndarray, kept_names: pd
                       "genes in expression order, dense arithmetic", UserWarning, stacklevel=4)
     groups, codes = sorted_groups(labels)
     means, sizes = log_group_means(src, kept, codes, len(groups), options.scale)
+    # a group without any spot with counts has no mean: NaN statistics, left out of the centring
+    valid = check_valid(sizes > 0, groups, "groups", "no spot with counts over the kept genes")
+    n_empty = int(codes.size - sizes.sum())
+    if valid.all() and n_empty:
+        warn_user(f"{n_empty} spot(s) have no counts over the kept genes; they are left out of their group's mean "
+                  "(SecActPy's would be NaN, zeroing every group)", EmptySamplesWarning)
     if control is None:
         names = pd.Index(kept_names)
-        profile = means - means.mean(axis=1, keepdims=True)
+        profile = means - means[:, valid].mean(axis=1, keepdims=True)
     else:
         names = control.names
         profile = means[control.positions] - control.means[:, None]
-    frame = pd.DataFrame(profile, index=names, columns=pd.Index(groups))
+    frame = pd.DataFrame(profile, index=names, columns=pd.Index(groups)).fillna(0.0)
     bulk = options.as_bulk()
     params = {"preprocess": "spatial", "layer": getattr(src, "layer", None), **options.option_params(),
               "group_sizes": [int(n) for n in sizes]}
-    return run_bulk(bulk_source(frame, bulk), sig, sig_name, bulk, params=params)
+    return run_bulk(bulk_source(frame, bulk), sig, sig_name, bulk, params=params, valid=valid)

@@ -9,6 +9,10 @@
 * :mod:`~lazyact.preprocess.signature` -- signature grouping, expansion, scaling and ``sig_filter``;
 * :mod:`~lazyact.preprocess.control` -- control profiles (bulk differences, the spatial control);
 * :mod:`~lazyact.preprocess.groups` -- cell-type groups of spatial data (means of log values);
+* :mod:`~lazyact.preprocess.values` -- what the values look like (counts, log-normalised),
+  from a bounded sample, and the check that refuses a contradicting ``preprocess``;
+* :mod:`~lazyact.preprocess.report` -- the warnings that say what was done to the input
+  (empty samples, signature NaN);
 * :mod:`~lazyact.preprocess.expression` -- the expression protocol a
   :class:`~lazyact.LazyActivity` reads, for dense and prepared (normalised
   block by block) inputs.
@@ -39,8 +43,11 @@ from .genes import (
 )
 from .normalise import LOG_ORDERS, log_normalise, scale_factors, zscore_columns
 from .groups import log_group_means, sorted_groups
-from .passes import PASS_BYTES, detected_genes, log_row_means, looks_normalised, pass_block, pseudobulk, row_sums
+from .passes import (PASS_BYTES, detected_genes, log_row_means, looks_normalised, pass_block, pseudobulk, row_sums,
+                     valid_samples)
+from .report import EmptySamplesWarning, SignatureNaNWarning, check_valid, warn_empty, warn_user
 from .signature import expand_groups, filter_signature, group_signature, scale_signature
+from .values import InputCheckError, ValueSample, check_values, sample_values
 
 __all__ = [
     "ControlAxis",
@@ -73,6 +80,16 @@ __all__ = [
     "pass_block",
     "pseudobulk",
     "row_sums",
+    "valid_samples",
+    "EmptySamplesWarning",
+    "SignatureNaNWarning",
+    "warn_empty",
+    "check_valid",
+    "warn_user",
+    "InputCheckError",
+    "ValueSample",
+    "check_values",
+    "sample_values",
     "detected_genes",
     "log_group_means",
     "sorted_groups",

@@ -23,7 +23,6 @@ over the spots, from one streaming pass.
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -34,7 +33,8 @@ import scipy.sparse as sp
 from ..sources.base import select_rows
 from .genes import clean_gene_name
 from .normalise import log_normalise, zscore_columns
-from .passes import pass_block, row_sums
+from .passes import pass_block, row_sums, valid_samples
+from .report import EmptySamplesWarning, warn_user
 
 __all__ = ["ControlAxis", "DifferenceExpression", "control_gene_axis", "control_log_means", "control_row_means",
            "masked_zscore", "mean_difference", "paired_samples"]
@@ -264,7 +264,7 @@ def control_log_means(source: Any, scale: float) -> pd.Series:
     valid = 0
     for _, blk in source.iter_columns(pass_block(source)):
         tot = np.asarray(blk.sum(axis=0)).ravel()
-        valid += int((tot > 0).sum())
+        valid += int(valid_samples(tot).sum())
         if sp.issparse(blk):
             sub = log_normalise(select_rows(blk.tocsc(), rows), tot, scale, order="divide")
             sums += np.asarray(sub.sum(axis=1)).ravel()
@@ -274,6 +274,6 @@ def control_log_means(source: Any, scale: float) -> pd.Series:
     if valid < source.n_samples:
         if valid == 0:
             raise ValueError(f"the control ({source.describe()}) has no spot with counts")
-        warnings.warn(f"{source.n_samples - valid} control spot(s) have no counts; they are left out of the "
-                      "control's means", RuntimeWarning, stacklevel=3)
+        warn_user(f"{source.n_samples - valid} control spot(s) have no counts; they are left out of the "
+                  "control's means (SecActPy's would all be NaN, zeroing every result)", EmptySamplesWarning)
     return pd.Series(sums / valid, index=last.index)

@@ -34,9 +34,10 @@ class Expression(Protocol):
     -----
     ``block(cols)`` returns a dense float64 ``(n_genes, len(cols))`` block of the
     normalised columns ``cols`` (sorted unique ``intp``); it must be thread-safe. An
-    expression may also give ``samples`` (names), and for sparse data ``is_sparse``,
-    ``sparse_block(cols) -> (L, mu, sigma)`` and ``row_offsets`` (see
-    :meth:`PreparedExpression.sparse_block`).
+    expression may also give ``samples`` (names), ``valid`` (one bool per sample, or None:
+    samples marked False have no valid answer and get NaN statistics without being
+    computed), and for sparse data ``is_sparse``, ``sparse_block(cols) -> (L, mu, sigma)``
+    and ``row_offsets`` (see :meth:`PreparedExpression.sparse_block`).
     """
 
     shape: tuple[int, int]
@@ -96,6 +97,10 @@ class PreparedExpression:
     The global statistics are small (one value per gene and per sample) and
     pickle with the object; the source pickles by reference.
 
+    Samples with no valid answer (``valid`` False: an empty cell, whose log profile
+    is ``0 / 0``) are never normalised or computed: their statistics are NaN (see
+    :class:`~lazyact.activity.ActivityBlocks`).
+
     Parameters
     ----------
     source : ExpressionSource
@@ -112,11 +117,14 @@ class PreparedExpression:
     scale_dtype : dtype, optional
         ``np.float32``: SecActPy's ``sparse_mode`` arithmetic for float32 counts
         (factors ``scale / total`` in float32, multiplied); None: its dense arithmetic.
+    valid : numpy.ndarray of bool, optional
+        One flag per sample; False marks samples without a valid answer (NaN
+        statistics), e.g. ``lazyact.preprocess.valid_samples(totals)``. None: all valid.
     """
 
     def __init__(self, source, gene_rows: np.ndarray, *, row_offsets: np.ndarray | None = None,
                  log_scale: float | None = None, totals: np.ndarray | None = None, zscore: bool = True,
-                 scale_dtype=None):
+                 scale_dtype=None, valid: np.ndarray | None = None):
         self.source = source
         self.gene_rows = np.asarray(gene_rows, dtype=np.intp)
         self.row_offsets = None if row_offsets is None else np.asarray(row_offsets, dtype=np.float64)
@@ -126,6 +134,12 @@ class PreparedExpression:
         self.scale_dtype = None if scale_dtype is None else np.dtype(scale_dtype)
         self.shape = (int(self.gene_rows.size), int(source.shape[1]))
         self.samples = source.samples
+        self.valid = None
+        if valid is not None:
+            valid = np.asarray(valid, dtype=bool)
+            if valid.shape != (self.shape[1],):
+                raise ValueError(f"valid must be one flag per sample ({self.shape[1]}), got shape {valid.shape}")
+            self.valid = None if valid.all() else valid
 
     def raw(self, cols: np.ndarray):
         """Raw (un-normalised) shared-gene columns, dense or sparse as the source gives them."""

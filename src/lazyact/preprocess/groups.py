@@ -12,7 +12,6 @@ centred with equal weight per group (or by a control's means). The scRNA-seq pse
 """
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -20,7 +19,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .normalise import log_normalise
-from .passes import pass_block
+from .passes import pass_block, valid_samples
 
 __all__ = ["sorted_groups", "log_group_means"]
 
@@ -63,7 +62,8 @@ def log_group_means(source: Any, kept: np.ndarray, codes: np.ndarray, n_groups: 
 
     ``total`` is the spot's count over the ``kept`` rows (SecActPy's dense arithmetic,
     division first). A spot without counts (total 0) has no log profile: it is left out
-    of its group's mean, with one warning.
+    of its group's mean; a group none of whose spots has counts has no mean (NaN). The
+    caller reports both (:func:`~lazyact.preprocess.report.check_valid`).
 
     Parameters
     ----------
@@ -80,21 +80,14 @@ def log_group_means(source: Any, kept: np.ndarray, codes: np.ndarray, n_groups: 
     means : numpy.ndarray
         ``(kept.size, n_groups)``.
     sizes : numpy.ndarray
-        Spots averaged per group.
-
-    Raises
-    ------
-    ValueError
-        A group whose spots all have no counts.
+        Spots averaged per group (0: the group's column is NaN).
     """
     codes = np.asarray(codes, dtype=np.intp)
     sums = np.zeros((kept.size, n_groups))
     sizes = np.zeros(n_groups, dtype=np.int64)
-    empty = 0
     for sl, blk in source.iter_columns(pass_block(source), rows=kept):
         tot = np.asarray(blk.sum(axis=0)).ravel()
-        valid = tot > 0
-        empty += int((~valid).sum())
+        valid = valid_samples(tot)
         code = codes[sl]
         sizes += np.bincount(code[valid], minlength=n_groups)
         if sp.issparse(blk):
@@ -106,11 +99,5 @@ def log_group_means(source: Any, kept: np.ndarray, codes: np.ndarray, n_groups: 
             L = log_normalise(np.asarray(blk, dtype=np.float64), tot, scale, order="divide")
             for g in np.unique(code[valid]):  # plain sums in a fixed order (no BLAS: same bits everywhere)
                 sums[:, g] += L[:, valid & (code == g)].sum(axis=1)
-    if empty:
-        warnings.warn(f"{empty} spot(s) have no counts over the kept genes; they are left out of their group's mean",
-                      RuntimeWarning, stacklevel=3)
-    if (sizes == 0).any():
-        bad = np.flatnonzero(sizes == 0)
-        raise ValueError(f"{bad.size} group(s) (positions {bad[:5].tolist()}) have no spot with counts; "
-                         "drop those spots or labels first")
-    return sums / sizes, sizes
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums / sizes, sizes

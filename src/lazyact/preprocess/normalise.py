@@ -9,7 +9,9 @@ same bits (facts: ``tests/goldens/NOTES.md``):
   compute ``x * (scale / total)`` (``order="multiply"``, ``inference.py:1711-1714``,
   ``2324-2326``, ``streaming.py:448-452``), for float32 counts with the factor
   ``scale / total`` rounded to float32 (``factor_dtype=np.float32``).
-* :func:`zscore_columns` -- ``(a - mean) / std(ddof=1)`` per column, NaN -> 0.
+* :func:`zscore_columns` -- ``(a - mean) / std(ddof=1)`` per column, NaN -> 0 (with
+  ``skipna=True`` the mean and std skip NaN entries first, as pandas does:
+  ``inference.py:1209-1214``).
 """
 from __future__ import annotations
 
@@ -106,14 +108,28 @@ def log_normalise(x: Any, totals: np.ndarray, scale: float, *, order: str = "div
     return x
 
 
-def zscore_columns(A: np.ndarray) -> np.ndarray:
+def zscore_columns(A: np.ndarray, skipna: bool = False) -> np.ndarray:
     """Column z-score as SecActPy's pipelines do it: ``(a - mean) / std(ddof=1)``, NaN -> 0.
 
     No epsilon is added: a constant column gives 0/0 and becomes all zeros.
 
+    Parameters
+    ----------
+    A : numpy.ndarray
+        2-D, one column per sample (or protein).
+    skipna : bool
+        Compute each column's mean and std over its non-NaN entries (pandas'
+        ``mean()`` / ``std(ddof=1)``, as SecActPy scales a signature or a profile
+        with missing genes); the NaN entries are then 0, the column's mean. Without
+        it one NaN makes the whole column NaN, hence all zeros.
+
     >>> zscore_columns(np.array([[1.0, 5.0], [3.0, 5.0]]))
     array([[-0.70710678,  0.        ],
            [ 0.70710678,  0.        ]])
+    >>> zscore_columns(np.array([[1.0], [np.nan], [3.0]]), skipna=True)
+    array([[-0.70710678],
+           [ 0.        ],
+           [ 0.70710678]])
     """
     A = np.asarray(A, dtype=np.float64)
     if A.shape[0] == 0:
@@ -122,10 +138,19 @@ def zscore_columns(A: np.ndarray) -> np.ndarray:
         # sums over the rows in order (add.accumulate), not A.mean(axis=0): NumPy's reduction
         # switches to pairwise summation for a single column, so a sample's values would depend
         # on how many columns were normalised with it
-        mean = np.add.accumulate(A, axis=0)[-1] / A.shape[0]
-        centred = A - mean
-        ss = np.add.accumulate(centred ** 2, axis=0)[-1]
-        std = np.sqrt(ss / (A.shape[0] - 1)) if A.shape[0] > 1 else np.full(A.shape[1], np.nan)
+        if skipna and np.isnan(A).any():  # pandas' mean / std(ddof=1) over the non-NaN entries
+            present = ~np.isnan(A)
+            n = present.sum(axis=0)
+            mean = np.add.accumulate(np.where(present, A, 0.0), axis=0)[-1] / n
+            centred = A - mean
+            ss = np.add.accumulate(np.where(present, centred ** 2, 0.0), axis=0)[-1]
+            std = np.sqrt(ss / (n - 1))
+            std[n < 2] = np.nan
+        else:
+            mean = np.add.accumulate(A, axis=0)[-1] / A.shape[0]
+            centred = A - mean
+            ss = np.add.accumulate(centred ** 2, axis=0)[-1]
+            std = np.sqrt(ss / (A.shape[0] - 1)) if A.shape[0] > 1 else np.full(A.shape[1], np.nan)
         out = centred / std
     out[~np.isfinite(out)] = 0.0
     return out

@@ -3,7 +3,8 @@
 * :func:`group_signature` -- merge columns whose Pearson correlation is above a threshold
   (SecActPy's ``group_signatures``), before the gene overlap;
 * :func:`expand_groups` -- the output proteins (group members, sorted) and their group row;
-* :func:`scale_signature` -- the column z-score of the signature on the shared genes;
+* :func:`scale_signature` -- the column z-score of the signature on the shared genes (NaN
+  entries skipped, then 0, as SecActPy's pandas scaling; :func:`count_nan` reports them);
 * :func:`filter_signature` -- SecActPy's ``sig_filter``: the proteins named like an expression gene.
 """
 from __future__ import annotations
@@ -15,17 +16,18 @@ from scipy.spatial import distance
 
 from .normalise import zscore_columns
 
-__all__ = ["group_signature", "expand_groups", "filter_signature", "scale_signature"]
+__all__ = ["count_nan", "group_signature", "expand_groups", "filter_signature", "scale_signature"]
 
 
 def group_signature(signature: pd.DataFrame, threshold: float = 0.9) -> tuple[pd.DataFrame, list[list[str]]]:
     """Merge near-identical signature columns, as SecActPy's ``group_signatures``.
 
     Complete-linkage clustering on ``1 - Pearson correlation`` of the columns
-    (NaN distances count as 1), cut at height ``1 - threshold``.  Groups come
+    (NaN distances count as 1: a column with a NaN entry or a constant column
+    is grouped with nothing), cut at height ``1 - threshold``.  Groups come
     in increasing cluster-label order; each group's members are sorted with
     Python ``sorted()``, the column is named ``"A|B|..."`` and holds the plain
-    mean of its members.
+    mean of its members (NaN entries skipped, as pandas does).
 
     Returns
     -------
@@ -82,12 +84,28 @@ def expand_groups(members: list[list[str]], sort: bool = True) -> tuple[pd.Index
 def scale_signature(signature: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
     """The signature's rows ``rows`` (the shared genes), column z-scored as SecActPy does.
 
-    >>> sig = pd.DataFrame({"A": [1.0, 2.0, 3.0], "B": [0.0, 0.0, 1.0]}, index=list("xyz"))
-    >>> scale_signature(sig, np.array([2, 0])).round(3)
-    array([[ 0.707,  0.707],
-           [-0.707, -0.707]])
+    NaN entries are skipped by each column's mean and standard deviation and are 0
+    afterwards (pandas' ``mean``/``std``, then ``fillna(0)``: SecActPy keeps such a
+    protein; a plain z-score would turn its whole column into zeros).
+
+    >>> sig = pd.DataFrame({"A": [1.0, 2.0, 3.0], "B": [0.0, np.nan, 1.0]}, index=list("xyz"))
+    >>> scale_signature(sig, np.array([2, 0, 1])).round(3)
+    array([[ 1.   ,  0.707],
+           [-1.   , -0.707],
+           [ 0.   ,  0.   ]])
     """
-    return zscore_columns(signature.to_numpy(np.float64)[rows])
+    return zscore_columns(signature.to_numpy(np.float64)[rows], skipna=True)
+
+
+def count_nan(signature: pd.DataFrame) -> tuple[int, list[str]]:
+    """The number of NaN entries of a signature and the proteins (columns) that have them.
+
+    >>> count_nan(pd.DataFrame({"A": [1.0, np.nan], "B": [np.nan, np.nan], "C": [0.0, 1.0]}))
+    (3, ['A', 'B'])
+    """
+    nan = signature.isna().to_numpy()
+    cols = nan.any(axis=0)
+    return int(nan.sum()), [str(c) for c in signature.columns[cols]]
 
 
 def filter_signature(signature: pd.DataFrame, genes) -> pd.DataFrame:

@@ -233,6 +233,9 @@ class RidgeModel:
         applies the centring and scaling as exact rank-1 corrections.
         """
         rows = np.asarray(rows, dtype=np.intp)
+        n = self.projection.n_genes
+        if Y_csc.ndim != 2 or Y_csc.shape[0] != n:  # the numba kernel reads without bounds checks
+            raise ValueError(f"expression block must be (n_genes={n}, m), got shape {Y_csc.shape}")
         if self.n_rand == 0:
             raise ValueError("the sparse in-flight path needs n_rand > 0 (the t-test needs dense residuals)")
         p_all = self.shape[0]

@@ -103,6 +103,15 @@ def _srand_state(seed: np.int64) -> np.ndarray:
     return out
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _shuffle_step(a, i, n, draw, rand_max):
+    # one step of the cumulative shuffle (module docstring): swap a[i] with a[j]
+    j = i + draw // (rand_max // (n - i) + 1)
+    tmp = a[i]
+    a[i] = a[j]
+    a[j] = tmp
+
+
 @numba.njit(cache=True, nogil=True)
 def _cumulative_shuffle_srand(seed: np.int64, n: np.int64, n_perm: np.int64, out: np.ndarray) -> None:
     """Fill ``out`` (n_perm x n) with the forward table of the srand shuffle."""
@@ -122,10 +131,7 @@ def _cumulative_shuffle_srand(seed: np.int64, n: np.int64, n_perm: np.int64, out
             r += 1
             if r == 31:
                 r = 0
-            j = i + draw // (rand_max // (n - i) + 1)
-            tmp = a[i]
-            a[i] = a[j]
-            a[j] = tmp
+            _shuffle_step(a, i, n, draw, rand_max)
         for k in range(n):
             out[p, k] = a[k]
 
@@ -139,10 +145,7 @@ def _cumulative_shuffle_raw(raw: np.ndarray, rand_max: np.int64, a: np.ndarray, 
         for i in range(n - 1):
             draw = np.int64(raw[pos])
             pos += 1
-            j = i + draw // (rand_max // (n - i) + 1)
-            tmp = a[i]
-            a[i] = a[j]
-            a[j] = tmp
+            _shuffle_step(a, i, n, draw, rand_max)
         for k in range(n):
             out[p, k] = a[k]
 

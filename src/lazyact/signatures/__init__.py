@@ -123,7 +123,7 @@ def fetch_secact(dest: str | os.PathLike | None = None, version: str = "0.3.1",
 
 
 @lru_cache(maxsize=4)
-def _read(path: Path, mtime: float) -> pd.DataFrame:
+def _read(path: Path, mtime: float, fill_nan: bool) -> pd.DataFrame:
     df = pd.read_csv(path, sep="\t", index_col=0)
     df.index = df.index.astype(str)
     df.index.name = "gene"
@@ -132,14 +132,14 @@ def _read(path: Path, mtime: float) -> pd.DataFrame:
     except ValueError as exc:
         raise ValueError(f"signature file {path} has non-numeric values: {exc}") from None
     n_nan = int(df.isna().to_numpy().sum())
-    if n_nan:
+    if n_nan and fill_nan:
         warnings.warn(f"signature {path.name} contains {n_nan} NaN values; filling with 0 (as SecActPy)",
                       RuntimeWarning, stacklevel=3)
         df = df.fillna(0.0)
     return df
 
 
-def load_signature(name_or_path: str | os.PathLike = "SecAct") -> pd.DataFrame:
+def load_signature(name_or_path: str | os.PathLike = "SecAct", fill_nan: bool | None = None) -> pd.DataFrame:
     """Load a signature as a genes x proteins float64 DataFrame.
 
     Parameters
@@ -147,8 +147,12 @@ def load_signature(name_or_path: str | os.PathLike = "SecAct") -> pd.DataFrame:
     name_or_path : str or path-like, default "SecAct"
         ``"CytoSig"`` (bundled), ``"SecAct"`` (located, see the module doc) or
         the path of a tab-separated file with genes in the first column
-        (optionally gzip-compressed).  NaN entries are filled with 0 with a
-        warning, as SecActPy does.
+        (optionally gzip-compressed).
+    fill_nan : bool, optional
+        Fill NaN entries with 0 (with a warning). Default: as SecActPy, which fills
+        them in its own signatures (``"CytoSig"``, ``"SecAct"``) but keeps them in a
+        file it is given (:func:`lazyact.activity` then skips them when it scales
+        the signature, as SecActPy does).
 
     Returns
     -------
@@ -164,4 +168,6 @@ def load_signature(name_or_path: str | os.PathLike = "SecAct") -> pd.DataFrame:
     ['Activin A', 'BDNF', 'BMP2']
     """
     path = signature_path(name_or_path)
-    return _read(path, path.stat().st_mtime).copy()
+    if fill_nan is None:
+        fill_nan = str(name_or_path).lower() in BUNDLED or str(name_or_path).lower() in KNOWN
+    return _read(path, path.stat().st_mtime, bool(fill_nan)).copy()

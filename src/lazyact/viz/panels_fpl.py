@@ -88,6 +88,13 @@ class FastplotlibPanels:
         nr, w = v.data.shape
         self.image = hm.add_image(v.data, vmin=lo, vmax=hi, cmap=v.cmap(), interpolation="nearest", name="heatmap")
         self.image.visible = False  # hidden until the first window arrives
+        # cells without a value (NaN: samples without an answer) are drawn as holes, in the panel's
+        # background colour, by an RGBA layer over the image (the colour map would draw NaN as its low end)
+        self._hole = np.asarray(hm.background_color[0].rgba, dtype=np.float32)
+        self.missing = hm.add_image(np.zeros((nr, w, 4), dtype=np.float32), vmin=0.0, vmax=1.0,
+                                    interpolation="nearest", name="missing")
+        self.missing.offset = (0, 0, 1)
+        self.missing.visible = False
         self.outline = hm.add_line(self._outline_points(v.selected), colors="w", thickness=2.0, name="selection")
         self.track = self.track_texts = None
         if self._groups is not None:
@@ -117,6 +124,7 @@ class FastplotlibPanels:
         if v.source.spatial is not None:
             self._build_spatial()
         self.image.add_event_handler(self._on_heatmap_click, "click")
+        self.missing.add_event_handler(self._on_heatmap_click, "click")
         fig.renderer.add_event_handler(self._on_key, "key_down")
         fig.add_animations(self._poll)
         fig.add_animations(self._after_render, pre_render=False, post_render=True)
@@ -182,6 +190,13 @@ class FastplotlibPanels:
             pos, cmap=v.cmap(), cmap_transform=np.zeros(m, dtype=np.float32), cmap_range=(lo, hi),
             sizes=self._spot_px, edge_colors=None, markers="o", name="spots",
         )
+        # spots without a value (NaN: samples without an answer) are covered in the panel's background colour
+        pos[:, 2] = 1.0
+        self._spot_hole = np.asarray(sp.background_color[0].rgba, dtype=np.float32)
+        self.holes = sp.add_scatter(pos, colors=np.zeros((m, 4), dtype=np.float32), sizes=self._spot_px + 1.0,
+                                    edge_colors=None, markers="o", name="missing spots")
+        self.holes.visible = False
+        self.holes.add_event_handler(self._on_spot_click, "click")
         self.reticle = sp.add_line(np.full((11, 3), np.nan, dtype=np.float32), colors=_YELLOW, thickness=1.5,
                                    name="cell")
         self.reticle.visible = False
@@ -248,6 +263,7 @@ class FastplotlibPanels:
             scale = abs(x1 - x0)
             self._spot_px = spot_size(xy, span[0] * scale, span[1] * scale)
             self.scatter.sizes = self._spot_px
+            self.holes.sizes = self._spot_px + 1.0
             self.halo.sizes = self._spot_px + 5.0
         self.update("window")
 
@@ -323,6 +339,12 @@ class FastplotlibPanels:
             else:  # pragma: no cover - the window shape is fixed
                 self.image.data = v.data
             self.image.visible = self.trace.visible = True
+            holes = np.isnan(v.data)
+            if holes.any() or self.missing.visible:
+                rgba = np.zeros((*holes.shape, 4), dtype=np.float32)
+                rgba[holes] = self._hole
+                self.missing.data[:] = rgba
+                self.missing.visible = bool(holes.any())
         self.image.vmin, self.image.vmax = lo, hi
         self._update_colorbar(lo, hi)
         if self.scatter is not None:
@@ -430,6 +452,12 @@ class FastplotlibPanels:
         vals = self.v.row_values
         if vals is not None:
             self.scatter.cmap_transform = np.nan_to_num(vals, nan=0.0)
+            holes = np.isnan(vals)
+            if holes.any() or self.holes.visible:
+                rgba = np.zeros((holes.size, 4), dtype=np.float32)
+                rgba[holes] = self._spot_hole
+                self.holes.colors = rgba
+                self.holes.visible = bool(holes.any())
         self.scatter.cmap_range = self.v.clim
 
     def update_titles(self) -> None:

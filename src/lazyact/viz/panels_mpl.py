@@ -318,7 +318,7 @@ class MatplotlibPanels:
             return
         vals = self.v.row_values
         if vals is not None:
-            self.scatter.set_array(np.nan_to_num(vals, nan=0.0))
+            self.scatter.set_array(np.ma.masked_invalid(vals))  # NaN spots: the colour map's "bad" (not drawn)
         self.scatter.set_clim(*self.v.clim)
 
     def _update_titles(self) -> None:

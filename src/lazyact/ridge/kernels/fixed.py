@@ -46,28 +46,14 @@ from typing import Iterator
 
 import numba
 import numpy as np
-from llvmlite import ir
-from numba import prange, types
-from numba.core import cgutils
-from numba.extending import intrinsic, models, register_model
+from numba import prange
+
+from .simd import fma, vadd, vfma, vload, vsplat, vstore, vzero
 
 __all__ = ["single_threaded_blas", "matmul", "gene_blocks", "gathered_moments", "column_sums",
-           "column_centred_squares", "fma"]
+           "column_centred_squares"]
 
-
-# --------------------------------------------------------------------------- fused multiply-add
-@intrinsic
-def fma(typingctx, a, b, c):
-    """``a * b + c`` rounded once (``llvm.fma``): what a BLAS GEMM kernel computes per term."""
-    if not (isinstance(a, types.Float) and a == b == c):
-        return None
-
-    def codegen(context, builder, signature, args):
-        lty = context.get_value_type(signature.return_type)
-        fn = builder.module.declare_intrinsic("llvm.fma", [lty], ir.FunctionType(lty, [lty, lty, lty]))
-        return builder.call(fn, args)
-
-    return a(a, b, c), codegen
+LANES = 4  # float64 lanes of the vector registers of the gathered kernel (one AVX2 register)
 
 
 # --------------------------------------------------------------------------- BLAS threads
@@ -293,112 +279,29 @@ def _warn_unverified(why: str) -> None:
                       "the OpenBLAS that NumPy wheels ship.", RuntimeWarning, stacklevel=3)
 
 
-# --------------------------------------------------------------------------- four-lane vectors
-class _F64x4(types.Type):
-    """LLVM ``<4 x double>``: numba keeps it in a register across loops (it vectorises only
-    innermost loops and keeps array accumulators in memory)."""
-
-    def __init__(self):
-        super().__init__(name="f64x4")
-
-
-_f64x4 = _F64x4()
-_V4 = ir.VectorType(ir.DoubleType(), 4)
-
-
-@register_model(_F64x4)
-class _F64x4Model(models.PrimitiveModel):
-    def __init__(self, dmm, fe_type):
-        super().__init__(dmm, fe_type, _V4)
-
-
-def _v4_pointer(context, builder, arrty, arr, idx):
-    data = context.make_array(arrty)(context, builder, arr).data
-    return builder.bitcast(builder.gep(data, [idx]), _V4.as_pointer())
-
-
-@intrinsic
-def _vzero(typingctx):
-    return _f64x4(), lambda context, builder, sig, args: ir.Constant(_V4, [0.0] * 4)
-
-
-@intrinsic
-def _vload(typingctx, arr, idx):
-    # arr.flat[idx:idx + 4] of a C-contiguous float64 array, no bounds check
-    if not (isinstance(arr, types.Array) and arr.dtype == types.float64):
-        return None
-
-    def codegen(context, builder, sig, args):
-        return builder.load(_v4_pointer(context, builder, sig.args[0], args[0], args[1]), align=8)
-    return _f64x4(arr, types.intp), codegen
-
-
-@intrinsic
-def _vstore(typingctx, arr, idx, vec):
-    if not (isinstance(arr, types.Array) and arr.dtype == types.float64 and vec == _f64x4):
-        return None
-
-    def codegen(context, builder, sig, args):
-        builder.store(args[2], _v4_pointer(context, builder, sig.args[0], args[0], args[1]), align=8)
-        return context.get_dummy_value()
-    return types.none(arr, types.intp, vec), codegen
-
-
-@intrinsic
-def _vsplat(typingctx, x):
-    if not isinstance(x, types.Float):
-        return None
-
-    def codegen(context, builder, sig, args):
-        x = context.cast(builder, args[0], sig.args[0], types.float64)
-        one = builder.insert_element(ir.Constant(_V4, ir.Undefined), x, ir.Constant(ir.IntType(32), 0))
-        return builder.shuffle_vector(one, ir.Constant(_V4, ir.Undefined),
-                                      ir.Constant(ir.VectorType(ir.IntType(32), 4), [0] * 4))
-    return _f64x4(x), codegen
-
-
-@intrinsic
-def _vfma(typingctx, a, b, c):
-    # a * b + c per lane, rounded once (llvm.fma: a vfmadd, exactly what the GEMM kernel does)
-    if not (a == b == c == _f64x4):
-        return None
-
-    def codegen(context, builder, sig, args):
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_V4, [_V4, _V4, _V4]), "llvm.fma.v4f64")
-        return builder.call(fn, args)
-    return _f64x4(a, b, c), codegen
-
-
-@intrinsic
-def _vadd(typingctx, a, b):
-    if not (a == b == _f64x4):
-        return None
-    return _f64x4(a, b), lambda context, builder, sig, args: builder.fadd(args[0], args[1])
-
-
 # --------------------------------------------------------------------------- the numba kernels
 @numba.njit(nogil=True, cache=True)
 def _zeros8():  # pragma: no cover - numba
-    z = _vzero()
+    z = vzero(LANES)
     return z, z, z, z, z, z, z, z
 
 
 @numba.njit(nogil=True, cache=True)
 def _store8(zb, v0, v1, v2, v3, v4, v5, v6, v7):  # pragma: no cover - numba
-    _vstore(zb, 0, v0)
-    _vstore(zb, 4, v1)
-    _vstore(zb, 8, v2)
-    _vstore(zb, 12, v3)
-    _vstore(zb, 16, v4)
-    _vstore(zb, 20, v5)
-    _vstore(zb, 24, v6)
-    _vstore(zb, 28, v7)
+    vstore(zb, 0, v0)
+    vstore(zb, LANES, v1)
+    vstore(zb, 2 * LANES, v2)
+    vstore(zb, 3 * LANES, v3)
+    vstore(zb, 4 * LANES, v4)
+    vstore(zb, 5 * LANES, v5)
+    vstore(zb, 6 * LANES, v6)
+    vstore(zb, 7 * LANES, v7)
 
 
 @numba.njit(nogil=True, cache=True)
 def _add8(z, a):  # pragma: no cover - numba
-    return (_vadd(z[0], a[0]), _vadd(z[1], a[1]), _vadd(z[2], a[2]), _vadd(z[3], a[3]),
-            _vadd(z[4], a[4]), _vadd(z[5], a[5]), _vadd(z[6], a[6]), _vadd(z[7], a[7]))
+    return (vadd(z[0], a[0]), vadd(z[1], a[1]), vadd(z[2], a[2]), vadd(z[3], a[3]),
+            vadd(z[4], a[4]), vadd(z[5], a[5]), vadd(z[6], a[6]), vadd(z[7], a[7]))
 
 
 @numba.njit(nogil=True, cache=True)
@@ -436,16 +339,16 @@ def _four_rows(S, n_groups, V8, C, perm, blocks, beta, count, s1, s2):  # pragma
                 a00, a01, a10, a11, a20, a21, a30, a31 = _zeros8()
                 for g in range(blocks[bl, 0], blocks[bl, 1]):
                     o = (g if e < 0 else perm[e, g]) * 8
-                    v0 = _vload(Vt, o)
-                    v1 = _vload(Vt, o + 4)
-                    t = _vsplat(S[r0, g])
-                    a00 = _vfma(t, v0, a00); a01 = _vfma(t, v1, a01)  # noqa: E702
-                    t = _vsplat(S[r0 + 1, g])
-                    a10 = _vfma(t, v0, a10); a11 = _vfma(t, v1, a11)  # noqa: E702
-                    t = _vsplat(S[r0 + 2, g])
-                    a20 = _vfma(t, v0, a20); a21 = _vfma(t, v1, a21)  # noqa: E702
-                    t = _vsplat(S[r0 + 3, g])
-                    a30 = _vfma(t, v0, a30); a31 = _vfma(t, v1, a31)  # noqa: E702
+                    v0 = vload(Vt, o, LANES)
+                    v1 = vload(Vt, o + LANES, LANES)
+                    t = vsplat(S[r0, g], LANES)
+                    a00 = vfma(t, v0, a00); a01 = vfma(t, v1, a01)  # noqa: E702
+                    t = vsplat(S[r0 + 1, g], LANES)
+                    a10 = vfma(t, v0, a10); a11 = vfma(t, v1, a11)  # noqa: E702
+                    t = vsplat(S[r0 + 2, g], LANES)
+                    a20 = vfma(t, v0, a20); a21 = vfma(t, v1, a21)  # noqa: E702
+                    t = vsplat(S[r0 + 3, g], LANES)
+                    a30 = vfma(t, v0, a30); a31 = vfma(t, v1, a31)  # noqa: E702
                 z = _add8(z, (a00, a01, a10, a11, a20, a21, a30, a31))
             _store8(zb, *z)
             for q in range(4):
@@ -473,15 +376,19 @@ def _one_row(S, rows, V8, C, perm, blocks, beta, count, s1, s2):  # pragma: no c
             for bl in range(blocks.shape[0]):
                 a00, a01, a10, a11, a20, a21, a30, a31 = _zeros8()
                 for g in range(blocks[bl, 0], blocks[bl, 1]):
-                    t = _vsplat(S[r, g])
+                    t = vsplat(S[r, g], LANES)
                     o0 = (g if e0 < 0 else perm[e0, g]) * 8
                     o1 = perm[e1, g] * 8
                     o2 = perm[e2, g] * 8
                     o3 = perm[e3, g] * 8
-                    a00 = _vfma(t, _vload(Vt, o0), a00); a01 = _vfma(t, _vload(Vt, o0 + 4), a01)  # noqa: E702
-                    a10 = _vfma(t, _vload(Vt, o1), a10); a11 = _vfma(t, _vload(Vt, o1 + 4), a11)  # noqa: E702
-                    a20 = _vfma(t, _vload(Vt, o2), a20); a21 = _vfma(t, _vload(Vt, o2 + 4), a21)  # noqa: E702
-                    a30 = _vfma(t, _vload(Vt, o3), a30); a31 = _vfma(t, _vload(Vt, o3 + 4), a31)  # noqa: E702
+                    a00 = vfma(t, vload(Vt, o0, LANES), a00)
+                    a01 = vfma(t, vload(Vt, o0 + LANES, LANES), a01)
+                    a10 = vfma(t, vload(Vt, o1, LANES), a10)
+                    a11 = vfma(t, vload(Vt, o1 + LANES, LANES), a11)
+                    a20 = vfma(t, vload(Vt, o2, LANES), a20)
+                    a21 = vfma(t, vload(Vt, o2 + LANES, LANES), a21)
+                    a30 = vfma(t, vload(Vt, o3, LANES), a30)
+                    a31 = vfma(t, vload(Vt, o3 + LANES, LANES), a31)
                 z = _add8(z, (a00, a01, a10, a11, a20, a21, a30, a31))
             _store8(zb, *z)
             _moments(zb[0:8], e0, r, c0, w, b0, beta, count, s1, s2)

@@ -6,9 +6,15 @@ across an outer loop; the sparse kernels need exactly that (a protein tile of
 sums held in registers while the nonzeros stream past).  These intrinsics give
 numba code a value type ``f64xW`` (or ``f32xW``) that LLVM keeps in vector
 registers (a 16-wide float64 vector is four AVX2 registers) and plain,
-separately rounded IEEE operations on it: no fast-math flags, no fused
-multiply-add, no reassociation, so each lane computes bit for bit what the
-scalar expression computes.  Widths are compile-time constants.
+separately rounded IEEE operations on it: no fast-math flags, no
+reassociation, so each lane computes bit for bit what the scalar expression
+computes.  Widths are compile-time constants.
+
+Multiply-adds come in two kinds that give different bits, and a kernel picks
+one on purpose: :func:`vmuladd` rounds the product, then the sum (the sparse
+kernels: what ``acc + v * row`` computes in numba); :func:`vfma` and the scalar
+:func:`fma` round once (``llvm.fma``: what a BLAS GEMM kernel's ``vfmadd``
+computes, for the kernels that must sum exactly as BLAS does).
 
 >>> import numba, numpy as np
 >>> @numba.njit
@@ -26,8 +32,8 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
-__all__ = ["vzero", "vzeros", "vload", "vstore", "vsplat", "vadd", "vsub", "vmul", "vmuladd", "vcount_ge",
-           "vwiden", "vlane", "load", "prefetch", "address"]
+__all__ = ["vzero", "vzeros", "vload", "vstore", "vsplat", "vadd", "vsub", "vmul", "vmuladd", "vfma", "fma",
+           "vcount_ge", "vwiden", "vlane", "load", "prefetch", "address"]
 
 _I32 = ir.IntType(32)
 _I8P = ir.IntType(8).as_pointer()
@@ -168,6 +174,45 @@ def vmuladd(typingctx, acc, v, row):
     def codegen(context, builder, sig, args):
         return builder.fadd(args[0], builder.fmul(args[1], args[2]))
     return acc(acc, acc, acc), codegen
+
+
+@intrinsic
+def vfma(typingctx, a, b, c):
+    """``a * b + c`` lane-wise, FUSED: rounded once (``llvm.fma``, a ``vfmadd``), as BLAS's GEMM kernels sum.
+
+    Not :func:`vmuladd` (product and sum rounded separately): the two differ in the last bits.
+
+    >>> import numba, numpy as np
+    >>> @numba.njit
+    ... def fused(a, b, c, out):
+    ...     vstore(out, 0, vfma(vload(a, 0, 4), vload(b, 0, 4), vload(c, 0, 4)))
+    >>> a, b, c, out = np.full(4, 1.0 + 2.0**-30), np.full(4, 1.0 - 2.0**-30), np.full(4, -1.0), np.empty(4)
+    >>> fused(a, b, c, out)
+    >>> out.tolist() == [-2.0**-60] * 4, (a * b + c).tolist() == [0.0] * 4
+    (True, True)
+    """
+    if not isinstance(a, _Vector) or not (a == b == c):
+        return None
+
+    def codegen(context, builder, sig, args):
+        llty = _llvm(sig.return_type)
+        name = f"llvm.fma.v{a.width}{'f32' if a.dtype == types.float32 else 'f64'}"
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(llty, [llty] * 3), name)
+        return builder.call(fn, args)
+    return a(a, a, a), codegen
+
+
+@intrinsic
+def fma(typingctx, a, b, c):
+    """Scalar ``a * b + c`` rounded once (``llvm.fma``): what a BLAS GEMM kernel computes per term."""
+    if not (isinstance(a, types.Float) and a == b == c):
+        return None
+
+    def codegen(context, builder, sig, args):
+        lty = context.get_value_type(sig.return_type)
+        fn = builder.module.declare_intrinsic("llvm.fma", [lty], ir.FunctionType(lty, [lty, lty, lty]))
+        return builder.call(fn, args)
+    return a(a, b, c), codegen
 
 
 @intrinsic
