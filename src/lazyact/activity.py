@@ -20,6 +20,7 @@ from ._version import __version__
 from .array import BlockStore
 from .preprocess import as_expression
 from .ridge import STATISTICS, AnalyticModel, Projection, RidgeModel, make_model
+from .results.fingerprint import check_input_stamps, input_stamps
 from .results.io import ActivityIO
 from .results.stored import open_results
 from .results.tier import FileTier, scratch_tier
@@ -47,12 +48,19 @@ class ActivityBlocks:
 
     Notes
     -----
+    The file behind the expression (if any) is recorded when the blocks are built
+    (:func:`~lazyact.results.fingerprint.input_stamps`); a pickled copy (what a dask
+    worker gets) checks it before its first block and refuses a replaced or edited file
+    (:class:`~lazyact.results.fingerprint.InputChangedError`), whose global statistics
+    would no longer match.
+
     Samples that the expression marks invalid (its ``valid`` mask, e.g. cells with no
     counts) are not computed: their four statistics are NaN. The other columns of a
     block are computed exactly as without them (a column depends only on itself).
     """
 
     names = STATISTICS
+    _inputs_checked = True
 
     def __init__(self, model: RidgeModel, expression: Any, row_map: np.ndarray | None = None,
                  kernel: str = "auto"):
@@ -76,6 +84,11 @@ class ActivityBlocks:
         self.shape = (int(self.row_map.size), int(n_samples))
         self.shape_genes = int(n_genes)
         self.dtype = np.dtype(np.float64)
+        self.inputs = input_stamps(expression)
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._inputs_checked = False  # a copy in another process: check its input file before reading it
 
     def _use_sparse(self) -> bool:
         """Sparse in-flight kernel: sparse expression with a permutation test (kernel='auto'/'sparse')."""
@@ -91,6 +104,9 @@ class ActivityBlocks:
         return getattr(self.expression, "valid", None)
 
     def __call__(self, rows: np.ndarray, cols: np.ndarray) -> Mapping[str, np.ndarray]:
+        if not self._inputs_checked:
+            check_input_stamps(getattr(self, "inputs", ()))
+            self._inputs_checked = True
         valid = self.valid
         if valid is not None:
             ok = valid[cols]

@@ -10,7 +10,15 @@
 ``python -m lazyact ...`` does the same. ``-v`` (before or after the command) prints the
 decisions made (input and matrix used, gene overlap, preprocessing, cells without counts,
 disk tier) from the ``lazyact`` logger; ``-vv`` adds details. Exit status: 0 success, 1
-error (message on stderr), 2 bad arguments, 3 ``info`` on an unfinished (``.partial``) file.
+error (one line on stderr: a full disk, another process writing the same OUT, bad
+input...), 2 bad arguments, 3 ``info`` on an unfinished (``.partial``) file, 130
+interrupted (Ctrl-C).
+
+``run`` is crash-safe: it writes ``OUT.partial`` next to a journal of the finished
+blocks (each block takes a few seconds), under a lock that refuses a second writer of
+the same OUT. After an interruption (Ctrl-C, a kill, a full disk, a power cut) the same
+command resumes ("resuming OUT: 12 of 40 blocks already saved"); OUT appears only when
+complete.
 """
 from __future__ import annotations
 
@@ -105,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     _input_options(run, signature_required=True)
     w = run.add_argument_group("output")
     w.add_argument("--h5ad", action="store_true", help="write an AnnData .h5ad (also chosen by an .h5ad OUT)")
-    w.add_argument("--block", type=int, default=None, help="samples per write block (resume granularity)")
+    w.add_argument("--block", type=int, default=None,
+                   help="samples per write block (resume granularity; default: a few seconds of work each)")
     w.add_argument("--arrays", nargs="+", choices=STATISTICS, default=list(STATISTICS), help="statistics to store")
     w.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="stored dtype")
     w.add_argument("--compression", default="gzip", help="gzip (default), lzf or none")
@@ -169,6 +178,10 @@ def _activity(args: argparse.Namespace) -> Any:
     return activity(args.input, args.signature, **kwargs)
 
 
+def _plain_warning(message: Any, category: type, *args: Any, **kwargs: Any) -> None:
+    print(f"lazyact run: warning: {message}", file=sys.stderr)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     t0 = time.perf_counter()
@@ -178,14 +191,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
     compression = None if args.compression.lower() == "none" else args.compression
     opts = dict(dtype=np.dtype(args.dtype), compression=compression, block=args.block, progress=not args.quiet,
                 resume=args.resume, overwrite=args.overwrite)
-    if args.h5ad or out.suffix.lower() == ".h5ad":
-        if list(args.arrays) != list(STATISTICS):
-            print("lazyact: note: --arrays is ignored with --h5ad (X = beta, obsm = se/zscore/pvalue)", file=sys.stderr)
-        if args.summary:
-            print("lazyact: note: --summary applies to .h5 output only", file=sys.stderr)
-        path = ActivityIO.to_h5ad(act, out, **opts)
-    else:
-        path = ActivityIO.to_hdf5(act, out, arrays=tuple(args.arrays), summary=args.summary, **opts)
+    with warnings.catch_warnings():  # the writer's notes ("... Starting over.") as one plain line each
+        warnings.showwarning = _plain_warning
+        if args.h5ad or out.suffix.lower() == ".h5ad":
+            if list(args.arrays) != list(STATISTICS):
+                print("lazyact: note: --arrays is ignored with --h5ad (X = beta, obsm = se/zscore/pvalue)",
+                      file=sys.stderr)
+            if args.summary:
+                print("lazyact: note: --summary applies to .h5 output only", file=sys.stderr)
+            path = ActivityIO.to_h5ad(act, out, **opts)
+        else:
+            path = ActivityIO.to_hdf5(act, out, arrays=tuple(args.arrays), summary=args.summary, **opts)
     dt = time.perf_counter() - t0
     m = act.shape[1]
     print(f"wrote {path} ({os.path.getsize(path) / 2**20:.1f} MiB, {m:,} samples in {dt:.1f} s)", file=sys.stderr)
@@ -294,8 +310,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = _log_to_stderr(getattr(args, "verbose", 0))
     try:
         return _COMMANDS[args.command](args)
-    except KeyboardInterrupt:
-        print("lazyact: interrupted (an unfinished run resumes when started again)", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        saved = [n[len("lazyact: "):] for n in getattr(exc, "__notes__", ()) if n.startswith("lazyact: ")]
+        where = f": {saved[0].replace('the same call', 'the same command')}" if saved else \
+            " (an unfinished run resumes when started again)"
+        print(f"lazyact {args.command}: interrupted{where}", file=sys.stderr)
         return 130
     except (OSError, ValueError, KeyError, TypeError, MemoryError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc

@@ -17,9 +17,10 @@ def test_fingerprint_tracks_inputs(tmp_path):
     T, Y = rng.standard_normal((4, 60)), rng.standard_normal((60, 9))
     base = fingerprint(lazyact.LazyActivity(T, 20, Y))
     assert fingerprint(lazyact.LazyActivity(T.copy(), 20, Y.copy())) == base
-    Y2 = Y.copy()
-    Y2[0, 4] += 1  # the middle column is in the sample
-    assert fingerprint(lazyact.LazyActivity(T, 20, Y2)) != base
+    for col in range(9):  # every column counts (not a sample of them)
+        Y2 = Y.copy()
+        Y2[7, col] += 1e-12
+        assert fingerprint(lazyact.LazyActivity(T, 20, Y2)) != base, col
     assert fingerprint(lazyact.LazyActivity(T, 20, Y, seed=1)) != base
     assert fingerprint(lazyact.LazyActivity(T, 20, Y, rng="gsl")) != base
     assert fingerprint(lazyact.LazyActivity(T, 20, Y, samples=list("abcdefghi"))) != base
@@ -68,3 +69,28 @@ def test_resume_refused_when_the_input_file_changes(tmp_path):
         act2.to_hdf5(tmp_path / "out.h5", block=16, progress=False)
     out = act2.to_hdf5(tmp_path / "out.h5", block=16, progress=False, resume=False)
     assert np.array_equal(lazyact.open(out).zscore[:, :], act2.zscore[:, :])
+
+
+def test_fingerprint_covers_in_memory_counts_and_their_statistics(tmp_path):
+    import anndata
+    import scipy.sparse as sp
+
+    src = _sparse_h5ad(tmp_path / "cells.h5ad", n_cells=60)
+    adata = anndata.read_h5ad(src)
+    parts = fingerprint_parts(lazyact.activity(adata, "CytoSig", n_rand=10, preprocess="scrnaseq"))
+    assert "data" in parts["expression"] and "file" not in parts["expression"]  # in memory: hashed in full
+    X = sp.csr_matrix(adata.X, copy=True)
+    X.data[X.indptr[31]] += 1  # one count of one cell in the middle
+    changed = anndata.AnnData(X, obs=adata.obs, var=adata.var)
+    parts2 = fingerprint_parts(lazyact.activity(changed, "CytoSig", n_rand=10, preprocess="scrnaseq"))
+    assert parts2["expression"]["data"] != parts["expression"]["data"]
+    assert parts2["expression"]["state"] != parts["expression"]["state"]  # and the library sizes changed
+
+
+def test_fingerprint_of_a_file_input_has_its_identity_and_global_statistics(tmp_path):
+    src = _sparse_h5ad(tmp_path / "cells.h5ad", n_cells=40)
+    parts = fingerprint_parts(lazyact.activity(src, "CytoSig", n_rand=10, preprocess="scrnaseq"))
+    ident = parts["expression"]["file"]
+    assert {"path", "size", "mtime_ns", "inode", "sample"} <= set(ident)
+    state = parts["expression"]["state"]
+    assert "totals" in state and "row_offsets" in state  # hashes of the preprocessing's statistics

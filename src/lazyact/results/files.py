@@ -1,9 +1,10 @@
-"""Files of results, whatever their format: the ``.partial`` name, target checks, the atomic move.
+"""Files of results, whatever their format: the ``.partial`` name, target checks, errors.
 
-Every writer writes ``path + ".partial"`` and moves it to ``path`` only when complete
-(:func:`commit`: flushed to disk first, then :func:`os.replace`), so a file under the
-final name is always complete. The errors raised by readers and writers of results
-are defined here.
+Every writer writes ``path + ".partial"`` and moves it to ``path`` only when complete,
+so a file under the final name is always complete; the lock, the journal of finished
+blocks and the atomic moves are :mod:`lazyact.array.journal` (used by
+:class:`~lazyact.array.sinks.BlockWriter` for every format). The errors raised by
+readers and writers of results are defined or re-exported here.
 """
 from __future__ import annotations
 
@@ -11,27 +12,22 @@ import errno
 import os
 from pathlib import Path
 
+from ..array.journal import PARTIAL_SUFFIX, DiskSpaceError, ResumeMismatchError, WriterBusyError
+
 __all__ = [
     "PARTIAL_SUFFIX",
+    "DiskSpaceError",
     "IncompleteFileError",
     "NotResultsFileError",
     "ResumeMismatchError",
+    "WriterBusyError",
     "check_target",
-    "commit",
-    "fsync_path",
     "partial_path",
 ]
-
-#: Suffix of a file being written.
-PARTIAL_SUFFIX = ".partial"
 
 
 class IncompleteFileError(OSError):
     """A results file is still being written (or was interrupted): a ``.partial`` file."""
-
-
-class ResumeMismatchError(ValueError):
-    """A ``.partial`` file was written for other inputs or another layout."""
 
 
 class NotResultsFileError(ValueError):
@@ -76,24 +72,3 @@ def check_target(final: Path, overwrite: bool) -> None:
             errno.EEXIST, f"'{final}' exists; pass overwrite=True (CLI: --overwrite) to replace it "
             "(it is replaced only once the new file is complete)"
         )
-
-
-def fsync_path(path: Path) -> None:
-    """Flush a closed file's data to disk (best effort)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
-def commit(partial: Path, final: Path) -> Path:
-    """Move the complete, closed ``partial`` file to ``final`` (flushed to disk first); return ``final``."""
-    fsync_path(partial)
-    os.replace(partial, final)
-    return final

@@ -14,10 +14,16 @@ File layout of ``act.to_hdf5(path)``::
                                       ``lazyact_layout`` (dtype, chunks, block), ``lazyact_complete``
 
 The container (:class:`HDF5Container`, a :class:`~lazyact.array.sinks.BlockLayout`)
-writes ``path + ".partial"``: root attributes with the parameters, the fingerprint of
-the inputs and the layout, and a bitmap dataset ``_lazyact_done`` of finished column
-blocks, flushed after each block; a rerun with the same fingerprint and layout continues
-it, and the complete file is moved into place. :class:`HDF5Layout` adds the datasets of
+creates and opens the files of :class:`~lazyact.array.sinks.BlockWriter`, which
+writes ``path + ".partial"`` and moves it into place when complete: root attributes
+with the parameters, the fingerprint of the inputs and the layout, each block flushed
+and fsynced before the writer records it in its journal. HDF5 is not crash-consistent
+(a kill can leave the chunk index pointing at chunks never written), so nothing in
+the file says what is done: the journal does (``lazyact info`` counts its entries:
+:func:`progress`), and a resume verifies each journaled block by its digest and
+copies it into a fresh file (:mod:`lazyact.array.journal`). Finishing changes no
+HDF5 structure (the summaries are allocated at creation; ``lazyact_complete`` is
+rewritten in place), so that a kill at the end cannot leave an unreadable file. :class:`HDF5Layout` adds the datasets of
 this format; :class:`lazyact.results.h5ad.H5ADLayout` those of AnnData.
 
 Reading: :func:`find_statistics` finds the statistics of files written by lazyact and by
@@ -28,29 +34,24 @@ with messages that say what to do.
 from __future__ import annotations
 
 import errno
-import json
 import os
-import warnings
+import re
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import h5py
 import numpy as np
 import pandas as pd
 
 from ..array import MOMENTS, BlockStore
+from ..array.journal import journal_progress
 from ..array.sinks import BlockWriter, Target, WritePlan
 from ..ridge import STATISTICS
 from ..sources import FileLockedError, SourceReadError, open_h5
 from ..sources.safety import UnsafeFileError, check_size, printable, read_array, read_strings
-from .files import (
-    IncompleteFileError,
-    NotResultsFileError,
-    ResumeMismatchError,
-    check_target,
-    commit,
-    partial_path,
-)
+from .files import IncompleteFileError, NotResultsFileError, check_target, partial_path
 from .fingerprint import dumps
 from .frames import write_frame
 
@@ -64,6 +65,7 @@ __all__ = [
     "find_statistics",
     "incomplete_message",
     "open_results_file",
+    "progress",
     "read_block",
     "read_names",
     "read_spatial",
@@ -72,7 +74,7 @@ __all__ = [
     "write_hdf5",
 ]
 
-#: Bitmap dataset of finished column blocks in a ``.partial`` file.
+#: Bitmap of finished column blocks in ``.partial`` files of lazyact before the journal (read only).
 DONE_KEY = "_lazyact_done"
 
 STR_DTYPE = h5py.string_dtype("utf-8")
@@ -126,12 +128,19 @@ def strings(ds: Any) -> list[str]:
 
 
 # --------------------------------------------------------------------------- opening
+def progress(path: Path, f: h5py.File | None = None) -> tuple[int, int] | None:
+    """``(blocks saved, blocks)`` of an unfinished file: from its journal (or the bitmap of older files)."""
+    found = journal_progress(path)
+    if found is None and f is not None and DONE_KEY in f:
+        d = read_array(f[DONE_KEY], "done-block bitmap")
+        found = int(np.count_nonzero(d)), int(d.size)
+    return found
+
+
 def incomplete_message(path: Path, f: h5py.File | None) -> str:
     """What an unfinished file is, and what to do about it."""
-    done = ""
-    if f is not None and DONE_KEY in f:
-        d = read_array(f[DONE_KEY], "done-block bitmap")
-        done = f" ({int(np.count_nonzero(d))} of {d.size} column blocks written)"
+    found = progress(path, f)
+    done = "" if found is None else f" ({found[0]} of {found[1]} column blocks written)"
     return (f"'{printable(path)}' is an unfinished lazyact results file{done}. Finish it by running the same "
             "to_hdf5()/to_h5ad() call or `lazyact run` command again (it resumes), or delete it.")
 
@@ -183,63 +192,114 @@ def open_results_file(path: Path, allow_locked: bool = False) -> h5py.File:
 
 
 # --------------------------------------------------------------------------- the container
+def _errno(exc: BaseException) -> int:
+    """The system errno behind an HDF5 error (its message says ``errno = 28``), else EIO."""
+    if isinstance(exc, OSError) and exc.errno:
+        return int(exc.errno)
+    m = re.search(r"errno = (\d+)", str(exc))
+    return int(m.group(1)) if m else errno.EIO
+
+
+def _os_error(exc: BaseException, what: str, path: Path) -> OSError:
+    """An HDF5 failure as one short ``OSError`` line: the system error, then HDF5's words."""
+    code = _errno(exc)
+    detail = (str(exc).splitlines() or [""])[0].split(" (")[0].strip()
+    return OSError(code, f"{os.strerror(code)} ({what} '{path.name}'{': ' + detail if detail else ''})")
+
+
 class HDF5Output:
-    """An open ``.partial`` HDF5 file being written (a :class:`~lazyact.array.sinks.BlockOutput`)."""
+    """An open HDF5 file of the container (a :class:`~lazyact.array.sinks.BlockOutput`).
 
-    def __init__(self, container: "HDF5Container", plan: WritePlan, f: h5py.File):
-        self.container, self.plan, self.f = container, plan, f
-        self.final, self.partial = container.final, container.partial
+    Every block is flushed and fsynced before :meth:`write_block` returns. When HDF5
+    fails (a full disk, an I/O error), the file is *abandoned*: its descriptor is
+    pointed at an anonymous in-memory file before closing, so that HDF5's pending
+    metadata goes nowhere instead of failing again at close or at interpreter exit
+    (h5py's teardown after a failed flush segfaults); the file on disk keeps what it
+    had, and the writer's journal says which of its blocks are intact.
+    """
 
-    @property
-    def complete(self) -> bool:
-        return bool(self.f.attrs.get("lazyact_complete", False))
+    def __init__(self, container: "HDF5Container", plan: WritePlan, f: h5py.File, path: Path):
+        self.container, self.plan, self.f, self.path = container, plan, f, path
+        self._closed = False
+        self.fd: int | None = None
+        # the datasets stay open while the file is: an h5py object closed mid-way flushes its chunk cache
+        # from its destructor, where a failed write (a full disk) is swallowed and corrupts HDF5's state
+        self.ds = {t.key: f[t.key] for t in container.targets}
+        if f.mode != "r":
+            handle = f.id.get_vfd_handle()
+            self.fd = handle if isinstance(handle, int) else None
 
-    @property
-    def done(self) -> np.ndarray:
-        return self.f[DONE_KEY][:].astype(bool)
+    @contextmanager
+    def _guard(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except (OSError, RuntimeError, ValueError) as exc:
+            self.abandon()
+            raise _os_error(exc, what, self.path) from exc
+
+    def abandon(self) -> None:
+        """Close after a failure without writing anything more to the file on disk, and without raising."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.fd is not None:  # HDF5 still holds it: send what it flushes at close to memory
+            try:
+                sink = os.memfd_create("lazyact-abandoned") if hasattr(os, "memfd_create") else \
+                    os.dup(tempfile.TemporaryFile().fileno())
+                os.dup2(sink, self.fd)
+                os.close(sink)
+            except OSError:  # pragma: no cover - best effort
+                pass
+        try:
+            self.f.close()
+        except Exception:  # pragma: no cover - HDF5 could still not flush
+            pass
+
+    def _sync(self) -> None:
+        self.f.flush()
+        if self.fd is not None:
+            os.fsync(self.fd)
 
     def read_block(self, k: int) -> dict[str, np.ndarray]:
         lo, hi = self.plan.columns(k)
         out = {}
         for t in self.container.targets:
-            ds = self.f[t.key]
+            ds = self.ds[t.key]
             out[t.name] = np.ascontiguousarray(ds[lo:hi, :].T) if t.transpose else ds[:, lo:hi]
         return out
 
     def write_block(self, k: int, arrays: Mapping[str, np.ndarray]) -> None:
         lo, hi = self.plan.columns(k)
-        for t in self.container.targets:
-            ds = self.f[t.key]
-            if t.transpose:
-                ds[lo:hi, :] = np.ascontiguousarray(arrays[t.name].T)
-            else:
-                ds[:, lo:hi] = arrays[t.name]
-        self.f[DONE_KEY][k] = 1
-        self.f.flush()
+        with self._guard("writing"):
+            for t in self.container.targets:
+                ds = self.ds[t.key]
+                if t.transpose:
+                    ds[lo:hi, :] = np.ascontiguousarray(arrays[t.name].T)
+                else:
+                    ds[:, lo:hi] = arrays[t.name]
+            self._sync()
 
     def finish(self, summary: Mapping[str, Mapping[str, np.ndarray]] | None) -> None:
-        f = self.f
-        if "summary" in f:
-            del f["summary"]
-        if summary:
-            g = f.create_group("summary")
-            g.attrs["axis"] = 1
-            g.attrs["ddof"] = 0
-            for name, stats in summary.items():
-                sg = g.create_group(name)
+        # only raw data and one attribute rewritten in place: no HDF5 structure changes at the end, where a
+        # kill in the middle of a metadata flush could leave the whole file unreadable
+        with self._guard("finishing"):
+            f = self.f
+            for name, stats in (summary or {}).items():
                 for moment in MOMENTS:
-                    sg.create_dataset(moment, data=np.asarray(stats[moment]))
-        if DONE_KEY in f:
-            del f[DONE_KEY]
-        f.attrs["lazyact_complete"] = True
-        f.flush()
+                    self.ds[f"summary/{name}/{moment}"] = f["summary"][name][moment]  # kept open (see __init__)
+                    self.ds[f"summary/{name}/{moment}"][...] = np.asarray(stats[moment])
+            f.attrs.modify("lazyact_complete", True)
+            self._sync()
 
     def close(self) -> None:
-        self.f.close()
-
-    def commit(self) -> Path:
-        self.f.close()
-        return commit(self.partial, self.final)
+        if self._closed:
+            return
+        try:
+            self.f.close()
+        except (OSError, RuntimeError, ValueError) as exc:
+            self.abandon()
+            raise _os_error(exc, "closing", self.path) from exc
+        self._closed = True
 
 
 class HDF5Container:
@@ -280,12 +340,17 @@ class HDF5Container:
         self.fingerprint = fingerprint or ""
         self.fingerprint_parts = dict(fingerprint_parts or {})
 
+    @property
+    def options(self) -> dict:
+        """Format options a resumed file must share."""
+        return {"compression": self.compression}
+
     def create_datasets(self, f: h5py.File, plan: WritePlan) -> None:  # pragma: no cover - abstract
         """Create the format's datasets (the statistics empty, names and extras filled)."""
         raise NotImplementedError
 
     def layout_info(self, plan: WritePlan) -> dict:
-        """What a resumed file must have been started with (stored as ``lazyact_layout``)."""
+        """How the file was written (stored as ``lazyact_layout``; read by ``lazyact info``)."""
         return {
             "format": self.kind,
             "arrays": list(plan.names),
@@ -298,16 +363,13 @@ class HDF5Container:
             "summary": plan.summary,
         }
 
-    def open(self, plan: WritePlan) -> HDF5Output:
+    def check_target(self) -> None:
         check_target(self.final, self.overwrite)
-        f = self._open_existing(plan)
-        if f is None:
-            f = self._create(plan)
-        return HDF5Output(self, plan, f)
 
-    def _create(self, plan: WritePlan) -> h5py.File:
-        f = open_h5(self.partial, "w", rdcc_nbytes=None)
-        try:
+    def create(self, plan: WritePlan, path: Path) -> HDF5Output:
+        # the empty file is built in memory and written by Python: a full disk fails here, cleanly,
+        # instead of inside HDF5 while it closes objects (after which h5py's teardown can crash)
+        with h5py.File(f"{path}.image", "w", driver="core", backing_store=False) as f:
             for key, value in self.attrs.items():
                 f.attrs[key] = attr_value(value)
             f.attrs["lazyact_complete"] = False
@@ -315,61 +377,35 @@ class HDF5Container:
             f.attrs["lazyact_fingerprint_parts"] = dumps(self.fingerprint_parts)
             f.attrs["lazyact_layout"] = dumps(self.layout_info(plan))
             self.create_datasets(f, plan)
-            done = f.create_dataset(DONE_KEY, shape=(plan.n_blocks,), dtype=np.uint8, fillvalue=0)
-            done.attrs["block"] = plan.width
+            if plan.summary:  # allocated now, filled by finish()
+                g = f.create_group("summary")
+                g.attrs["axis"] = 1
+                g.attrs["ddof"] = 0
+                for name in plan.names:
+                    sg = g.create_group(name)
+                    for moment in MOMENTS:  # means and deviations in float64, extremes as stored
+                        dt = plan.dtype if moment in ("min", "max") else np.float64
+                        sg.create_dataset(moment, data=np.zeros(plan.shape[0], dtype=dt))
             f.flush()
-        except BaseException:
-            f.close()
-            raise
-        return f
-
-    def _open_existing(self, plan: WritePlan) -> h5py.File | None:
-        """The ``.partial`` file to continue, or None to start afresh."""
-        if not self.partial.exists():
-            return None
-        if not self.resume:
-            self.partial.unlink()
-            return None
+            image = f.id.get_file_image()
         try:
-            f = open_h5(self.partial, "r+", rdcc_nbytes=None)
-        except FileLockedError as exc:
-            raise OSError(errno.EBUSY, f"'{self.partial}' is open in another process (another run writing "
-                                       f"it?): {exc.__cause__}") from exc
+            with open(path, "wb") as out:
+                out.write(image)
+                out.flush()
+                os.fsync(out.fileno())
         except OSError as exc:
-            warnings.warn(f"'{self.partial}' cannot be read ({exc.__cause__ or exc}); it was probably killed "
-                          "during a write. Starting over.", RuntimeWarning, stacklevel=5)
-            self.partial.unlink()
-            return None
+            path.unlink(missing_ok=True)
+            raise OSError(exc.errno, f"{os.strerror(exc.errno or errno.EIO)} (creating '{path.name}')") from exc
+        return self.open(plan, path, writable=True)
+
+    def open(self, plan: WritePlan, path: Path, writable: bool = False) -> HDF5Output:
         try:
-            old = f.attrs.get("lazyact_fingerprint")
-            old_layout = f.attrs.get("lazyact_layout")
-            if old is None or old_layout is None:
-                raise ResumeMismatchError(
-                    f"'{self.partial}' was not written by lazyact's resumable writer (top-level keys: "
-                    f"{sorted(f.keys())}); delete it or pass resume=False to overwrite it")
-            if str(old) != self.fingerprint:
-                try:
-                    parts = json.loads(f.attrs.get("lazyact_fingerprint_parts", "{}"))
-                except ValueError:
-                    parts = {}
-                differ = sorted(k for k in set(parts) | set(self.fingerprint_parts)
-                                if dumps(parts.get(k)) != dumps(self.fingerprint_parts.get(k)))
-                what = f" (differences: {', '.join(differ)})" if differ else ""
-                raise ResumeMismatchError(
-                    f"'{self.partial}' is an interrupted run on different inputs{what}: refusing to resume. "
-                    "Delete the .partial file or pass resume=False (CLI: --no-resume) to start over.")
-            old_layout = json.loads(old_layout)
-            new_layout = json.loads(dumps(self.layout_info(plan)))
-            if old_layout != new_layout:
-                differ = sorted(k for k in new_layout if old_layout.get(k) != new_layout[k])
-                raise ResumeMismatchError(
-                    f"'{self.partial}' was started with other output options ({', '.join(differ)}: "
-                    f"{ {k: old_layout.get(k) for k in differ} }); run again with the same options, or delete "
-                    "it / pass resume=False to start over.")
-        except BaseException:
-            f.close()
-            raise
-        return f
+            f = open_h5(path, "r+" if writable else "r", rdcc_nbytes=None)
+        except FileLockedError as exc:
+            raise OSError(errno.EBUSY, f"'{path}' is open in another process: {exc.__cause__}") from exc
+        except SourceReadError as exc:
+            raise OSError(errno.EIO, str(exc.__cause__ or exc)) from exc
+        return HDF5Output(self, plan, f, path)
 
 
 class HDF5Layout(HDF5Container):

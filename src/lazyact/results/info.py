@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import h5py
-import numpy as np
 
 from ..array import format_bytes
-from ..sources.safety import attr_json, printable, read_array, read_attrs
+from ..sources.safety import attr_json, printable, read_attrs
 from .files import partial_path
 from .frames import describe_frame
-from .hdf5 import DONE_KEY, open_results_file
+from .hdf5 import DONE_KEY, open_results_file, progress
 from .stored import inspect, is_complete, py_value
 
 __all__ = ["file_info", "format_info"]
@@ -64,9 +63,9 @@ def file_info(path: str | os.PathLike) -> dict:
         out: dict[str, Any] = {"path": str(p), "size_bytes": p.stat().st_size}
         incomplete = DONE_KEY in f or not is_complete(f, attrs)
         out["complete"] = not incomplete
-        if DONE_KEY in f:
-            d = read_array(f[DONE_KEY], "done-block bitmap")
-            out["blocks_done"], out["n_blocks"] = int(np.count_nonzero(d)), int(d.size)
+        found = progress(p, f) if incomplete else None
+        if found is not None:
+            out["blocks_done"], out["n_blocks"] = found
         layout = attr_json(f, "lazyact_layout", attrs, check=_layout_problem)
         if incomplete:
             out["format"] = f"lazyact {layout['format']} (unfinished)" if layout else "unfinished"

@@ -29,7 +29,17 @@ from .fingerprint import digest, hash_names
 from .frames import column_order, read_frame
 from .io import ActivityIO
 
-__all__ = ["StoredActivity", "StoredBlocks", "inspect", "is_results_file", "open", "open_results", "py_value"]
+__all__ = [
+    "ResultsFileChangedError",
+    "StoredActivity",
+    "StoredBlocks",
+    "file_stamp",
+    "inspect",
+    "is_results_file",
+    "open",
+    "open_results",
+    "py_value",
+]
 
 
 def py_value(v: Any) -> Any:
@@ -114,10 +124,18 @@ def inspect(f: h5py.File, path: Path) -> dict:
                 proteins=proteins, samples=samples, params=params, attrs=attrs)
 
 
+class ResultsFileChangedError(OSError):
+    """A results file was replaced or modified while a :class:`StoredActivity` had it open."""
+
+
 class StoredBlocks:
     """Block function reading stored statistics from an HDF5 / h5ad file.
 
-    Pickles as its path (the file is opened lazily in each process).
+    Pickles as its path (the file is opened lazily in each process). The file's identity
+    (size, modification time, inode, and its ``lazyact_fingerprint`` attribute) is recorded
+    when it is first opened; every later (re)opening checks it and refuses a file that was
+    replaced or modified meanwhile (:class:`ResultsFileChangedError`) instead of mixing the
+    two files' blocks. :meth:`close` waits for the reads in flight; a read after it reopens.
 
     Parameters
     ----------
@@ -131,10 +149,14 @@ class StoredBlocks:
     preferred_chunks : (int, int)
     token : str
         Deterministic identity (names dask graphs).
+    identity : mapping, optional
+        The file's identity (:func:`file_stamp`) to check on every opening (default: as
+        found at the first opening).
     """
 
     def __init__(self, path: str, sources: Mapping[str, tuple[str, bool, Sequence[str] | None]],
-                 shape: tuple[int, int], dtype: Any, preferred_chunks: tuple[int, int], token: str):
+                 shape: tuple[int, int], dtype: Any, preferred_chunks: tuple[int, int], token: str,
+                 identity: Mapping[str, Any] | None = None):
         self.path = os.fspath(path)
         self.sources = dict(sources)
         self.names = tuple(self.sources)
@@ -142,45 +164,99 @@ class StoredBlocks:
         self.dtype = np.dtype(dtype)
         self.preferred_chunks = preferred_chunks
         self.token = token
-        self._lock = threading.Lock()
+        self.identity = None if identity is None else dict(identity)
+        self._init_runtime()
+
+    def _init_runtime(self) -> None:
+        self._cond = threading.Condition()
         self._file: h5py.File | None = None
         self._pid = os.getpid()
+        self._readers = 0
+        self._closing = False
         self._checked: set[str] = set()  # frame columns whose storage was checked
 
-    def _f(self) -> h5py.File:
-        with self._lock:
+    def _open(self) -> h5py.File:
+        f = open_h5(self.path, rdcc_nbytes=None)
+        try:
+            found = file_stamp(self.path, f)
+            if self.identity is None:
+                self.identity = found
+            elif found != self.identity:
+                differ = ", ".join(f"{k} {self.identity.get(k)!r} -> {found.get(k)!r}" for k in self.identity
+                                   if self.identity.get(k) != found.get(k))
+                raise ResultsFileChangedError(
+                    f"'{self.path}' was replaced or modified since it was opened ({differ}); its blocks would mix "
+                    "with those already read. Open it again with lazyact.open(path).")
+        except BaseException:
+            f.close()
+            raise
+        return f
+
+    def _acquire(self) -> h5py.File:
+        with self._cond:
+            while self._closing:
+                self._cond.wait()
             if self._file is None or not self._file.id.valid or self._pid != os.getpid():
-                self._file = open_h5(self.path, rdcc_nbytes=None)
+                self._file = self._open()
                 self._pid = os.getpid()
                 self._checked = set()
+            self._readers += 1
             return self._file
 
+    def _release(self) -> None:
+        with self._cond:
+            self._readers -= 1
+            if self._readers == 0:
+                self._cond.notify_all()
+
     def close(self) -> None:
-        with self._lock:
-            if self._file is not None and self._file.id.valid:
-                self._file.close()
-            self._file = None
+        """Close the file once the reads in flight are done (a later read reopens it)."""
+        with self._cond:
+            while self._closing:  # another close() is under way
+                self._cond.wait()
+            self._closing = True
+            try:
+                while self._readers:
+                    self._cond.wait()
+                if self._file is not None and self._file.id.valid and self._pid == os.getpid():
+                    self._file.close()
+                self._file = None
+            finally:
+                self._closing = False
+                self._cond.notify_all()
 
     def __call__(self, rows: np.ndarray, cols: np.ndarray) -> dict[str, np.ndarray]:
-        f = self._f()
-        out = {}
-        for n, (key, tr, columns) in self.sources.items():
-            if columns is not None:  # an AnnData DataFrame in obsm: one dataset per protein
-                out[n] = h5ad.read_frame_block(f[key], columns, rows, cols, self._checked)
-            else:
-                out[n] = hdf5.read_block(f[key], rows, cols, tr)
-        return out
+        f = self._acquire()
+        try:
+            out = {}
+            for n, (key, tr, columns) in self.sources.items():
+                if columns is not None:  # an AnnData DataFrame in obsm: one dataset per protein
+                    out[n] = h5ad.read_frame_block(f[key], columns, rows, cols, self._checked)
+                else:
+                    out[n] = hdf5.read_block(f[key], rows, cols, tr)
+            return out
+        finally:
+            self._release()
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state.pop("_lock")
-        state["_file"] = None
-        state["_checked"] = set()
+        for key in ("_cond", "_file", "_pid", "_readers", "_closing", "_checked"):
+            state.pop(key, None)
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self._lock = threading.Lock()
+        self._init_runtime()
+
+
+def file_stamp(path: str | os.PathLike, f: h5py.File | None = None) -> dict:
+    """Size, modification time, inode and ``lazyact_fingerprint`` of a results file (``f``: it, open)."""
+    st = os.stat(path)
+    out: dict[str, Any] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "inode": st.st_ino}
+    if f is not None:
+        fp = read_attrs(f).get("lazyact_fingerprint")
+        out["fingerprint"] = None if fp is None else str(py_value(fp))
+    return out
 
 
 def store_chunks(node_chunks: tuple[int, int] | None, shape: tuple[int, int], itemsize: int,
@@ -225,6 +301,7 @@ class StoredActivity(ActivityViews, ActivityIO):
                  cache_bytes: int | None = None, threads: int | None = None):
         self.path = Path(os.fspath(path))
         with hdf5.open_results_file(self.path) as f:
+            stamp = file_stamp(self.path, f)
             info = inspect(f, self.path)
             self.summary_stats = hdf5.read_summary(f, info["proteins"])
             spatial = hdf5.read_spatial(f)
@@ -237,11 +314,13 @@ class StoredActivity(ActivityViews, ActivityIO):
         self.proteins = pd.Index(info["proteins"], dtype=object)
         self.samples = pd.Index(info["samples"], dtype=object)
         st = os.stat(self.path)
-        self._file_id = {"path": str(self.path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+        self._file_id = {"path": str(self.path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+                         "inode": st.st_ino}
         token = digest({"file": self._file_id, "sources": {k: v[:2] for k, v in info["sources"].items()}})
         dtype = info["dtype"]
         pref = store_chunks(info["chunks"], info["shape"], dtype.itemsize, len(info["sources"]))
-        self.blocks = StoredBlocks(str(self.path), info["sources"], info["shape"], dtype, pref, token)
+        self.blocks = StoredBlocks(str(self.path), info["sources"], info["shape"], dtype, pref, token,
+                                   identity=stamp)
         kwargs = {} if cache_bytes is None else {"cache_bytes": int(cache_bytes)}
         self.store = BlockStore(self.blocks, chunks=chunks, threads=threads, **kwargs)
         self._views: dict[str, Any] = {}
@@ -283,7 +362,11 @@ class StoredActivity(ActivityViews, ActivityIO):
                 "samples": hash_names(self.samples)}
 
     def close(self) -> None:
-        """Close the file handle (it is reopened on the next read)."""
+        """Close the file handle once the reads in flight are done (it is reopened on the next read).
+
+        Safe while other threads read: they finish first. A reopening refuses a file
+        that was replaced meanwhile (:class:`ResultsFileChangedError`).
+        """
         self.blocks.close()
 
     def __enter__(self) -> "StoredActivity":
