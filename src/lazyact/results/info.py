@@ -14,6 +14,7 @@ import h5py
 from ..array import format_bytes
 from ..sources.safety import attr_json, printable, read_attrs
 from .files import partial_path
+from .frames import describe_frame
 from .hdf5 import DONE_KEY, open_results_file, progress
 from .stored import inspect, is_complete, py_value
 
@@ -43,7 +44,9 @@ def file_info(path: str | os.PathLike) -> dict:
     dict
         ``path``, ``complete`` (bool), ``blocks_done`` / ``n_blocks`` (for unfinished
         lazyact files), ``format``, ``shape``, ``arrays`` (dtype, chunks, compression
-        per statistic), ``params``, ``version``, ``summary`` (bool), ``size_bytes``.
+        per statistic), ``params``, ``version``, ``summary`` (bool), ``size_bytes``,
+        ``obs`` (``(column, kind)`` of the stored sample annotations), ``spatial`` (shape of
+        stored coordinates, or None).
 
     Raises
     ------
@@ -88,11 +91,23 @@ def file_info(path: str | os.PathLike) -> dict:
             out["proteins"] = info["proteins"][:5]
             out["samples"] = info["samples"][:5]
         out["params"] = params
+        obs = f.get("obs")
+        out["obs"] = describe_frame(obs) if isinstance(obs, h5py.Group) else []
+        out["spatial"] = _spatial_shape(f)
         out["version"] = py_value(attrs.get("lazyact_version")) if "lazyact_version" in attrs else None
         out["summary"] = "summary" in f
         if layout:
             out["block"] = layout.get("block")
     return out
+
+
+def _spatial_shape(f: h5py.File) -> tuple[int, ...] | None:
+    """Shape of the stored coordinates (``/spatial`` or ``obsm/spatial``), or None."""
+    for key in ("spatial", "obsm/spatial"):
+        node = f.get(key)
+        if isinstance(node, h5py.Dataset):
+            return tuple(int(n) for n in node.shape)
+    return None
 
 
 def format_info(info: Mapping[str, Any]) -> str:
@@ -124,9 +139,17 @@ def format_info(info: Mapping[str, Any]) -> str:
     if info.get("samples"):
         more = ", ..." if info["shape"][1] > 5 else ""
         lines.append(f"  samples    {', '.join(map(printable, info['samples']))}{more}")
+    params = info.get("params") or {}
+    if params.get("input"):
+        lines.append(f"  input      {printable(params['input'])}")
+    if isinstance(params.get("n_genes"), (int, float)) and params["n_genes"]:
+        lines.append(f"  genes      {int(params['n_genes']):,} shared by the input and the signature")
+    if info.get("obs"):
+        lines.append("  obs        " + ", ".join(f"{name} ({kind})" for name, kind in info["obs"]))
+    if info.get("spatial"):
+        lines.append(f"  spatial    {' x '.join(map(str, info['spatial']))} coordinates")
     if info.get("version"):
         lines.append(f"  written by lazyact {printable(info['version'])}")
-    params = info.get("params") or {}
     if params:
         lines.append("  parameters")
         for k, v in params.items():

@@ -29,13 +29,15 @@ The choice made is in :attr:`H5ADSource.layer`.
 
 Gene names
 ----------
-``gene_column=None`` gives the var index as stored.  ``gene_column="name"``
+``gene_column=None`` (or ``"var_names"``) gives the var index as stored.  ``gene_column="name"``
 takes a var column (categorical columns are decoded; missing entries fall
 back to the index).  ``gene_column="auto"`` mirrors SecActPy's
 ``_resolve_gene_names`` (``inference.py:52-63``, ``streaming.py:303-321``):
 when more than half of the index starts with ``ENSG``/``ENSMUSG``, use the
 first of the var columns ``gene_name``, ``feature_name``, ``gene_symbol``,
-``symbol`` that exists.
+``symbol`` that exists, then scanpy's ``gene_symbols``; when none exists it is
+an error that lists the var columns (SecActPy would go on with the IDs and
+find no shared genes).
 """
 from __future__ import annotations
 
@@ -54,8 +56,8 @@ from .safety import UnsafeFileError, attr_shape, attr_str, attr_strings, check_s
 
 __all__ = ["H5ADSource", "TenxH5Source", "open_path", "read_h5_column", "read_h5_index"]
 
-#: SecActPy's symbol columns, in its order (inference.py:58)
-SYMBOL_COLUMNS = ("gene_name", "feature_name", "gene_symbol", "symbol")
+#: SecActPy's symbol columns, in its order (inference.py:58), then scanpy's (``sc.read_10x_mtx(var_names="gene_ids")``)
+SYMBOL_COLUMNS = ("gene_name", "feature_name", "gene_symbol", "symbol", "gene_symbols")
 
 
 # ----------------------------------------------------------------------------
@@ -142,8 +144,8 @@ def to_str_names(values: Any, fallback: np.ndarray | None) -> pd.Index:
 
 
 def resolve_gene_column(index: np.ndarray | None, columns: list[str], gene_column: str | None) -> str | None:
-    """Which var column to take names from (None: the index)."""
-    if gene_column is None:
+    """Which var column to take names from (None: the index; ``gene_column="var_names"`` asks for it)."""
+    if gene_column is None or (gene_column == "var_names" and "var_names" not in columns):
         return None
     if gene_column != "auto":
         if gene_column not in columns:
@@ -154,7 +156,14 @@ def resolve_gene_column(index: np.ndarray | None, columns: list[str], gene_colum
     names = [str(x) for x in index]
     n_ens = sum(1 for g in names if g.startswith(("ENSG", "ENSMUSG")))
     if n_ens > len(names) * 0.5:
-        return next((c for c in SYMBOL_COLUMNS if c in columns), None)
+        found = next((c for c in SYMBOL_COLUMNS if c in columns), None)
+        if found is None:
+            raise ValueError(
+                f"the gene names are Ensembl IDs ({names[0]!r}, ...) and gene_column='auto' found none of the "
+                f"symbol columns {', '.join(SYMBOL_COLUMNS)} in var; var columns: {columns}. Name the column "
+                "that holds gene symbols: gene_column='<column>' (command line: --gene-column COLUMN), or "
+                "gene_column='var_names' (--gene-column var_names) to match the Ensembl IDs as they are")
+        return found
     return None
 
 
