@@ -27,7 +27,6 @@ import pandas as pd
 
 from ._optional import require
 from ._version import __version__
-from .activity import LazyActivity
 from .array import Accumulator, LazyArray, config, format_bytes
 from .array.reduce import sum_dtype_for
 from .array.sinks import read_all

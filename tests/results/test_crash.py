@@ -21,7 +21,6 @@ import pickle
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 import warnings

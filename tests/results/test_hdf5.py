@@ -1,7 +1,6 @@
 """The HDF5 results format: write_hdf5 block by block, resume, refusals, full disk, kill -9."""
 from __future__ import annotations
 
-import errno
 import os
 import signal
 import subprocess
