@@ -105,6 +105,7 @@ def test_info_complete_partial_and_foreign(tmp_path, capsys, ly86_n50):
     # an unfinished run: keep a .partial with 2 of 5 blocks
     part = partial_path(tmp_path / "u.h5")
     store = ly86_n50.store
+    store.tier = None  # the first write's blocks are on disk: this run must compute to be interrupted
     calls = {"n": 0}
     real = store.function
 

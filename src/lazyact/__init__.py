@@ -9,7 +9,7 @@ nothing until a slice is asked for; on the bundled bulk example:
 >>> act.zscore.loc["IL6", :].shape  # one protein over all samples: only that row is computed
 (5,)
 """
-from . import fdr, ranking, ridge
+from . import demo, fdr, ranking, ridge, tl
 from ._version import __version__
 from .activity import ActivityArray, LazyActivity
 from .fdr import qvalue
@@ -33,6 +33,7 @@ __all__ = [
     "StoredActivity",
     "activity",
     "active",
+    "demo",
     "fdr",
     "qvalue",
     "ranking",
@@ -43,5 +44,6 @@ __all__ = [
     "permutation_table",
     "projection",
     "ridge",
+    "tl",
     "view",
 ]

@@ -8,7 +8,10 @@ and schedules those blocks.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+import logging
+import os
+from pathlib import Path
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -19,7 +22,11 @@ from .preprocess import as_expression
 from .ridge import STATISTICS, AnalyticModel, Projection, RidgeModel, make_model
 from .results.fingerprint import check_input_stamps, input_stamps
 from .results.io import ActivityIO
+from .results.stored import open_results
+from .results.tier import FileTier, scratch_tier
 from .views import ActivityArray, ActivityViews
+
+log = logging.getLogger(__name__)
 
 __all__ = ["ActivityArray", "ActivityBlocks", "LazyActivity"]
 
@@ -169,6 +176,10 @@ class LazyActivity(ActivityViews, ActivityIO):
         Output row -> projection row (for grouped signatures).
     params : dict, optional
         Extra parameters recorded in :attr:`params` (preprocessing, ...).
+    obs : pandas.DataFrame or callable, optional
+        Annotations of the samples (the input's ``obs``: cell type, batch...), indexed
+        like ``samples``, or a function returning them when first asked (:attr:`obs`);
+        written with the results.
     null : {"permutation", "analytic"}, default "permutation"
         ``"analytic"``: the exact mean and variance of the permutation null
         over all permutations (:class:`~lazyact.ridge.analytic.AnalyticModel`:
@@ -194,7 +205,7 @@ class LazyActivity(ActivityViews, ActivityIO):
     def __init__(self, T, permutations=1000, Y=None, *, proteins=None, samples=None, seed: int = 0,
                  rng: str = "srand", backend: str = "numpy", chunks=None, cache_bytes: int | None = None,
                  threads: int | None = None, row_map=None, params: Mapping[str, Any] | None = None,
-                 spatial=None, kernel: str = "auto", null: str = "permutation", dtype=None):
+                 spatial=None, obs=None, kernel: str = "auto", null: str = "permutation", dtype=None):
         if Y is None:
             raise ValueError("LazyActivity needs expression Y (genes x samples)")
         if null not in ("permutation", "analytic"):
@@ -236,7 +247,10 @@ class LazyActivity(ActivityViews, ActivityIO):
             **dict(params or {}),
         }
         self.spatial = None if spatial is None else np.asarray(spatial)
+        self._obs: pd.DataFrame | Callable[[], Any] | None = obs
         self.summary_stats = None
+        self.persisted: Path | None = None
+        self.store.tier = scratch_tier(self.store)
         self._views: dict[str, ActivityArray] = {}
 
     @staticmethod
@@ -248,6 +262,101 @@ class LazyActivity(ActivityViews, ActivityIO):
     @property
     def model(self) -> RidgeModel:
         return self.blocks.model
+
+    @property
+    def obs(self) -> pd.DataFrame | None:
+        """Annotations of the samples from the input (its ``obs``: cell type, sample...), or None.
+
+        Read from the input when first asked; written into results files
+        (``to_hdf5``/``to_h5ad``/``persist``) and read back by :func:`lazyact.open`.
+        """
+        if callable(self._obs):
+            obs = self._obs()
+            self._obs = None if obs is None else _check_obs(obs, self.samples)
+        elif self._obs is not None and not isinstance(self._obs, pd.DataFrame):
+            self._obs = _check_obs(self._obs, self.samples)
+        return self._obs
+
+    def persist(self, path: str | os.PathLike, *, compression: str | None = "gzip", block: int | None = None,
+                progress: bool | None = True, overwrite: bool = False, summary: bool = False) -> Path:
+        """Compute everything once into a results file; this object then reads the file.
+
+        Writes :meth:`to_hdf5` (:meth:`to_h5ad` for a ``.h5ad`` path, :meth:`to_zarr` for a
+        ``.zarr`` store, on the active dask cluster if any) in one pass, then
+        every later slice, reduction, :meth:`top`, :meth:`qvalue` or write of this activity
+        reads the file instead of computing (``store.stats.calls`` stays 0). Values are
+        the same bits as computed ones (float64). If ``path`` already holds these results
+        (same inputs and parameters, e.g. from an earlier session), nothing is computed:
+        the file is attached. An interrupted write resumes when called again.
+
+        Parameters
+        ----------
+        path : str or path
+            ``.h5`` (default layout), ``.h5ad`` or ``.zarr``.
+        compression, block, progress, summary
+            As in :meth:`to_hdf5` (``summary`` for ``.h5`` and ``.zarr`` only).
+        overwrite : bool
+            Replace a file at ``path`` that holds other results.
+
+        Returns
+        -------
+        pathlib.Path
+
+        Raises
+        ------
+        FileExistsError
+            ``path`` holds other results and ``overwrite`` is False.
+
+        Examples
+        --------
+        >>> import lazyact, tempfile, os
+        >>> from lazyact.demo import example_path
+        >>> act = lazyact.activity(example_path(), "CytoSig", n_rand=20)
+        >>> _ = act.persist(os.path.join(tempfile.mkdtemp(), "ly86.h5"), progress=False)
+        >>> act.store.stats.reset(); _ = act.zscore.max(axis=1); act.store.stats.calls
+        0
+        >>> act  # doctest: +ELLIPSIS
+        LazyActivity: 43 proteins x 5 samples (n_rand=20, rng='srand', seed=0), 100% computed, persisted to '...ly86.h5'
+        """
+        path = Path(os.fspath(path))
+        stored = None
+        if path.exists() and not overwrite:
+            stored = open_results(path)
+            why = self._persisted_mismatch(stored)
+            if why:
+                stored.close()
+                raise FileExistsError(f"'{path}' exists and holds other results ({why}); pass overwrite=True to "
+                                      "replace it, or persist to another path")
+            log.info("'%s' already holds these results: reading it, nothing to compute", path)
+        else:
+            if path.suffix.lower() == ".h5ad":
+                self.to_h5ad(path, compression=compression, block=block, progress=progress, overwrite=overwrite)
+            elif path.suffix.lower() == ".zarr":
+                self.to_zarr(path, compression=compression, block=block, progress=progress, overwrite=overwrite,
+                             summary=summary)
+            else:
+                self.to_hdf5(path, compression=compression, block=block, progress=progress, overwrite=overwrite,
+                             summary=summary)
+            stored = open_results(path)
+        old = self.store.tier
+        self.store.tier = FileTier(stored.blocks, self.shape[1], str(path))
+        if old is not None and hasattr(old, "close"):
+            old.close()
+        if stored.summary_stats is not None:
+            self.summary_stats = stored.summary_stats
+        self.persisted = path
+        return path
+
+    def _persisted_mismatch(self, stored: Any) -> str:
+        """Why a stored file does not hold this activity's results ('' when it does)."""
+        if tuple(stored.shape) != tuple(self.shape):
+            return f"shape {stored.shape}, not {self.shape}"
+        missing = [n for n in self.store.names if n not in stored.arrays]
+        if missing:
+            return f"no {', '.join(missing)}"
+        if stored.attrs.get("lazyact_fingerprint") != self.fingerprint():
+            return "written from other inputs or parameters"
+        return ""
 
     @property
     def valid(self) -> np.ndarray:
@@ -272,18 +381,31 @@ class LazyActivity(ActivityViews, ActivityIO):
 
     def __repr__(self) -> str:
         p, m = self.shape
-        done = self.store.cached_fraction()
+        done = self.store.computed_fraction()
         pct = f"{100 * done:.0f}%" if done == 0 or done >= 0.01 else "<1%"
         if self.params.get("null") == "analytic":
             how = "null='analytic'"
         else:
             how = f"n_rand={self.params['n_rand']}, rng={self.params['rng']!r}, seed={self.params['seed']}"
-        return f"LazyActivity: {p:,} proteins x {m:,} samples ({how}), {pct} computed"
+        where = f", persisted to '{self.persisted}'" if self.persisted is not None else ""
+        return f"LazyActivity: {p:,} proteins x {m:,} samples ({how}), {pct} computed{where}"
 
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_views"] = {}
+        if not isinstance(state.get("_obs"), pd.DataFrame):  # a reader of the input: not for other processes
+            state["_obs"] = None
         return state
+
+
+def _check_obs(obs: Any, samples: pd.Index) -> pd.DataFrame:
+    """``obs`` as a DataFrame indexed by ``samples`` (same length; its own index is replaced)."""
+    frame = obs if isinstance(obs, pd.DataFrame) else pd.DataFrame(obs)
+    if len(frame) != len(samples):
+        raise ValueError(f"obs has {len(frame)} rows for {len(samples)} samples")
+    frame = frame.copy(deep=False)
+    frame.index = pd.Index(samples)
+    return frame
 
 
 def _projection_from_T(T) -> Projection:

@@ -9,9 +9,12 @@
     lazyact demo [--out FILE]                            CytoSig on the bundled bulk example
     lazyact view INPUT|OUT.h5 [--png FILE]               interactive viewer / a PNG of it
 
-``python -m lazyact ...`` does the same. Exit status: 0 success, 1 error (one line on
-stderr: a full disk, another process writing the same OUT, bad input...), 2 bad
-arguments, 3 ``info`` on an unfinished (``.partial``) file, 130 interrupted (Ctrl-C).
+``python -m lazyact ...`` does the same. ``-v`` (before or after the command) prints the
+decisions made (input and matrix used, gene overlap, preprocessing, cells without counts,
+disk tier) from the ``lazyact`` logger; ``-vv`` adds details. Exit status: 0 success, 1
+error (one line on stderr: a full disk, another process writing the same OUT, bad
+input...), 2 bad arguments, 3 ``info`` on an unfinished (``.partial``) file, 130
+interrupted (Ctrl-C).
 
 ``run`` is crash-safe: it writes ``OUT.partial`` next to a journal of the finished
 blocks (each block takes a few seconds), under a lock that refuses a second writer of
@@ -68,7 +71,8 @@ def _input_options(p: argparse.ArgumentParser, signature_required: bool) -> None
     g.add_argument("--group-threshold", type=float, default=None, help="grouping correlation threshold (0.9)")
     g.add_argument("--gene-order", choices=("expression", "signature", "sorted"), default="expression")
     g.add_argument("--layer", default=None, help=".h5ad / AnnData matrix: X, raw or a layers key")
-    g.add_argument("--gene-column", default=None, help=".h5ad var column with gene names (or 'auto')")
+    g.add_argument("--gene-column", default=None,
+                   help=".h5ad var column with gene names, 'auto' (a symbol column for Ensembl IDs) or 'var_names'")
     g.add_argument("--groupby", default=None, metavar="COLUMN",
                    help="pseudobulk: obs column to sum cells by; spatial: cell-type level (mean of the spots' log "
                         "values per group)")
@@ -97,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of :func:`main`."""
     ap = argparse.ArgumentParser(prog="lazyact", description="Secreted-protein activity (SecAct / CytoSig), lazily.")
     ap.add_argument("--version", action="version", version=f"lazyact {__version__}")
+    ap.add_argument("-v", "--verbose", action="count", default=0,
+                    help="print the decisions made (input, matrix, gene overlap, preprocessing); -vv for more")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -105,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "(resumable: rerun the same command after an interruption).")
     run.add_argument("input", metavar="INPUT", help="expression: .h5ad, an AnnData .zarr store, .h5 (10x), .npy, "
                                                    "a text table (genes x samples) or a Space Ranger (Visium) folder")
+    _verbose_option(run)
     run.add_argument("-o", "--out", required=True, help="results file (.h5, .h5ad with --h5ad) or zarr store (.zarr)")
     _input_options(run, signature_required=True)
     w = run.add_argument_group("output")
@@ -134,10 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="describe a results file", description="Shape, parameters and "
                           "completeness of a results file (or of its unfinished .partial).")
     info.add_argument("path", metavar="FILE")
+    _verbose_option(info)
 
     demo = sub.add_parser("demo", help="run CytoSig on the bundled real bulk example",
                           description="CytoSig activity of the bundled Ly86-Fc vs vehicle log fold changes: "
                                       "prints the top proteins per sample and writes a small results file.")
+    _verbose_option(demo)
     demo.add_argument("--out", default="lazyact-demo.h5", help="results file (default ./lazyact-demo.h5)")
     demo.add_argument("--n-rand", type=int, default=1000, help="permutations (default 1000)")
     demo.add_argument("--top", type=int, default=5, help="proteins listed per sample (default 5)")
@@ -148,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
                                       "and, with coordinates, its spatial map. --png draws it offscreen (with "
                                       "matplotlib where wgpu finds no usable GPU adapter).")
     view.add_argument("input", metavar="INPUT", help="expression data or a results file")
+    _verbose_option(view)
     _input_options(view, signature_required=False)
     vg = view.add_argument_group("viewer")
     vg.add_argument("--png", default=None, help="render offscreen to this PNG instead of opening a window")
@@ -217,6 +227,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     with _cluster(args):
         act = _activity(args)
+        act.store.tier = None  # the file written is the only pass: no scratch copy of it
         print(f"{act!r}", file=sys.stderr)
         compression = args.compression if args.compression is not None else ("zstd" if is_zarr else "gzip")
         compression = None if compression.lower() == "none" else compression
@@ -319,6 +330,24 @@ def _cmd_view(args: argparse.Namespace) -> int:
 _COMMANDS = {"run": _cmd_run, "info": _cmd_info, "demo": _cmd_demo, "view": _cmd_view}
 
 
+def _verbose_option(parser: argparse.ArgumentParser) -> None:
+    """``-v`` also after the command (``lazyact run -v ...``)."""
+    parser.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                        help="print the decisions made (input, matrix, gene overlap, preprocessing); -vv for more")
+
+
+def _log_to_stderr(verbose: int) -> logging.Handler | None:
+    """Show the ``lazyact`` logger's records on stderr (INFO with -v, DEBUG with -vv)."""
+    if not verbose:
+        return None
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("lazyact: %(message)s"))
+    logger = logging.getLogger("lazyact")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO if verbose == 1 else logging.DEBUG)
+    return handler
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``lazyact`` command line; returns the exit status.
 
@@ -330,6 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(_view_argv(argv))
+    handler = _log_to_stderr(getattr(args, "verbose", 0))
     try:
         return _COMMANDS[args.command](args)
     except KeyboardInterrupt as exc:
@@ -344,6 +374,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             msg = exc.strerror
         print(f"lazyact {args.command}: error: {printable(msg)}", file=sys.stderr)
         return 1
+    finally:
+        if handler is not None:
+            logger = logging.getLogger("lazyact")
+            logger.removeHandler(handler)
+            logger.setLevel(logging.NOTSET)
 
 
 if __name__ == "__main__":  # pragma: no cover

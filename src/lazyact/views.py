@@ -8,11 +8,13 @@ A class using :class:`ActivityViews` provides ``store`` (a
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 from . import fdr, ranking
-from .array import MOMENTS, LazyArray
+from .array import MOMENTS, LazyArray, reduce_many
 from .array import summary as store_summary
 from .ridge import STATISTICS
 
@@ -34,6 +36,8 @@ class ActivityArray(LazyArray):
     >>> act.zscore[0, :3].shape
     (3,)
     """
+
+    axis_names = ("protein", "sample")
 
     @property
     def proteins(self) -> pd.Index:
@@ -129,6 +133,47 @@ class ActivityViews:
         (2, 16)
         """
         return self._summary_frame(progress)
+
+    def reduce(self, ops: dict, axis: int | None = 1, *, ddof: float = 0, progress: bool | None = None) -> Any:
+        """Several reductions of several statistics in ONE pass over the blocks.
+
+        Parameters
+        ----------
+        ops : dict
+            ``{statistic: reduction or [reductions]}`` with reductions of the views
+            (``"max"``, ``"mean"``, ``"std"``, ``"nanmax"``...).
+        axis : {1, 0, None}
+            ``1`` (default): one value per protein; ``0``: per sample; ``None``: one each.
+        ddof : float
+            Delta degrees of freedom of ``std``/``var``.
+        progress : bool, optional
+            Progress bar (None: automatic on long work).
+
+        Returns
+        -------
+        pandas.DataFrame or pandas.Series
+            Columns ``(statistic, reduction)``, indexed by protein (``axis=1``) or sample
+            (``axis=0``); a Series for ``axis=None``. Each value equals the view's own
+            reduction (``act.zscore.max(axis=1)``).
+
+        Examples
+        --------
+        >>> import numpy as np, lazyact
+        >>> rng = np.random.default_rng(0)
+        >>> act = lazyact.LazyActivity(rng.standard_normal((2, 30)), 10, rng.standard_normal((30, 5)))
+        >>> r = act.reduce({"zscore": ["max", "mean"], "pvalue": "min"})
+        >>> r.columns.tolist()
+        [('zscore', 'max'), ('zscore', 'mean'), ('pvalue', 'min')]
+        >>> bool((r["zscore", "max"].to_numpy() == act.zscore.max(axis=1)).all())
+        True
+        """
+        res = reduce_many(self.store, ops, axis, ddof=ddof, progress=progress)
+        flat = {(name, op): value for name, by_op in res.items() for op, value in by_op.items()}
+        keys = pd.MultiIndex.from_tuples(list(flat), names=["statistic", "reduction"])
+        if axis is None:
+            return pd.Series(list(flat.values()), index=keys)
+        index = self.proteins if axis in (1, -1) else self.samples
+        return pd.DataFrame(np.column_stack(list(flat.values())), index=index, columns=keys)
 
     # -- multiple testing and rankings (lazyact.fdr, lazyact.ranking) ---------
     def qvalue(self, method: str = "bh", axis: int = 0, **kwargs) -> LazyArray:

@@ -238,3 +238,20 @@ def test_sharded_store_has_one_object_per_block_and_statistic(tmp_path, capsys):
         assert np.array_equal(z[n][:], zarr.open_group(ref, mode="r")[n][:])
     assert main(["info", str(out)]) == 1  # toy outputs are not statistics: info refuses clearly
     assert "without activity results" in capsys.readouterr().err
+
+
+def test_obs_travels_in_both_layouts(tmp_path):
+    """The input's obs (cell type...) is stored in the zarr store as in the .h5 / .h5ad files."""
+    from conftest import DATA
+
+    anndata = pytest.importorskip("anndata")
+    act = lazyact.activity(DATA / "sc_synth_cytosig.h5ad", "CytoSig", preprocess="scrnaseq", n_rand=10)
+    cell_type = act.obs["cell_type"].tolist()
+    plain = act.to_zarr(tmp_path / "r.zarr", progress=False, client=False)
+    ad = act.to_zarr(tmp_path / "a.zarr", format="anndata", progress=False, client=False)
+    assert lazyact.open(plain).obs["cell_type"].tolist() == cell_type
+    assert lazyact.open(ad).obs["cell_type"].tolist() == cell_type
+    back = anndata.read_zarr(ad)
+    assert back.obs["cell_type"].tolist() == cell_type and list(back.obs_names) == list(act.samples)
+    assert ("cell_type", "categorical, 5 values") in file_info(plain)["obs"]
+    assert "cell_type" in dict(file_info(ad)["obs"])

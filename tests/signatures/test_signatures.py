@@ -30,7 +30,7 @@ def test_secact_missing_says_how_to_get_it(monkeypatch, tmp_path):
     import importlib.util
 
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(FileNotFoundError, match="pip download --no-deps secactpy"):
+    with pytest.raises(FileNotFoundError, match=r"lazyact\.signatures\.fetch_secact\(\)"):
         signature_path("SecAct")
 
 

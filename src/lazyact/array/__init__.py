@@ -14,6 +14,8 @@ Nothing here knows what the outputs mean or how they are stored in files.
   mergeable :class:`Accumulator`.
 * :mod:`~lazyact.array.sinks` -- the generic resumable block writer (behind a layout
   protocol), :func:`~lazyact.array.sinks.read_all`, :func:`~lazyact.array.sinks.to_dask`.
+* :mod:`~lazyact.array.tier` -- :class:`BlockTier`, a second (disk) storage level of a
+  store, so that a second full pass reads instead of computing.
 * :mod:`~lazyact.array.config` -- defaults (cache size, threads, progress bars).
 """
 from . import config
@@ -23,7 +25,8 @@ from .config import format_bytes
 from .grid import auto_chunks
 from .indexing import IndexPlan, plan_index, plan_oindex
 from .lazyarray import ArrayTooLargeError, LazyArray
-from .reduce import MOMENTS, REDUCTIONS, Accumulator, reduce, summary
+from .reduce import MOMENTS, REDUCTIONS, Accumulator, reduce, reduce_many, summary
+from .tier import BlockTier
 
 __all__ = [
     "config",
@@ -32,6 +35,7 @@ __all__ = [
     "BlockCache",
     "BlockStats",
     "BlockStore",
+    "BlockTier",
     "auto_chunks",
     "format_bytes",
     "IndexPlan",
@@ -42,5 +46,6 @@ __all__ = [
     "MOMENTS",
     "REDUCTIONS",
     "reduce",
+    "reduce_many",
     "summary",
 ]

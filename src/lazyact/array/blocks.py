@@ -39,6 +39,7 @@ from tqdm.auto import tqdm
 from . import config
 from .cache import BlockCache, CachedBlock
 from .grid import ChunkGroup, auto_chunks, chunk_groups, compact, full_groups, grid_shape, normalise_chunks
+from .tier import BlockTier, tier_fraction, tiered_compute
 
 __all__ = ["BlockFunction", "BlockStats", "BlockStore"]
 
@@ -91,9 +92,12 @@ class BlockStats:
         Block accesses that found all needed cells cached / had to compute some.
     seconds : float
         Time spent in the block function (summed over threads).
+    stored_cells, stored_blocks : int
+        Cells read from the store's disk tier instead of computed; column blocks given to
+        it (see :mod:`lazyact.array.tier`).
     """
 
-    _fields = ("calls", "cells", "hits", "misses", "seconds")
+    _fields = ("calls", "cells", "hits", "misses", "seconds", "stored_cells", "stored_blocks")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -102,7 +106,8 @@ class BlockStats:
     def reset(self) -> None:
         """Set all counters to zero."""
         with self._lock:
-            self.calls = self.cells = self.hits = self.misses = 0
+            for f in self._fields:
+                setattr(self, f, 0)
             self.seconds = 0.0
 
     def add(self, **counts: float) -> None:
@@ -156,11 +161,15 @@ class BlockStore:
         disables caching.
     threads : int, optional
         Worker threads (default :func:`lazyact.array.config.default_threads`).
+    tier : BlockTier, optional
+        A second storage level (:mod:`lazyact.array.tier`): columns it holds are read, not
+        computed, and full-height column blocks computed are given to it. Settable later.
 
     Notes
     -----
-    Pickling keeps the function, chunks, cache size, thread count and token, not the
-    cache contents: an unpickled store starts with an empty cache.
+    Pickling keeps the function, chunks, cache size, thread count, token and tier (which
+    decides what of itself travels), not the cache contents: an unpickled store starts
+    with an empty cache.
 
     Examples
     --------
@@ -184,8 +193,10 @@ class BlockStore:
         chunks: tuple[int, int] | None = None,
         cache_bytes: int | None = None,
         threads: int | None = None,
+        tier: BlockTier | None = None,
     ) -> None:
         self.function = function
+        self.tier = tier
         self.names: tuple[str, ...] = tuple(function.names)
         if not self.names or len(set(self.names)) != len(self.names):
             raise ValueError(f"function.names must be unique and non-empty, got {self.names!r}")
@@ -220,6 +231,7 @@ class BlockStore:
             "cache_bytes": self.cache_bytes,
             "threads": self.threads,
             "token": self.token,
+            "tier": self.tier,
         }
 
     def __setstate__(self, state: dict) -> None:
@@ -232,6 +244,7 @@ class BlockStore:
         self.cache_bytes = state["cache_bytes"]
         self.threads = state["threads"]
         self.token = state["token"]
+        self.tier = state.get("tier")
         self._init_runtime()
 
     def __del__(self) -> None:
@@ -267,6 +280,23 @@ class BlockStore:
         if total == 0:
             return 0.0
         return sum(b.ndone for b in self.cache.blocks()) / total
+
+    def computed_fraction(self) -> float:
+        """Fraction of all cells available without computing: in the cache or in the tier."""
+        total = self.shape[0] * self.shape[1]
+        if total == 0:
+            return 0.0
+        if self.tier is None:
+            return self.cached_fraction()
+        on_disk = np.zeros(self.grid[1], dtype=bool)
+        width, cc = int(self.tier.width), self.chunks[1]
+        for k in np.flatnonzero(np.asarray(self.tier.done(), dtype=bool)).tolist():
+            lo, hi = k * width, min(self.shape[1], (k + 1) * width)
+            if lo % cc == 0 and (hi % cc == 0 or hi == self.shape[1]):  # whole column chunks
+                on_disk[lo // cc : -(-hi // cc)] = True
+        cells = tier_fraction(self.tier, self.shape[1]) * total
+        cells += sum(b.ndone for key, b in self.cache.items() if not on_disk[key[1]])
+        return min(1.0, cells / total)
 
     def clear_cache(self) -> None:
         """Empty the cache."""
@@ -337,8 +367,14 @@ class BlockStore:
         """Call the block function once for ``rows x cols``, bypassing the cache.
 
         The outputs are checked (every name, the right shape) and converted to the
-        store's dtype; the call is counted in :attr:`stats`.
+        store's dtype; the call is counted in :attr:`stats`. With a :attr:`tier`, the
+        columns it holds are read from it instead (:func:`~lazyact.array.tier.tiered_compute`).
         """
+        if self.tier is not None:
+            return tiered_compute(self, rows, cols, self._call)
+        return self._call(rows, cols)
+
+    def _call(self, rows: np.ndarray, cols: np.ndarray) -> dict[str, np.ndarray]:
         t0 = time.perf_counter()
         res = self.function(rows, cols)
         seconds = time.perf_counter() - t0

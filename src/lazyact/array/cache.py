@@ -100,6 +100,11 @@ class BlockCache:
         with self._lock:
             return list(self._blocks.values())
 
+    def items(self) -> list[tuple[Any, CachedBlock]]:
+        """(key, block) pairs, least recently used first (the LRU order is not touched)."""
+        with self._lock:
+            return list(self._blocks.items())
+
     def clear(self) -> None:
         """Drop every entry (blocks in use stay valid for their users)."""
         with self._lock:

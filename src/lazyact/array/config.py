@@ -12,6 +12,11 @@ to the environment):
     available to the process).
 ``LAZYACT_PROGRESS``
     automatic progress bars: ``1``/``true``/``yes``/``on`` or ``0``/``false``/``no``/``off``.
+``LAZYACT_TIER_BYTES``
+    largest result (all statistics) whose full passes are kept on disk in a scratch
+    folder, so that the next full pass reads instead of computing (4 GiB; ``0``: never).
+``LAZYACT_TIER_DIR``
+    where that scratch folder goes (unset or empty: the system's temporary folder).
 
 The environment is read when a value is used, not when lazyact is imported: an invalid
 value raises :class:`ConfigError` (a ``ValueError``) naming the variable and the values
@@ -47,6 +52,8 @@ __all__ = [
     "max_materialise_bytes",
     "iter_bytes",
     "block_bytes",
+    "tier_bytes",
+    "tier_dir",
     "default_threads",
     "progress_enabled",
     "format_bytes",
@@ -101,6 +108,8 @@ _FROM_ENV: dict[str, tuple[str, Callable[[str, str], Any], Any]] = {
     "cache_bytes": ("LAZYACT_CACHE_BYTES", _parse_bytes, 512 * 2**20),
     "threads": ("LAZYACT_THREADS", _parse_threads, None),
     "progress": ("LAZYACT_PROGRESS", _parse_switch, True),
+    "tier_bytes": ("LAZYACT_TIER_BYTES", _parse_bytes, 4 * 2**30),
+    "tier_dir": ("LAZYACT_TIER_DIR", lambda name, value: value.strip() or None, None),
 }
 
 
@@ -111,7 +120,7 @@ def _from_env(setting: str) -> Any:
 
 
 def __getattr__(name: str) -> Any:
-    # ``cache_bytes``, ``threads`` and ``progress`` until they are set in Python
+    # ``cache_bytes``, ``threads``, ``progress``, ``tier_bytes``, ``tier_dir`` until they are set in Python
     if name in _FROM_ENV:
         return _from_env(name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -133,6 +142,12 @@ threads: int | None
 #: Automatic progress bars on long block-wise work (``LAZYACT_PROGRESS``); read from the
 #: environment until set here. ``LAZYACT_PROGRESS=0`` silences them even then.
 progress: bool
+#: Results up to this size (all outputs) keep the blocks of full passes in a scratch folder on
+#: disk, so that a second full pass reads them (``LAZYACT_TIER_BYTES``, 4 GiB; ``0``: never);
+#: read from the environment until set here.
+tier_bytes: int
+#: Folder of the scratch tiers (``LAZYACT_TIER_DIR``; None: the system's temporary folder).
+tier_dir: str | None
 #: Seconds of work before an automatic progress bar appears (tqdm ``delay``).
 progress_delay: float = 1.0
 #: Without a time estimate yet, automatic progress bars only for more blocks than this.

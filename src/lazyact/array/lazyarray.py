@@ -8,10 +8,12 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import pandas as pd
 
+from .._optional import require
 from . import config
 from .blocks import BlockStore
 from .config import format_bytes
 from .indexing import IndexPlan, plan_index, plan_oindex
+from .labels import unknown_label_message
 from .reduce import normalise_axis
 from .reduce import reduce as _reduce
 
@@ -37,14 +39,17 @@ def _as_labels(labels: Any, n: int, what: str) -> pd.Index | None:
     return index
 
 
-def _labels_to_positions(index: pd.Index, key: Any, axis: int) -> Any:
-    """A pandas ``.loc`` key for one axis as a positional (orthogonal) key."""
+def _labels_to_positions(index: pd.Index, key: Any, axis: int, what: str = "label") -> Any:
+    """A pandas ``.loc`` key for one axis as a positional (orthogonal) key (``what``: the labels' name)."""
     if isinstance(key, slice):
         if key == slice(None):
             return key
         return index.slice_indexer(key.start, key.stop, key.step)
     if pd.api.types.is_scalar(key) or (isinstance(key, tuple) and isinstance(index, pd.MultiIndex)):
-        loc = index.get_loc(key)  # KeyError for unknown labels
+        try:
+            loc = index.get_loc(key)
+        except KeyError:
+            raise KeyError(unknown_label_message(key, index, what)) from None
         if isinstance(loc, (int, np.integer)):
             return int(loc)
         return loc  # slice or boolean mask for a repeated label: keeps the axis
@@ -70,7 +75,8 @@ def _labels_to_positions(index: pd.Index, key: Any, axis: int) -> Any:
         missing[missing_pos] = True
         indexer = indexer[indexer >= 0]
     if missing.any():
-        raise KeyError(f"{arr[missing].tolist()} not in index")
+        first = arr[missing][0]
+        raise KeyError(f"{arr[missing].tolist()} not in index: {unknown_label_message(first, index, what)}")
     return indexer.astype(np.intp)
 
 
@@ -120,7 +126,8 @@ class _LocIndexer:
         key = key + (slice(None),) * (2 - len(key))
         rows = a.row_labels if a.row_labels is not None else pd.RangeIndex(a.shape[0])
         cols = a.col_labels if a.col_labels is not None else pd.RangeIndex(a.shape[1])
-        pos = (_labels_to_positions(rows, key[0], 0), _labels_to_positions(cols, key[1], 1))
+        pos = (_labels_to_positions(rows, key[0], 0, a.axis_names[0]),
+               _labels_to_positions(cols, key[1], 1, a.axis_names[1]))
         return a._compute(plan_oindex(pos, a.shape))
 
 
@@ -204,6 +211,8 @@ class LazyArray:
     (np.float64(35.0), np.float64(15.0), 17.5)
     """
 
+    #: What the row and column labels are, for messages (``unknown row 'e'; did you mean ...``).
+    axis_names: tuple[str, str] = ("row", "column")
     #: Whether this view shows the store's output transposed (``view.T``).
     transposed: bool = False
 
@@ -421,8 +430,7 @@ class LazyArray:
         so the graph runs on a ``dask.distributed`` cluster when the block function is
         picklable.
         """
-        import dask.array as da
-
+        da = require("dask.array", "to_dask()")
         kwargs: dict[str, Any] = {} if name is None else {"name": name}
         return da.from_array(
             self, chunks=self.chunks if chunks is None else chunks, asarray=False,

@@ -16,8 +16,8 @@ import numpy as np
 
 from .blocks import BlockStore
 
-__all__ = ["REDUCTIONS", "MOMENTS", "Accumulator", "partial_statistics", "sum_dtype_for", "reduce", "summary",
-           "normalise_axis"]
+__all__ = ["REDUCTIONS", "MOMENTS", "Accumulator", "partial_statistics", "sum_dtype_for", "reduce", "reduce_many",
+           "summary", "normalise_axis"]
 
 #: Supported reduction names.
 REDUCTIONS = (
@@ -357,7 +357,17 @@ def reduce(
     spec = {name: set(_KINDS[kind])}
     desc = f"{op}({name}, axis={ax})"
     acc = _run(store, spec, ax, skipna, rows, cols, progress, desc, length)[name]
+    res = _finish(acc, op, ax, ddof, keepdims, dtype, store.dtype)
+    if out is not None:
+        out[...] = res
+        return out
+    return res
 
+
+def _finish(acc: Accumulator, op: str, ax: int | None, ddof: float, keepdims: bool, dtype: Any,
+            store_dtype: np.dtype) -> Any:
+    """The result of reduction ``op`` from its merged accumulator."""
+    kind, _ = _split(op)
     if kind == "sum":
         res = acc.sum
     elif kind == "mean":
@@ -369,16 +379,70 @@ def reduce(
     else:
         res = acc.extreme(kind)
 
-    res_dtype = np.dtype(dtype) if dtype is not None else _result_dtype(op, store.dtype)
+    res_dtype = np.dtype(dtype) if dtype is not None else _result_dtype(op, store_dtype)
     res = res.astype(res_dtype, copy=False)
     if keepdims:
         res = res.reshape((1, 1) if ax is None else (1, -1) if ax == 0 else (-1, 1))
     elif ax is None:
         res = res[0]
-    if out is not None:
-        out[...] = res
-        return out
     return res
+
+
+def reduce_many(
+    store: BlockStore,
+    ops: Mapping[str, str | Sequence[str]],
+    axis: Any = None,
+    *,
+    ddof: float = 0,
+    keepdims: bool = False,
+    progress: bool | None = None,
+    rows: Any = None,
+    cols: Any = None,
+) -> dict[str, dict[str, Any]]:
+    """Several reductions of several outputs in ONE streaming pass over the blocks.
+
+    Parameters
+    ----------
+    store : BlockStore
+    ops : mapping of str to str or sequence of str
+        ``{output: reduction or [reductions]}``, reductions among :data:`REDUCTIONS`; the
+        NaN-skipping ones (``"nanmax"``...) and the others cannot be mixed in one call.
+    axis, ddof, keepdims, progress, rows, cols
+        As in :func:`reduce`.
+
+    Returns
+    -------
+    dict
+        ``{output: {reduction: result}}``, each result equal to :func:`reduce`'s.
+
+    Examples
+    --------
+    >>> class Two:
+    ...     names, shape, dtype = ("a", "b"), (3, 5), np.dtype("f8")
+    ...     def __call__(self, rows, cols):
+    ...         a = rows[:, None] + cols[None, :] * 0.5
+    ...         return {"a": a, "b": -a}
+    >>> store = BlockStore(Two(), chunks=(3, 2))
+    >>> r = reduce_many(store, {"a": ["max", "mean"], "b": "min"}, axis=1)
+    >>> r["a"]["max"].tolist(), r["b"]["min"].tolist(), store.stats.calls  # 3 column blocks, once each
+    ([2.0, 3.0, 4.0], [-2.0, -3.0, -4.0], 3)
+    """
+    wanted = {n: ((o,) if isinstance(o, str) else tuple(o)) for n, o in ops.items()}
+    store.check_names(tuple(wanted))
+    flags = {_split(op)[1] for o in wanted.values() for op in o}
+    if len(flags) > 1:
+        raise ValueError("reduce_many: NaN-skipping reductions (nanmax, ...) and the others cannot share a pass; "
+                         "make two calls")
+    skipna = flags.pop() if flags else False
+    ax = normalise_axis(axis)
+    shape = _selection_shape(store, rows, cols)
+    if shape[0] * shape[1] == 0:
+        return {n: {op: reduce(store, n, op, ax, ddof=ddof, keepdims=keepdims, rows=rows, cols=cols) for op in o}
+                for n, o in wanted.items()}
+    spec = {n: set().union(*(_KINDS[_split(op)[0]] for op in o)) for n, o in wanted.items()}
+    length = 1 if ax is None else shape[0] if ax == 1 else shape[1]
+    accs = _run(store, spec, ax, skipna, rows, cols, progress, f"{sum(map(len, wanted.values()))} reductions", length)
+    return {n: {op: _finish(accs[n], op, ax, ddof, keepdims, None, store.dtype) for op in o} for n, o in wanted.items()}
 
 
 def summary(

@@ -12,6 +12,8 @@ per-sample vectors.
 """
 from __future__ import annotations
 
+import logging
+import os
 from typing import Any
 
 from ..activity import LazyActivity
@@ -21,6 +23,8 @@ from .bulk import bulk_activity
 from .singlecell import single_cell_activity
 
 __all__ = ["activity"]
+
+log = logging.getLogger(__name__)
 
 
 def activity(expression, signature: Any = "SecAct", *, lambda_: float = DEFAULT_LAMBDA, n_rand: int = 1000,
@@ -134,5 +138,19 @@ def activity(expression, signature: Any = "SecAct", *, lambda_: float = DEFAULT_
         sparse_mode=sparse_mode, null=null, dtype=dtype, check_input=check_input,
     )
     if options.preprocess in SINGLE_CELL_MODES:
-        return single_cell_activity(expression, options)
-    return bulk_activity(expression, options)
+        act = single_cell_activity(expression, options)
+    else:
+        act = bulk_activity(expression, options)
+    path = input_path(expression)
+    if path is not None and isinstance(act, LazyActivity):
+        act.params["input"] = path
+    log.debug("%r", act)
+    return act
+
+
+def input_path(expression: Any) -> str | None:
+    """The file an input was read from (a path, a backed AnnData), as an absolute path, or None."""
+    if isinstance(expression, (str, os.PathLike)):
+        return os.path.abspath(os.fspath(expression))
+    filename = getattr(expression, "filename", None) if getattr(expression, "isbacked", False) else None
+    return os.path.abspath(os.fspath(filename)) if filename else None

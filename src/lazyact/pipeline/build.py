@@ -10,8 +10,10 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -34,7 +36,9 @@ from ..ridge import DEFAULT_LAMBDA, Projection, make_model, projection
 from ..signatures import load_signature
 
 __all__ = ["DEFAULT_SCALE", "PREPROCESS_MODES", "SINGLE_CELL_MODES", "ActivityOptions", "ModelBuild", "build_model",
-           "default_group", "describe_input", "resolve_signature"]
+           "default_group", "describe_input", "resolve_signature", "source_obs"]
+
+log = logging.getLogger(__name__)
 
 #: Values of ``preprocess=``.
 PREPROCESS_MODES = ("none", "center", "scrnaseq", "spatial", "pseudobulk")
@@ -221,6 +225,22 @@ def default_group(signature: Any) -> bool:
     return not (isinstance(signature, str) and signature.lower() == "cytosig")
 
 
+def source_obs(src: Any) -> Any:
+    """A reader of the input's ``obs`` table (cell type, sample...) as a DataFrame, or None.
+
+    Sources with ``obs_keys()``/``obs_column()`` (AnnData, ``.h5ad``) have one; it reads
+    when called (:attr:`lazyact.LazyActivity.obs` calls it when first asked).
+    """
+    if hasattr(src, "obs_keys") and hasattr(src, "obs_column"):
+        return partial(_read_obs, src)
+    return None
+
+
+def _read_obs(src: Any) -> pd.DataFrame:
+    columns = {k: pd.Series(src.obs_column(k)).array for k in src.obs_keys()}
+    return pd.DataFrame(columns, index=pd.Index(src.samples))
+
+
 class ModelBuild:
     """Signature side of a pipeline: grouping, overlap, scaled X, projection, model."""
 
@@ -232,9 +252,10 @@ class ModelBuild:
     def activity(self, expr: Any, sample_names: pd.Index, extra_params: Mapping[str, Any], *, source: Any = None,
                  spatial: Any = None, **kwargs: Any) -> LazyActivity:
         """The :class:`~lazyact.LazyActivity` of ``expr`` (aligned to :attr:`overlap`) with this model."""
+        obs = source_obs(source) if source is not None and len(sample_names) == source.shape[1] else None
         act = LazyActivity(self.projection, self.model, expr, proteins=self.proteins, samples=sample_names,
                            row_map=self.row_map, params={**self.params, **extra_params}, spatial=spatial,
-                           **kwargs)
+                           obs=obs, **kwargs)
         act.genes = self.overlap.genes
         act.source = source
         return act
@@ -261,6 +282,9 @@ def build_model(sig: pd.DataFrame, sig_name: str, expression_genes: Sequence[Any
         grouped, members = sig, [[str(c)] for c in sig.columns]
         proteins, row_map = pd.Index([str(c) for c in sig.columns], dtype=object), None
     overlap = overlap_genes(expression_genes, grouped.index, options.gene_order)
+    log.info("%d of the signature's %d genes are in the expression (gene_order=%r); %d proteins%s",
+             len(overlap.genes), grouped.shape[0], options.gene_order, len(proteins),
+             f" in {len(members)} groups (group={threshold})" if do_group else "")
     X = scale_signature(grouped, overlap.signature_rows)
     proj = projection(X, options.lambda_)
     table = options.table

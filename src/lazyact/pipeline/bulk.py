@@ -10,6 +10,7 @@ sample is named ``"Change"``, as SecActPy names it.
 from __future__ import annotations
 
 import gzip
+import logging
 import os
 from pathlib import Path
 from typing import Any, Mapping
@@ -25,6 +26,8 @@ from .build import ActivityOptions, build_model, resolve_signature
 from .control import bulk_control_activity
 
 __all__ = ["bulk_activity", "bulk_source", "read_expression_table", "run_bulk"]
+
+log = logging.getLogger(__name__)
 
 _TEXT_SUFFIXES = (".txt", ".tsv", ".csv", ".tab", ".gz")
 
@@ -93,6 +96,9 @@ def run_bulk(src: ExpressionSource, sig: pd.DataFrame, sig_name: str, options: A
     if src.shape[1] == 1:
         sample_names = pd.Index(["Change"], dtype=object)
     expr = PreparedExpression(src, rows, row_offsets=offsets, valid=valid)
+    log.info("input: %s, %d genes x %d samples; preprocess=%r: %s, then each sample z-scored over the shared genes",
+             src.describe(), src.shape[0], src.shape[1], options.preprocess,
+             "gene means over samples subtracted" if offsets is not None else "used as given (differential)")
     extra = {"preprocess": options.preprocess, **options.option_params()} if params is None else dict(params)
     return build.activity(expr, sample_names, extra, source=src, **options.array_options())
 

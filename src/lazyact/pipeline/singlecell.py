@@ -36,6 +36,7 @@ is averaged instead, without scaling or log.
 """
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -62,6 +63,8 @@ from .bulk import bulk_source, run_bulk
 from .spatial import group_level_activity, restrict_to_control
 
 __all__ = ["filter_samples", "group_labels", "single_cell_activity"]
+
+log = logging.getLogger(__name__)
 
 
 def group_labels(src: ExpressionSource, groupby: Any, expression: Any = None) -> np.ndarray:
@@ -123,6 +126,9 @@ def filter_samples(src: ExpressionSource, min_genes: int) -> tuple[ExpressionSou
 def single_cell_activity(expression: Any, options: ActivityOptions) -> LazyActivity:
     """:func:`lazyact.activity` for the single-cell modes (see the module doc)."""
     src = _counts_source(expression, options)
+    log.info("input: %s, %d genes x %d cells; matrix %r%s", src.describe(), src.shape[0], src.shape[1],
+             getattr(src, "layer", None), " (raw/X, as SecActPy; layer='X' uses X)"
+             if getattr(src, "layer", None) == "raw" and options.layer is None else "")
     labels = None
     if options.preprocess == "pseudobulk" or options.groupby is not None:
         labels = group_labels(src, options.groupby, expression)
@@ -141,6 +147,8 @@ def single_cell_activity(expression: Any, options: ActivityOptions) -> LazyActiv
         valid = check_valid(frame.notna().all(axis=0).to_numpy(), frame.columns, "groups",
                             "no counts in any of their cells")
         groupby = options.groupby if isinstance(options.groupby, str) else "labels"
+        log.info("preprocess='pseudobulk': counts summed over the %d groups of %s, CPM, log2(x + 1), centred",
+                 frame.shape[1], groupby)
         bulk = options.as_bulk()
         return run_bulk(bulk_source(frame.fillna(0.0), bulk), sig, sig_name, bulk,
                         params={"preprocess": "pseudobulk", **options.option_params(), "groupby": groupby},
@@ -171,6 +179,10 @@ def single_cell_activity(expression: Any, options: ActivityOptions) -> LazyActiv
         totals, _ = log_row_means(src, kept, np.empty(0, np.intp), options.scale, map=passes_map)
     else:
         totals, offsets = log_row_means(src, kept, shared, options.scale, scale_dtype, map=passes_map)
+    log.info("preprocess=%r: per cell log2(x / total * %g + 1) over %d kept genes, %s, then each cell z-scored "
+             "over the %d shared genes", options.preprocess, options.scale, kept.size,
+             "gene means over all cells subtracted" if control is None else "the control's gene means subtracted",
+             shared.size)
     valid = check_valid(valid_samples(totals), src.samples, "cells" if options.preprocess == "scrnaseq" else "spots",
                         "no counts over the kept genes (library size 0)")
     expr = PreparedExpression(src, kept[shared], row_offsets=offsets, log_scale=options.scale, totals=totals,

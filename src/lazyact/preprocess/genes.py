@@ -162,8 +162,11 @@ def check_orientation(source: ExpressionSource, signature_genes: Sequence[Any]) 
     if s >= 2 and s > 2 * g:
         raise ValueError(
             f"{source.describe()} looks transposed: {s} of its sample names but only {g} of its "
-            f"gene names are signature genes. Pass cells x genes AnnData / .h5ad, or a genes x "
-            f"samples matrix/DataFrame (or state orientation='samples x genes')."
+            f"gene names are signature genes. lazyact.activity reads genes x samples arrays and DataFrames "
+            f"and cells x genes AnnData: pass the transpose, lazyact.activity(data.T, ...) for a DataFrame "
+            f"(or a NumPy/SciPy matrix, exchanging genes= and samples=), lazyact.activity(adata.T, ...) for an "
+            f"AnnData (an .h5ad file: anndata.read_h5ad(path).T); `lazyact run` needs a text table with genes "
+            f"as rows (pandas.read_csv(path, sep=None, engine='python', index_col=0).T.to_csv(new_path, sep='\\t'))."
         )
     return OrientationReport(g, s)
 

@@ -20,6 +20,7 @@ from typing import Any, Mapping, Sequence
 
 import h5py
 import numpy as np
+import pandas as pd
 
 from ..array import BlockStore
 from ..array.sinks import BlockWriter, Target, WritePlan
@@ -27,6 +28,7 @@ from ..ridge import STATISTICS
 from ..sources import open_h5
 from ..sources.safety import UnsafeFileError, attr_str, attr_strings, check_dataset, check_size, printable, read_array
 from .files import NotResultsFileError
+from .frames import write_frame
 from .hdf5 import STR_DTYPE, HDF5Container, labels, range_selection, string_dataset, strings
 
 __all__ = [
@@ -57,6 +59,8 @@ class H5ADLayout(HDF5Container):
         Strings, numbers, arrays and nested dicts.
     obsm_extra : mapping of str to array, optional
         Further ``obsm`` arrays (e.g. ``"spatial"``).
+    obs : pandas.DataFrame, optional
+        Columns of ``obs`` (the samples' annotations, :mod:`lazyact.results.frames`).
     **options
         Of :class:`~lazyact.results.hdf5.HDF5Container`.
     """
@@ -65,19 +69,13 @@ class H5ADLayout(HDF5Container):
 
     def __init__(self, path: str | os.PathLike, targets: Sequence[Target], obs_names: Sequence[str],
                  var_names: Sequence[str], uns: Mapping[str, Any] | None = None,
-                 obsm_extra: Mapping[str, np.ndarray] | None = None, **options: Any):
+                 obsm_extra: Mapping[str, np.ndarray] | None = None, obs: pd.DataFrame | None = None,
+                 **options: Any):
         super().__init__(path, targets, **options)
         self.obs_names, self.var_names = obs_names, var_names
         self.uns = dict(uns or {})
         self.obsm_extra = dict(obsm_extra or {})
-
-    def _frame(self, f: h5py.File, key: str, names: Sequence[str]) -> None:
-        g = f.create_group(key)
-        _encode(g, "dataframe", "0.2.0")
-        g.attrs["_index"] = "_index"
-        g.attrs["column-order"] = np.array([], dtype=np.float64)
-        string_dataset(g, "_index", names, self.compression)
-        _encode(g["_index"], "string-array", "0.2.0")
+        self.obs = obs
 
     def _write_uns(self, g: h5py.Group, values: Mapping[str, Any]) -> None:
         for key, value in values.items():
@@ -110,8 +108,8 @@ class H5ADLayout(HDF5Container):
             ds = f.create_dataset(t.key, shape=(m, p), dtype=plan.dtype, chunks=chunks,
                                   compression=self.compression if chunks else None)
             _encode(ds, "array", "0.2.0")
-        self._frame(f, "obs", self.obs_names)
-        self._frame(f, "var", self.var_names)
+        write_frame(f, "obs", self.obs_names, self.obs, self.compression)
+        write_frame(f, "var", self.var_names, None, self.compression)
         for key, value in self.obsm_extra.items():
             ds = f["obsm"].create_dataset(key, data=np.asarray(value))
             _encode(ds, "array", "0.2.0")
@@ -138,15 +136,17 @@ def write_h5ad(
     fingerprint: str | None = None,
     fingerprint_parts: Mapping[str, Any] | None = None,
     blas_threads: int | None = 1,
+    obs: pd.DataFrame | None = None,
 ) -> Path:
     """Write outputs of ``store`` as an AnnData ``.h5ad`` file (transposed), block by block.
 
     ``X`` holds output ``x`` and ``obsm[name]`` each output in ``obsm``, all as dense
     cols x rows arrays (obs = the store's columns, var = its rows), ``obs``/``var``
     hold the names, ``uns`` the given metadata (strings, numbers, arrays, nested
-    dicts). The file is written with h5py in AnnData's on-disk format (readable by
-    ``anndata.read_h5ad``) with the same resumable machinery as
-    :func:`~lazyact.results.hdf5.write_hdf5` (whose options these are).
+    dicts), ``obs`` the columns of ``obs`` (the samples' annotations). The file is
+    written with h5py in AnnData's on-disk format (readable by ``anndata.read_h5ad``)
+    with the same resumable machinery as :func:`~lazyact.results.hdf5.write_hdf5` (whose
+    options these are).
 
     Examples
     --------
@@ -165,7 +165,7 @@ def write_h5ad(
     store.check_names([x, *obsm])
     p, m = store.shape
     targets = [Target(x, "X", True)] + [Target(n, f"obsm/{n}", True) for n in obsm]
-    layout = H5ADLayout(path, targets, labels(obs_names, m), labels(var_names, p), uns, obsm_extra,
+    layout = H5ADLayout(path, targets, labels(obs_names, m), labels(var_names, p), uns, obsm_extra, obs,
                         compression=compression, resume=resume, overwrite=overwrite, attrs=attrs,
                         fingerprint=fingerprint, fingerprint_parts=fingerprint_parts)
     return BlockWriter(store, layout, dtype=dtype, block=block, progress=progress, summary=False,

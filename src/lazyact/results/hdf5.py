@@ -53,6 +53,7 @@ from ..sources import FileLockedError, SourceReadError, open_h5
 from ..sources.safety import UnsafeFileError, check_size, printable, read_array, read_strings
 from .files import IncompleteFileError, NotResultsFileError, check_target, partial_path
 from .fingerprint import dumps
+from .frames import write_frame
 
 __all__ = [
     "DONE_KEY",
@@ -415,6 +416,9 @@ class HDF5Layout(HDF5Container):
     row_key, col_key : str
     extra : mapping of str to array, optional
         Further small datasets.
+    obs : pandas.DataFrame, optional
+        Annotations of the columns (samples), stored as an AnnData dataframe at ``/obs``
+        (:mod:`lazyact.results.frames`).
     **options
         Of :class:`HDF5Container`.
     """
@@ -423,11 +427,12 @@ class HDF5Layout(HDF5Container):
 
     def __init__(self, path: str | os.PathLike, targets: Sequence[Target], row_names: Sequence[str],
                  col_names: Sequence[str], row_key: str = "feature_names", col_key: str = "sample_names",
-                 extra: Mapping[str, np.ndarray] | None = None, **options: Any):
+                 extra: Mapping[str, np.ndarray] | None = None, obs: pd.DataFrame | None = None, **options: Any):
         super().__init__(path, targets, **options)
         self.row_names, self.col_names = row_names, col_names
         self.row_key, self.col_key = row_key, col_key
         self.extra = extra
+        self.obs = obs
 
     def create_datasets(self, f: h5py.File, plan: WritePlan) -> None:
         p, m = plan.shape
@@ -442,6 +447,8 @@ class HDF5Layout(HDF5Container):
                 f.attrs.create(key, data=np.array(names, dtype=object), dtype=STR_DTYPE)
         for key, value in (self.extra or {}).items():
             f.create_dataset(key, data=value)
+        if self.obs is not None and len(self.obs.columns):
+            write_frame(f, "obs", self.col_names, self.obs, self.compression)
 
 
 def write_hdf5(
@@ -465,6 +472,7 @@ def write_hdf5(
     fingerprint: str | None = None,
     fingerprint_parts: Mapping[str, Any] | None = None,
     blas_threads: int | None = 1,
+    obs: pd.DataFrame | None = None,
 ) -> Path:
     """Write outputs of ``store`` as rows x cols HDF5 datasets, block by block, resumably.
 
@@ -510,6 +518,8 @@ def write_hdf5(
     blas_threads : int or None
         BLAS threads while the blocks are computed (see
         :class:`~lazyact.array.sinks.BlockWriter`).
+    obs : pandas.DataFrame, optional
+        Annotations of the columns, stored at ``/obs`` (an AnnData dataframe).
 
     Returns
     -------
@@ -533,7 +543,7 @@ def write_hdf5(
     names = store.check_names(names)
     p, m = store.shape
     layout = HDF5Layout(path, [Target(n, n) for n in names], labels(row_labels, p), labels(col_labels, m),
-                        row_key, col_key, extra, compression=compression, resume=resume, overwrite=overwrite,
+                        row_key, col_key, extra, obs, compression=compression, resume=resume, overwrite=overwrite,
                         attrs=attrs, fingerprint=fingerprint, fingerprint_parts=fingerprint_parts)
     return BlockWriter(store, layout, dtype=dtype, block=block, progress=progress, summary=summary,
                        blas_threads=blas_threads).run()

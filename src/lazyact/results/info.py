@@ -18,6 +18,7 @@ from ..array.journal import journal_progress
 from ..sources.safety import attr_json, printable, read_attrs
 from . import zarr as zarr_format
 from .files import partial_path
+from .frames import describe_frame
 from .hdf5 import DONE_KEY, open_results_file, progress
 from .stored import inspect, is_complete, py_value
 
@@ -101,9 +102,13 @@ def _zarr_info(p: Path) -> dict:
                 arrays[n]["shards"] = tuple(int(x) for x in (reversed(arr.shards) if tr else arr.shards))
         return info, arrays
 
-    return _describe({"path": str(p), "size_bytes": size}, attrs, incomplete,
-                     journal_progress(p) if incomplete else None, _json_attr(attrs, "lazyact_layout", _layout_problem),
-                     lambda: _json_attr(attrs, "lazyact_params") or {}, "summary" in root, complete)
+    out = _describe({"path": str(p), "size_bytes": size}, attrs, incomplete,
+                    journal_progress(p) if incomplete else None, _json_attr(attrs, "lazyact_layout", _layout_problem),
+                    lambda: _json_attr(attrs, "lazyact_params") or {}, "summary" in root, complete)
+    out["obs"] = zarr_format.describe_obs(root)
+    spatial = root.get("obsm/spatial") if "obsm" in root else root.get("spatial")
+    out["spatial"] = None if spatial is None else tuple(int(n) for n in spatial.shape)
+    return out
 
 
 def file_info(path: str | os.PathLike) -> dict:
@@ -114,7 +119,9 @@ def file_info(path: str | os.PathLike) -> dict:
     dict
         ``path``, ``complete`` (bool), ``blocks_done`` / ``n_blocks`` (for unfinished
         lazyact files), ``format``, ``shape``, ``arrays`` (dtype, chunks, compression
-        per statistic), ``params``, ``version``, ``summary`` (bool), ``size_bytes``.
+        per statistic), ``params``, ``version``, ``summary`` (bool), ``size_bytes``,
+        ``obs`` (``(column, kind)`` of the stored sample annotations), ``spatial`` (shape of
+        stored coordinates, or None).
 
     Raises
     ------
@@ -145,10 +152,23 @@ def file_info(path: str | os.PathLike) -> dict:
                     arrays[n] = {"dataset": key, "dtype": "dataframe", "chunks": None, "compression": None}
             return info, arrays
 
-        return _describe({"path": str(p), "size_bytes": p.stat().st_size}, attrs, incomplete,
-                         progress(p, f) if incomplete else None,
-                         attr_json(f, "lazyact_layout", attrs, check=_layout_problem),
-                         lambda: attr_json(f, "lazyact_params", attrs) or {}, "summary" in f, complete)
+        out = _describe({"path": str(p), "size_bytes": p.stat().st_size}, attrs, incomplete,
+                        progress(p, f) if incomplete else None,
+                        attr_json(f, "lazyact_layout", attrs, check=_layout_problem),
+                        lambda: attr_json(f, "lazyact_params", attrs) or {}, "summary" in f, complete)
+        obs = f.get("obs")
+        out["obs"] = describe_frame(obs) if isinstance(obs, h5py.Group) else []
+        out["spatial"] = _spatial_shape(f)
+        return out
+
+
+def _spatial_shape(f: h5py.File) -> tuple[int, ...] | None:
+    """Shape of the stored coordinates (``/spatial`` or ``obsm/spatial``), or None."""
+    for key in ("spatial", "obsm/spatial"):
+        node = f.get(key)
+        if isinstance(node, h5py.Dataset):
+            return tuple(int(n) for n in node.shape)
+    return None
 
 
 def format_info(info: Mapping[str, Any]) -> str:
@@ -181,9 +201,17 @@ def format_info(info: Mapping[str, Any]) -> str:
     if info.get("samples"):
         more = ", ..." if info["shape"][1] > 5 else ""
         lines.append(f"  samples    {', '.join(map(printable, info['samples']))}{more}")
+    params = info.get("params") or {}
+    if params.get("input"):
+        lines.append(f"  input      {printable(params['input'])}")
+    if isinstance(params.get("n_genes"), (int, float)) and params["n_genes"]:
+        lines.append(f"  genes      {int(params['n_genes']):,} shared by the input and the signature")
+    if info.get("obs"):
+        lines.append("  obs        " + ", ".join(f"{name} ({kind})" for name, kind in info["obs"]))
+    if info.get("spatial"):
+        lines.append(f"  spatial    {' x '.join(map(str, info['spatial']))} coordinates")
     if info.get("version"):
         lines.append(f"  written by lazyact {printable(info['version'])}")
-    params = info.get("params") or {}
     if params:
         lines.append("  parameters")
         for k, v in params.items():

@@ -14,6 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from .._optional import require
 from .._version import __version__
 from ..array import BlockStore
 from ..array.sinks import read_all
@@ -87,7 +88,9 @@ class ActivityIO:
         The layout is SecActPy's streaming writer's (datasets ``beta``, ``se``,
         ``zscore``, ``pvalue`` as proteins x samples, ``feature_names``,
         ``sample_names``) with UTF-8 names, every parameter as a root attribute, the
-        lazyact version and a fingerprint of the inputs. Chunks are chosen so that one
+        lazyact version and a fingerprint of the inputs, and the input's sample annotations
+        (``obs``: cell type, sample...) as an AnnData dataframe at ``/obs`` (read back as
+        ``lazyact.open(path).obs``). Chunks are chosen so that one
         protein row and one block of samples are both cheap to read
         (:func:`lazyact.array.sinks.chunk_shape`).
 
@@ -151,7 +154,7 @@ class ActivityIO:
             self.store, path, names, row_labels=self.proteins, col_labels=self.samples, dtype=dtype,
             compression=compression, block=block, progress=progress, resume=resume, overwrite=overwrite,
             summary=summary, attrs=file_attrs(self), extra=extra, fingerprint=digest(parts),
-            fingerprint_parts=parts,
+            fingerprint_parts=parts, obs=getattr(self, "obs", None),
         )
 
     def to_h5ad(
@@ -170,7 +173,8 @@ class ActivityIO:
         ``obsm["zscore"]``, ``obsm["pvalue"]`` (dense arrays, samples x proteins),
         ``obs_names`` = samples, ``var_names`` = proteins, ``uns["source"]``,
         ``uns["feature_names"]``, and ``uns["lazyact"]`` (version, parameters as
-        JSON), plus ``obsm["spatial"]`` when the activity has coordinates. Written with
+        JSON), plus ``obsm["spatial"]`` when the activity has coordinates; ``obs`` is the
+        input's ``obs`` (cell type, sample...). Written with
         h5py chunk by chunk (never materialised); ``anndata.read_h5ad`` opens it and
         :func:`lazyact.open` reads it back lazily. Options as in :meth:`to_hdf5`.
 
@@ -195,7 +199,7 @@ class ActivityIO:
             self.store, path, x, obsm, obs_names=self.samples, var_names=self.proteins, uns=uns,
             obsm_extra=extra, dtype=dtype, compression=compression, block=block, progress=progress,
             resume=resume, overwrite=overwrite, attrs=file_attrs(self), fingerprint=digest(parts),
-            fingerprint_parts=parts,
+            fingerprint_parts=parts, obs=getattr(self, "obs", None),
         )
 
     def to_zarr(
@@ -299,7 +303,7 @@ class ActivityIO:
             chunks=chunks, shards=shards, dtype=dtype, compression=compression, block=block, progress=progress,
             resume=resume,
             overwrite=overwrite, summary=summary, attrs=file_attrs(self), extra=extra, uns=uns,
-            fingerprint=digest(parts), fingerprint_parts=parts, client=client,
+            fingerprint=digest(parts), fingerprint_parts=parts, client=client, obs=getattr(self, "obs", None),
         )
 
     def to_anndata(self, max_bytes: int | None = None, force: bool = False, progress: bool | None = None) -> Any:
@@ -318,12 +322,15 @@ class ActivityIO:
         >>> act.to_anndata().obsm["pvalue"].shape
         (5, 43)
         """
-        import anndata  # optional dependency (lazyact[anndata]): imported on use
+        anndata = require("anndata", "to_anndata()")
 
         arrays = read_all(self.store, max_bytes=max_bytes, force=force, progress=progress)
         names = self.store.names
         x = "beta" if "beta" in names else names[0]
+        context = getattr(self, "obs", None)
         obs = pd.DataFrame(index=pd.Index([str(s) for s in self.samples], dtype=object))
+        if context is not None:
+            obs = pd.DataFrame({c: context[c].array for c in context.columns}, index=obs.index)
         var = pd.DataFrame(index=pd.Index([str(p) for p in self.proteins], dtype=object))
         adata = anndata.AnnData(X=np.ascontiguousarray(arrays[x].T), obs=obs, var=var)
         for n in names:
@@ -354,7 +361,7 @@ class ActivityIO:
         >>> float(ds.zscore.sel(protein="IL6").max()) == float(act.zscore.loc["IL6"].max())
         True
         """
-        import xarray as xr  # optional dependency (lazyact[xarray]): imported on use
+        xr = require("xarray", "to_xarray()")
 
         data = {n: (("protein", "sample"), self[n].to_dask(chunks)) for n in self.store.names}  # type: ignore[index]
         coords = {"protein": np.asarray(self.proteins, dtype=object), "sample": np.asarray(self.samples, dtype=object)}

@@ -28,6 +28,7 @@ from . import h5ad, hdf5
 from . import zarr as zarr_format
 from .files import IncompleteFileError, NotResultsFileError
 from .fingerprint import digest, hash_names
+from .frames import column_order, read_frame
 from .io import ActivityIO
 
 __all__ = [
@@ -318,6 +319,8 @@ class StoredActivity(ActivityViews, ActivityIO):
         Stored per-protein summaries (``to_hdf5(summary=True)``).
     spatial : numpy.ndarray or None
         Stored coordinates (samples x 2).
+    obs : pandas.DataFrame or None
+        Stored sample annotations (cell type, sample...).
     attrs : dict
         The file's root attributes.
     """
@@ -357,9 +360,26 @@ class StoredActivity(ActivityViews, ActivityIO):
         kwargs = {} if cache_bytes is None else {"cache_bytes": int(cache_bytes)}
         self.store = BlockStore(self.blocks, chunks=chunks, threads=threads, **kwargs)
         self._views: dict[str, Any] = {}
+        self._obs: pd.DataFrame | None | bool = False  # read when first asked
 
     def _missing(self, name: str) -> str:
         return f"'{self.path}' stores no {name!r} (stored: {', '.join(self.store.names)})"
+
+    @property
+    def obs(self) -> pd.DataFrame | None:
+        """The samples' annotations stored with the results (``obs`` of an ``.h5ad`` or a zarr
+        store, ``/obs`` of an ``.h5``: cell type, sample...), indexed by sample; None when there
+        are none."""
+        if self._obs is False and zarr_format.is_zarr_results(self.path):
+            self._obs = zarr_format.read_obs(zarr_format.open_store(self.path), self.samples)
+        if self._obs is False:
+            with hdf5.open_results_file(self.path) as f:
+                g = f.get("obs")
+                frame = read_frame(g) if isinstance(g, h5py.Group) and column_order(g) else None
+            if frame is not None:
+                frame.index = pd.Index(self.samples)
+            self._obs = frame
+        return self._obs
 
     @property
     def arrays(self) -> tuple[str, ...]:

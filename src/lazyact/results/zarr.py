@@ -89,9 +89,11 @@ __all__ = [
     "ZarrLayout",
     "ZarrOutput",
     "compressors",
+    "describe_obs",
     "inspect_store",
     "is_zarr_results",
     "open_store",
+    "read_obs",
     "write_zarr",
 ]
 
@@ -285,6 +287,8 @@ class ZarrLayout:
         Further small arrays (``spatial``: samples x 2; in ``obsm`` for AnnData).
     uns : mapping, optional
         AnnData's ``uns``.
+    obs : pandas.DataFrame, optional
+        The samples' annotations (cell type, sample...), stored at ``obs`` in both layouts.
     """
 
     kind = "zarr"
@@ -294,7 +298,7 @@ class ZarrLayout:
                  compression: str | None = "zstd", shards: bool = False, resume: bool = True,
                  overwrite: bool = False, attrs: Mapping[str, Any] | None = None, fingerprint: str | None = None,
                  fingerprint_parts: Mapping[str, Any] | None = None, extra: Mapping[str, np.ndarray] | None = None,
-                 uns: Mapping[str, Any] | None = None):
+                 uns: Mapping[str, Any] | None = None, obs: pd.DataFrame | None = None):
         self.final = Path(os.fspath(path))
         self.partial = partial_path(self.final)
         self.targets = list(targets)
@@ -311,6 +315,7 @@ class ZarrLayout:
         self.fingerprint_parts = dict(fingerprint_parts or {})
         self.extra = dict(extra or {})
         self.uns = dict(uns or {})
+        self.obs = obs if obs is not None and len(obs.columns) else None
 
     def storage_chunks(self, plan: WritePlan) -> tuple[int, int]:
         """Chunks (rows x cols) whose columns divide the block width, so blocks never share a chunk."""
@@ -373,6 +378,8 @@ class ZarrLayout:
         codec = compressors(self.compression)
         if self.anndata:
             self._create_anndata(root)
+        elif self.obs is not None:
+            _write_elem(root, "obs", self._obs_frame())
         for t in self.targets:
             shape, chunks = ((m, p), (c, r)) if t.transpose else ((p, m), (r, c))
             shards = None if shard is None else (tuple(reversed(shard)) if t.transpose else shard)
@@ -388,17 +395,62 @@ class ZarrLayout:
             if self.anndata:
                 arr.attrs.update(_ENCODING_ARRAY)
 
-    def _create_anndata(self, root: Any) -> None:
-        import anndata  # optional dependency (lazyact[anndata]): AnnData's own encoder writes the small parts
+    def _obs_frame(self) -> pd.DataFrame:
+        """``obs`` indexed by the sample names: the given annotations, or none."""
+        index = pd.Index([str(s) for s in self.col_names], dtype=object)
+        if self.obs is None:
+            return pd.DataFrame(index=index)
+        return pd.DataFrame({c: self.obs[c].array for c in self.obs.columns}, index=index)
 
-        settings = {"auto_shard_zarr_v3": False} if hasattr(anndata.settings, "auto_shard_zarr_v3") else {}
-        with anndata.settings.override(**settings):
-            write_elem = anndata.io.write_elem
-            write_elem(root, "obs", pd.DataFrame(index=pd.Index([str(s) for s in self.col_names], dtype=object)))
-            write_elem(root, "var", pd.DataFrame(index=pd.Index([str(s) for s in self.row_names], dtype=object)))
-            for key in ("obsm", "varm", "obsp", "varp", "layers"):
-                write_elem(root, key, {})
-            write_elem(root, "uns", self.uns)
+    def _create_anndata(self, root: Any) -> None:
+        _write_elem(root, "obs", self._obs_frame())
+        _write_elem(root, "var", pd.DataFrame(index=pd.Index([str(s) for s in self.row_names], dtype=object)))
+        for key in ("obsm", "varm", "obsp", "varp", "layers"):
+            _write_elem(root, key, {})
+        _write_elem(root, "uns", self.uns)
+
+
+def _write_elem(root: Any, key: str, value: Any) -> None:
+    """One element in AnnData's encoding, written by AnnData's own encoder (not sharded)."""
+    from .._optional import require
+
+    anndata = require("anndata", "AnnData's encoding in a zarr store (obs, the AnnData layout)")
+    settings = {"auto_shard_zarr_v3": False} if hasattr(anndata.settings, "auto_shard_zarr_v3") else {}
+    with anndata.settings.override(**settings):
+        anndata.io.write_elem(root, key, value)
+
+
+def read_obs(root: Any, samples: Sequence[str]) -> pd.DataFrame | None:
+    """The samples' annotations stored in a results store (``obs``), indexed by ``samples``; None if none."""
+    g = root.get("obs") if hasattr(root, "get") else None
+    if g is None or not [k for k in g.attrs.get("column-order", [])]:
+        return None
+    from .._optional import require
+
+    frame = require("anndata", "reading obs of a zarr store").io.read_elem(g)
+    frame.index = pd.Index(samples)
+    return frame
+
+
+def describe_obs(root: Any) -> list[tuple[str, str]]:
+    """``(column, kind)`` of a store's ``obs`` (no values read but categories)."""
+    from ..sources.safety import printable
+
+    g = root.get("obs") if hasattr(root, "get") else None
+    if g is None:
+        return []
+    out = []
+    for name in g.attrs.get("column-order", []):
+        node = g.get(name)
+        if node is None:
+            continue
+        if hasattr(node, "dtype"):
+            out.append((name, "strings" if node.dtype.kind in "OTU" else str(node.dtype)))
+        elif "categories" in node:
+            out.append((name, f"categorical, {node['categories'].shape[0]} values"))
+        else:
+            out.append((name, str(node.attrs.get("encoding-type", "group"))))
+    return [(printable(str(n)), printable(str(k))) for n, k in out]
 
 
 def _string_array(root: Any, key: str, values: Sequence[str]) -> None:
@@ -445,6 +497,7 @@ def write_zarr(
     fingerprint_parts: Mapping[str, Any] | None = None,
     blas_threads: int | None = 1,
     client: Any = None,
+    obs: pd.DataFrame | None = None,
 ) -> Path:
     """Write outputs of ``store`` to a zarr store, block by block, resumably; on a cluster when one is active.
 
@@ -456,6 +509,9 @@ def write_zarr(
         Storage chunks (rows x cols); the column block is a multiple of their columns.
     shards : bool
         One shard (object) per block and statistic (zarr's sharding codec).
+    obs : pandas.DataFrame, optional
+        Annotations of the columns (samples), in AnnData's dataframe encoding at ``obs``
+        (both layouts; read back by :func:`read_obs`).
     client : distributed.Client, optional
         Compute and store the blocks on this cluster (default: the active client, if
         any; ``False``: here). A worker's copy of an activity checks, before its first
@@ -489,7 +545,7 @@ def write_zarr(
     block = _block_for((p, m), itemsize, len(names), chunks, block)
     layout = ZarrLayout(path, targets, rows, cols, anndata=anndata, chunks=chunks, compression=compression,
                         shards=shards, resume=resume, overwrite=overwrite, attrs=attrs, fingerprint=fingerprint,
-                        fingerprint_parts=fingerprint_parts, extra=extra, uns=uns)
+                        fingerprint_parts=fingerprint_parts, extra=extra, uns=uns, obs=obs)
     options = dict(dtype=dtype, block=block, progress=progress, summary=summary, blas_threads=blas_threads)
     client = active_client(client)
     if client is None:

@@ -32,11 +32,12 @@ KNOWN = {"cytosig": "CytoSig.tsv.gz", "secact": "SecAct.tsv.gz"}
 ENV_VAR = "LAZYACT_SECACT_PATH"
 
 _HOW_TO_GET = (
-    "The SecAct signature (SecAct.tsv.gz, 80 MB) is not bundled with lazyact. Get it with\n"
-    "    pip download --no-deps secactpy==0.3.1 && unzip -j secactpy-0.3.1-py3-none-any.whl "
-    "'secactpy/data/SecAct.tsv.gz'\n"
-    f"then set {ENV_VAR}=/path/to/SecAct.tsv.gz, pass the path as signature=..., "
-    "or `pip install secactpy` (its data folder is found automatically)."
+    "The SecAct signature (SecAct.tsv.gz, 80 MB) is not bundled with lazyact. Fetch it once with\n"
+    "    python -c \"import lazyact.signatures; lazyact.signatures.fetch_secact()\"\n"
+    "(lazyact.signatures.fetch_secact() downloads the secactpy 0.3.1 wheel with pip, installs nothing, and "
+    "keeps SecAct.tsv.gz in ~/.cache/lazyact, where it is found from then on; installing secactpy itself "
+    "would downgrade numpy to 1.x). Offline: fetch_secact(wheel='secactpy-0.3.1-py3-none-any.whl') with a "
+    f"wheel downloaded elsewhere, set {ENV_VAR}=/path/to/SecAct.tsv.gz, or pass the file as signature=..."
 )
 
 
@@ -81,12 +82,22 @@ def signature_path(name_or_path: str | os.PathLike) -> Path:
     )
 
 
-def fetch_secact(dest: str | os.PathLike | None = None, version: str = "0.3.1") -> Path:
+def fetch_secact(dest: str | os.PathLike | None = None, version: str = "0.3.1",
+                 wheel: str | os.PathLike | None = None) -> Path:
     """Download the SecAct signature from the secactpy wheel on PyPI (needs network and pip).
 
     The wheel is fetched with ``pip download --no-deps`` (nothing is
     installed) and only ``secactpy/data/SecAct.tsv.gz`` is kept, by default at
     ``~/.cache/lazyact/SecAct.tsv.gz`` where :func:`load_signature` finds it.
+
+    Parameters
+    ----------
+    dest : str or path, optional
+        Where to keep the file (default ``~/.cache/lazyact/SecAct.tsv.gz``).
+    version : str
+        secactpy version of the wheel.
+    wheel : str or path, optional
+        A secactpy wheel already on disk (downloaded elsewhere): nothing is downloaded.
 
     Returns
     -------
@@ -98,9 +109,10 @@ def fetch_secact(dest: str | os.PathLike | None = None, version: str = "0.3.1") 
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
-                        "-d", tmp, f"secactpy=={version}"], check=True, capture_output=True, timeout=600)
-        wheel = next(Path(tmp).glob("secactpy-*.whl"))
+        if wheel is None:
+            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
+                            "-d", tmp, f"secactpy=={version}"], check=True, capture_output=True, timeout=600)
+            wheel = next(Path(tmp).glob("secactpy-*.whl"))
         with zipfile.ZipFile(wheel) as zf:
             partial = dest.with_suffix(".partial")
             with zf.open("secactpy/data/SecAct.tsv.gz") as src, open(partial, "wb") as out:

@@ -105,7 +105,8 @@ def as_source(obj: Any, *, genes: Sequence[Any] | None = None, samples: Sequence
         AnnData / .h5ad / zarr: None (``raw`` if present, else ``X``), ``"X"``,
         ``"raw"`` or a ``layers`` key.
     gene_column : str, optional
-        AnnData / .h5ad: take gene names from this var column, or ``"auto"``.
+        AnnData / .h5ad: take gene names from this var column, ``"auto"`` (a symbol
+        column when the names are Ensembl IDs), or ``"var_names"`` (the index as stored).
         10x .h5: ``"name"`` (default) or ``"id"``.
     check_finite, check_counts : bool
         Per-block value checks (NaN/inf; negative values).

@@ -86,6 +86,7 @@ class AnnDataSource(ExpressionSource):
             self._genes = None
             self._samples = None
             self._obsm = None
+            self._obs = None
         else:
             self.backed = False
             has_raw = getattr(adata, "raw", None) is not None
@@ -120,6 +121,7 @@ class AnnDataSource(ExpressionSource):
             self._samples = samples
             self._obsm = {k: np.asarray(v) for k, v in adata.obsm.items()
                           if isinstance(v, np.ndarray)}
+            self._obs = adata.obs
         self.is_sparse = self._inner.is_sparse
 
     @staticmethod
@@ -175,9 +177,24 @@ class AnnDataSource(ExpressionSource):
 
     def __getstate__(self) -> dict:
         state = super().__getstate__()
+        state["_obs"] = None  # the annotations stay in the process that has the AnnData
         if state.get("_obsm"):  # keep only the coordinates the viewer needs
             state["_obsm"] = {k: v for k, v in state["_obsm"].items() if k == "spatial"}
         return state
+
+    def obs_keys(self) -> list[str]:
+        """Column names of ``obs``."""
+        if self.backed:
+            return self._inner.obs_keys()
+        return [] if self._obs is None else [str(c) for c in self._obs.columns]
+
+    def obs_column(self, name: str) -> pd.Series:
+        """One ``obs`` column, indexed by sample name."""
+        if self.backed:
+            return self._inner.obs_column(name)
+        if self._obs is None or name not in self._obs.columns:
+            raise KeyError(f"obs has no column {name!r}; available: {self.obs_keys()}")
+        return pd.Series(self._obs[name].array, index=self.samples, name=name)
 
     def obsm(self, key: str) -> np.ndarray:
         """``obsm[key]`` as an array (cells x d)."""

@@ -58,8 +58,8 @@ __all__ = [
     "to_str_names",
 ]
 
-#: SecActPy's symbol columns, in its order (inference.py:58)
-SYMBOL_COLUMNS = ("gene_name", "feature_name", "gene_symbol", "symbol")
+#: SecActPy's symbol columns, in its order (inference.py:58), then scanpy's (``sc.read_10x_mtx(var_names="gene_ids")``)
+SYMBOL_COLUMNS = ("gene_name", "feature_name", "gene_symbol", "symbol", "gene_symbols")
 
 
 class Hierarchy(Protocol):
@@ -187,8 +187,8 @@ def to_str_names(values: Any, fallback: np.ndarray | None) -> pd.Index:
 
 
 def resolve_gene_column(index: np.ndarray | None, columns: list[str], gene_column: str | None) -> str | None:
-    """Which var column to take names from (None: the index)."""
-    if gene_column is None:
+    """Which var column to take names from (None: the index; ``gene_column="var_names"`` asks for it)."""
+    if gene_column is None or (gene_column == "var_names" and "var_names" not in columns):
         return None
     if gene_column != "auto":
         if gene_column not in columns:
@@ -199,7 +199,14 @@ def resolve_gene_column(index: np.ndarray | None, columns: list[str], gene_colum
     names = [str(x) for x in index]
     n_ens = sum(1 for g in names if g.startswith(("ENSG", "ENSMUSG")))
     if n_ens > len(names) * 0.5:
-        return next((c for c in SYMBOL_COLUMNS if c in columns), None)
+        found = next((c for c in SYMBOL_COLUMNS if c in columns), None)
+        if found is None:
+            raise ValueError(
+                f"the gene names are Ensembl IDs ({names[0]!r}, ...) and gene_column='auto' found none of the "
+                f"symbol columns {', '.join(SYMBOL_COLUMNS)} in var; var columns: {columns}. Name the column "
+                "that holds gene symbols: gene_column='<column>' (command line: --gene-column COLUMN), or "
+                "gene_column='var_names' (--gene-column var_names) to match the Ensembl IDs as they are")
+        return found
     return None
 
 

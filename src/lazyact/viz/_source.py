@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from ..array.labels import unknown_label_message
 from ..results import open_results, read_obsm
 from ..ridge import STATISTICS
 
@@ -57,22 +58,7 @@ def unknown_protein_message(protein: Any, proteins: pd.Index) -> str:
     >>> unknown_protein_message("il6", pd.Index(["IL6", "IL1A"]))
     "unknown protein 'il6'; did you mean 'IL6'?"
     """
-    import difflib
-
-    names = [str(p) for p in proteins]
-    key = str(protein)
-    upper = {n.upper(): n for n in names}
-    close = []
-    if key.upper() in upper:
-        close.append(upper[key.upper()])
-    close += [n for n in names if n.upper().startswith(key.upper()) and n not in close][:3]
-    close += [upper[n] for n in difflib.get_close_matches(key.upper(), list(upper), n=3, cutoff=0.6)
-              if upper[n] not in close]
-    if close:
-        quoted = " or ".join(repr(c) for c in close[:3])
-        return f"unknown protein {protein!r}; did you mean {quoted}?"
-    shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
-    return f"unknown protein {protein!r} ({len(names)} proteins: {shown})"
+    return unknown_label_message(protein, proteins, "protein")
 
 
 class Cancelled(Exception):

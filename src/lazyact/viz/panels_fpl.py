@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .layout import colorbar_ticks, label_step, panel_rects, spot_size
+from .panels import PanelUpdates
 from .renderer import RendererUnavailable, adapter_problem, import_fastplotlib
 
 __all__ = ["FastplotlibPanels"]
@@ -54,7 +55,7 @@ def _figure_class(imgui: bool | None) -> tuple[Any, bool]:
     return layouts.Figure, False
 
 
-class FastplotlibPanels:
+class FastplotlibPanels(PanelUpdates):
     """fastplotlib figure of a :class:`~lazyact.viz.viewer.Viewer` (see the module doc)."""
 
     name = "fastplotlib"
@@ -317,17 +318,6 @@ class FastplotlibPanels:
         tr.y_range = self._trace_y
 
     # ------------------------------------------------------------------ updates
-    def update(self, *parts: str) -> None:
-        """Redraw the parts that changed: ``window``, ``row``, ``selection``, ``style``, ``titles``."""
-        parts_set = set(parts)
-        if "window" in parts_set or "style" in parts_set:
-            self._update_window()
-        elif "selection" in parts_set:
-            self._update_selection()
-        if "row" in parts_set or "style" in parts_set:
-            self._update_row()
-        self.update_titles()
-
     def _update_window(self) -> None:
         v = self.v
         lo, hi = v.clim

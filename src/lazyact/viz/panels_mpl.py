@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .layout import colorbar_ticks, label_step, panel_rects, spot_size
+from .panels import PanelUpdates
 
 __all__ = ["MatplotlibPanels"]
 
@@ -35,7 +36,7 @@ def _pt(px: float) -> float:
     return px * 72.0 / _DPI
 
 
-class MatplotlibPanels:
+class MatplotlibPanels(PanelUpdates):
     """matplotlib figure of a :class:`~lazyact.viz.viewer.Viewer` (see the module doc)."""
 
     name = "matplotlib"
@@ -212,17 +213,6 @@ class MatplotlibPanels:
         sax.apply_aspect()
 
     # ------------------------------------------------------------------ updates
-    def update(self, *parts: str) -> None:
-        """Redraw the parts that changed: ``window``, ``row``, ``selection``, ``style``, ``titles``."""
-        parts_set = set(parts)
-        if "window" in parts_set or "style" in parts_set:
-            self._update_window()
-        elif "selection" in parts_set:
-            self._update_selection()
-        if "row" in parts_set or "style" in parts_set:
-            self._update_row()
-        self._update_titles()
-
     def _update_window(self) -> None:
         v = self.v
         lo, hi = v.clim
@@ -321,7 +311,7 @@ class MatplotlibPanels:
             self.scatter.set_array(np.ma.masked_invalid(vals))  # NaN spots: the colour map's "bad" (not drawn)
         self.scatter.set_clim(*self.v.clim)
 
-    def _update_titles(self) -> None:
+    def update_titles(self) -> None:
         axes = {"heatmap": self.ax, "trace": self.tax, "colorbar": self.cax, "legend": self.lax, "spatial": self.sax}
         for name, text in self.v.titles().items():
             ax = axes.get(name)
