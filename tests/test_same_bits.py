@@ -165,6 +165,22 @@ def test_dask_worker_process_equals_local(inputs, reference):
     assert_same_bits(got, reference["yrow"]["zscore"], "zscore from a dask worker")
 
 
+@pytest.mark.parametrize("signature", ["CytoSig", "random"])
+def test_the_projection_does_not_depend_on_the_blas_threads(signature):
+    """T is built where the activity is made (a client, a CLI process whose parent runs a dask
+    cluster and so exports OPENBLAS_NUM_THREADS=1): its bits must not depend on that process's BLAS."""
+    if signature == "CytoSig":
+        X = lazyact.load_signature("CytoSig").to_numpy()
+    else:
+        X = np.random.default_rng(5).standard_normal((N_GENES, 130))
+    with threadpool_limits(limits=1, user_api="blas"):
+        one = projection(X)
+    with threadpool_limits(limits=max(2, os.cpu_count() or 2), user_api="blas"):
+        many = projection(X)
+    for name in ("T", "xtx_inv_diag"):
+        assert_same_bits(getattr(many, name), getattr(one, name), f"{signature} projection {name}")
+
+
 def test_pipeline_centre_and_zscore_columns_same_bits():
     """lazyact.activity's column z-score gives one sample the same bits alone or with others."""
     sig = lazyact.load_signature("CytoSig")

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import linalg
 
+from .kernels.fixed import single_threaded_blas
+
 __all__ = ["Projection", "projection", "DEFAULT_LAMBDA"]
 
 DEFAULT_LAMBDA = 5e5
@@ -95,17 +97,18 @@ def projection(X: np.ndarray, lambda_: float = DEFAULT_LAMBDA) -> Projection:
             "replace NaN/inf before computing activity"
         )
     p = X.shape[1]
-    gram = X.T @ X + lam * np.eye(p, dtype=np.float64)
-    try:
-        L = linalg.cholesky(gram, lower=True)
-        inv = linalg.cho_solve((L, True), np.eye(p, dtype=np.float64))
-    except linalg.LinAlgError:
-        warnings.warn(
-            "Cholesky factorisation of X'X + lambda I failed (not positive definite); "
-            "using the pseudo-inverse instead",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-        inv = linalg.pinv(gram)
-    T = np.ascontiguousarray(inv @ X.T)
+    with single_threaded_blas():  # the same bits whatever the BLAS threads of the process
+        gram = X.T @ X + lam * np.eye(p, dtype=np.float64)
+        try:
+            L = linalg.cholesky(gram, lower=True)
+            inv = linalg.cho_solve((L, True), np.eye(p, dtype=np.float64))
+        except linalg.LinAlgError:
+            warnings.warn(
+                "Cholesky factorisation of X'X + lambda I failed (not positive definite); "
+                "using the pseudo-inverse instead",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            inv = linalg.pinv(gram)
+        T = np.ascontiguousarray(inv @ X.T)
     return Projection(T=T, X=X, xtx_inv_diag=np.diag(inv).copy(), lambda_=lam)

@@ -16,9 +16,13 @@ one of two implementations that sum it identically:
   in order.  What changes bits, measured on OpenBLAS 0.3.31 (Haswell
   kernels), and is avoided here: a matrix-vector call (one row or one
   column: up to 2.7e-15 in a z-score), the one-row edge kernel that an odd
-  number of rows uses for its last row, and multi-threaded GEMM, whose
+  number of rows uses for its last row, multi-threaded GEMM, whose
   threaded driver cuts ``K`` differently and hands each thread a share of
-  rows that may be odd.
+  rows that may be odd, and -- on SkylakeX and later cores (AVX-512) -- the
+  small-matrix kernels that take every product of at most 100**3
+  multiply-adds and sum in an order of their own (small products are padded
+  with zero rows past that size: :func:`gemm_rows`).  The blocked kernels cut
+  the genes in blocks of 256 (Haswell) or 384 (SkylakeX).
 * :func:`gathered_moments` is a numba kernel that sums in *exactly* that order
   (the same gene blocks, ``llvm.fma``), for the requests that BLAS cannot serve
   without a gather as large as the product itself (one protein over many
@@ -141,8 +145,9 @@ def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, workers:
     """``A @ B`` with every element summed in the fixed order (see the module docstring).
 
     Must run inside :func:`single_threaded_blas`.  ``A`` (r x K) and ``B``
-    (K x c) are C-contiguous of one float dtype.  Padding (a zero row when
-    ``r`` is odd, a zero column when ``c == 1``) keeps BLAS on its GEMM path;
+    (K x c) are C-contiguous of one float dtype.  Padding (zero rows to an
+    even count and past BLAS's small-matrix kernels, :func:`gemm_rows`; a
+    zero column when ``c == 1``) keeps BLAS on its blocked GEMM path;
     with ``workers > 1`` the rows are split into even panels computed
     concurrently.
 
@@ -158,17 +163,87 @@ def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None, workers:
         out = np.empty((r, c), dtype=A.dtype)
     if r == 0 or c == 0:
         return out
-    if A.shape[1] == 0:
+    K = A.shape[1]
+    if K == 0:
         out[...] = 0
         return out
-    if c == 1:
-        B = np.concatenate([B, np.zeros_like(B)], axis=1)
-    if r % 2 or c == 1:
-        Ap = np.concatenate([A, np.zeros((1, A.shape[1]), A.dtype)]) if r % 2 else A
-        full = _panels(Ap, B, np.empty((Ap.shape[0], B.shape[1]), A.dtype), workers)
+    cols = gemm_cols(c, A.dtype)
+    if cols != c:
+        B = np.concatenate([B, np.zeros((K, cols - c), A.dtype)], axis=1)
+    rows = gemm_rows(r, cols, K)
+    if rows != r or B.shape[1] != c:
+        Ap = A if rows == r else np.concatenate([A, np.zeros((rows - r, K), A.dtype)])
+        full = _panels(Ap, B, np.empty((rows, B.shape[1]), A.dtype), workers)
         out[...] = full[:r, :c]
         return out
     return _panels(A, B, out, workers)
+
+
+#: OpenBLAS's small-matrix kernels (built for SkylakeX and later x86-64 cores, and some ARM
+#: cores) take the GEMMs of at most this many multiply-adds ``M * N * K`` and sum them in
+#: an order of their own that depends on the shape; larger GEMMs go through the blocked
+#: kernels, whose order depends only on ``K``.
+SMALL_GEMM = 100**3
+
+
+def gemm_rows(r: int, c: int, K: int) -> int:
+    """The rows an ``r x K @ K x c`` product is padded to (with zero rows) for BLAS's GEMM path.
+
+    Even (the one-row edge kernel sums in its own order), and more than
+    :data:`SMALL_GEMM` multiply-adds in all (never a small-matrix kernel).
+
+    >>> gemm_rows(3, 2000, 1000), gemm_rows(1, 2, 1000)
+    (4, 502)
+    """
+    rows = r + r % 2
+    if rows * c * K <= SMALL_GEMM:
+        rows = SMALL_GEMM // (c * K) + 1
+        rows += rows % 2
+    return rows
+
+
+def gemm_cols(c: int, dtype) -> int:
+    """The columns an ``r x K @ K x c`` product is padded to (with zero columns).
+
+    At least two (one column is a matrix-vector product), and a multiple of
+    :func:`column_multiple`: SkylakeX's kernels sum the last columns of a
+    product wider than their column panel in their own order unless the width
+    is a multiple of 8 (float64).
+
+    >>> gemm_cols(1, np.float64) >= 2
+    True
+    """
+    m = column_multiple(dtype)
+    return max(2, -(-int(c) // m) * m)
+
+
+def column_multiple(dtype) -> int:
+    """The smallest width multiple (1, 2, 4, 8, 16 or 32) whose products this process's BLAS
+    sums like the blocked kernel in every column, found once per dtype by probes (1 where
+    no blocking of the genes is known)."""
+    dtype = np.dtype(dtype)
+    if dtype.str in _column_multiple:
+        return _column_multiple[dtype.str]
+    _column_multiple[dtype.str] = 32  # while probing (matmul pads to it)
+    K, rows = 400, 16
+    blocks = gene_blocks(K, dtype)
+    found = 1
+    if blocks is not None:
+        rng = np.random.default_rng(K)
+        A = rng.standard_normal((rows, K)).astype(dtype)
+        B = rng.standard_normal((K, 256)).astype(dtype)
+        for m in (1, 2, 4, 8, 16, 32):
+            widths = sorted({max(2, -(-c // m) * m) for c in range(193, 225)})
+            with single_threaded_blas():
+                products = [np.matmul(A, np.ascontiguousarray(B[:, :w])) for w in widths]
+            if all(_reproduces(A, np.ascontiguousarray(B[:, :w]), C, blocks) for w, C in zip(widths, products)):
+                found = m
+                break
+    _column_multiple[dtype.str] = found
+    return found
+
+
+_column_multiple: dict[str, int] = {}
 
 
 def _matmul_single(A, B, out):
