@@ -18,8 +18,9 @@ processes does not depend on what else runs on the machine, the wall time does):
   -- the per-core rate (CPU seconds per cell) that the scaling plan (``docs/scaling.md``)
   extrapolates from;
 * ``local, 2 threads``: the same with the store's thread pool and numba on both cores;
-* ``cluster, N workers``: a ``LocalCluster`` of N processes x 1 thread (numba pinned to one
-  thread) on loopback; the workers compute and write the blocks (after a warm-up run that
+* ``cluster, N workers``: a ``LocalCluster`` of N processes x 1 thread on loopback
+  (:func:`lazyact.array.distributed.local_cluster`: lazyact's, numba's and BLAS's thread
+  counts set to 1 before the worker processes start); the workers compute and write the blocks (after a warm-up run that
   loads numba's cache and the input in every worker, not counted). Per block: compute (wall
   and CPU) and write time on the worker, and the overhead ``(N * wall - sum(compute +
   write)) / blocks``: the time a worker slot spends not computing or writing (scheduling,
@@ -55,7 +56,7 @@ sys.path.insert(0, str(HERE.parent / "src"))
 
 import lazyact  # noqa: E402
 from lazyact.array import BlockStore  # noqa: E402
-from lazyact.array.distributed import BlockJob, DistributedWriter  # noqa: E402
+from lazyact.array.distributed import BlockJob, DistributedWriter, local_cluster  # noqa: E402
 from lazyact.array.sinks import BlockWriter, Target  # noqa: E402
 from lazyact.results.zarr import ZarrLayout  # noqa: E402
 
@@ -103,6 +104,12 @@ def _noop(x):
     return x
 
 
+def _numba_threads() -> int:
+    import numba
+
+    return numba.get_num_threads()
+
+
 def same_arrays(a: Path, b: Path) -> bool:
     import zarr
 
@@ -117,23 +124,16 @@ def per_block(timings, n_workers: int, wall: float) -> tuple[float, float, float
             float(np.mean([t["write_s"] for t in timings])), (n_workers * wall - busy) / len(timings))
 
 
-def _pin_numba() -> int:
-    import numba
-
-    numba.set_num_threads(1)
-    return numba.get_num_threads()
-
-
 def cluster_rows(act, warm, args, tmp: Path, local_store: Path, n_workers: int, rows: list) -> None:
     import distributed
 
-    with distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None, silence_logs=40) as cluster, \
-            distributed.Client(cluster) as client:
+    # one thread per worker process (lazyact, numba, BLAS), set before the processes start
+    with local_cluster(n_workers, threads=1, silence_logs=40) as cluster, distributed.Client(cluster) as client:
         t0 = time.perf_counter()
         client.gather(client.map(_noop, range(N_EMPTY), pure=False))
         noop = (time.perf_counter() - t0) / N_EMPTY
-        client.run(_pin_numba)  # one worker process per core, one thread each
+        threads = set(client.run(_numba_threads).values())
+        assert threads == {1}, f"workers compute with {threads} numba threads, not 1"
         warm.to_zarr(tmp / f"warm{n_workers}.zarr", block=args.block, client=client, progress=False)  # not timed
         out = tmp / f"cluster{n_workers}.zarr"
         layout = ZarrLayout(out, [Target(n, n) for n in act.store.names], list(act.proteins), list(act.samples))

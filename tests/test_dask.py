@@ -16,6 +16,7 @@ import pytest
 
 import lazyact
 from conftest import one_blas_thread, write_counts_h5ad
+from lazyact.array.distributed import THREAD_VARIABLES, local_cluster, worker_environment
 
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
@@ -31,13 +32,35 @@ def _cells_h5ad(path, n_cells=160, seed=1):
 def client():
     environ = os.environ.copy()  # the nanny sets OMP/MKL/OPENBLAS_NUM_THREADS=1 in os.environ
     try:
-        with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",
-                                      dashboard_address=None, silence_logs=40) as cluster:
+        with local_cluster(2, threads=1, silence_logs=40) as cluster:
             with distributed.Client(cluster) as c:
                 yield c
     finally:
         os.environ.clear()
         os.environ.update(environ)
+
+
+def _thread_counts() -> dict:
+    import numba
+    from threadpoolctl import threadpool_info
+
+    return {"numba": numba.get_num_threads(), "blas": sorted({i["num_threads"] for i in threadpool_info()}),
+            **{var: os.environ.get(var) for var in THREAD_VARIABLES}}
+
+
+def test_local_cluster_workers_compute_with_the_threads_asked_for(client):
+    # numba and BLAS read their thread counts when they load: set after the worker process started
+    # (the nanny's env=), a worker would use every core and N workers would oversubscribe them N times
+    counts = list(client.run(_thread_counts).values())
+    assert len(counts) == 2
+    for c in counts:
+        assert c["numba"] == 1 and c["blas"] in ([], [1]), c
+        assert all(c[var] == "1" for var in THREAD_VARIABLES), c
+    assert worker_environment(3) == {var: "3" for var in THREAD_VARIABLES}
+    with pytest.raises(ValueError, match="at least 1"):
+        worker_environment(0)
+    with pytest.raises(ValueError, match="at least 1"):
+        local_cluster(0)
 
 
 def test_activity_pickles_by_reference(tmp_path):

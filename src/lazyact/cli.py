@@ -38,6 +38,7 @@ import numpy as np
 
 from . import demo, viz
 from ._version import __version__
+from .array.distributed import local_cluster
 from .pipeline import PREPROCESS_MODES, activity
 from .results import ActivityIO, NotResultsFileError, file_info, format_info, open_results
 from .ridge import STATISTICS
@@ -133,7 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     d = run.add_argument_group("cluster (zarr output)").add_mutually_exclusive_group()
     d.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="compute and write the blocks on a local dask cluster of N worker processes (loopback)")
+                   help="compute and write the blocks on a local dask cluster of N worker processes (loopback), "
+                        "the machine's cores shared out between them")
     d.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="join an existing dask.distributed cluster, e.g. tcp://10.0.0.1:8786 (its workers must see "
                         "INPUT and OUT at the same paths)")
@@ -207,9 +209,7 @@ def _cluster(args: argparse.Namespace) -> contextlib.AbstractContextManager:
         return stack
     if args.workers < 1:
         raise ValueError(f"--workers must be at least 1, got {args.workers}")
-    cluster = stack.enter_context(distributed.LocalCluster(
-        n_workers=args.workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
-        silence_logs=logging.ERROR))
+    cluster = stack.enter_context(local_cluster(args.workers, silence_logs=logging.ERROR))
     stack.enter_context(distributed.Client(cluster))
     return stack
 

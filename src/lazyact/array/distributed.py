@@ -13,7 +13,10 @@ Nothing here knows what the outputs mean or how they are stored:
 * :class:`BlockJob` -- what a worker runs for one block (free space checked before it
   stores the block);
 * :func:`cluster_map` -- an ordered ``map`` over a cluster, for streaming passes whose
-  partial results are folded in order (the same bits as a local pass).
+  partial results are folded in order (the same bits as a local pass);
+* :func:`local_cluster` -- a ``LocalCluster`` of worker processes on loopback whose thread
+  counts (lazyact's, numba's and BLAS's) are set before the processes start
+  (:func:`worker_environment`).
 
 Same bits
 ---------
@@ -57,6 +60,8 @@ __all__ = [
     "ParallelOutput",
     "active_client",
     "cluster_map",
+    "local_cluster",
+    "worker_environment",
 ]
 
 
@@ -103,6 +108,61 @@ def cluster_map(client: Any = None) -> Callable[[Callable[[Any], Any], Sequence[
             client.cancel(futures)
 
     return run
+
+
+#: The environment variables that set a process's compute threads: lazyact's block pool,
+#: numba's parallel kernels and the BLAS libraries (read once, when each library loads).
+THREAD_VARIABLES = ("LAZYACT_THREADS", "NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                    "MKL_NUM_THREADS")
+
+
+def worker_environment(threads: int) -> dict[str, str]:
+    """The environment of a worker process that computes with ``threads`` threads.
+
+    numba and the BLAS libraries read their thread counts once, when they load, so the
+    count must be in the environment before the worker process starts: a process started
+    without it uses every core of the machine, and N such workers on one machine
+    oversubscribe its cores N times.
+
+    Examples
+    --------
+    >>> worker_environment(1)["NUMBA_NUM_THREADS"]
+    '1'
+    """
+    if int(threads) < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    return {var: str(int(threads)) for var in THREAD_VARIABLES}
+
+
+def local_cluster(n_workers: int, threads: int | None = None, **kwargs: Any) -> Any:
+    """A ``distributed.LocalCluster`` of ``n_workers`` processes on loopback, each computing
+    with ``threads`` threads (default: the machine's cores shared out, at least one).
+
+    The thread counts reach the workers through dask's ``distributed.nanny.pre-spawn-environ``
+    setting, which the nanny applies before it starts the worker process (its ``env=`` is
+    applied after the process has imported numpy and numba, too late for their thread
+    pools). Other keyword arguments go to ``LocalCluster``.
+
+    Examples
+    --------
+    >>> from lazyact.array.distributed import local_cluster
+    >>> with local_cluster(1, threads=1, silence_logs=50) as cluster:  # doctest: +SKIP
+    ...     cluster.workers[0].worker_address  # doctest: +SKIP
+    """
+    import dask
+    import distributed
+
+    if int(n_workers) < 1:
+        raise ValueError(f"n_workers must be at least 1, got {n_workers}")
+    if threads is None:
+        threads = max(1, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+                      // int(n_workers))
+    env = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **worker_environment(threads)}
+    options = dict(n_workers=int(n_workers), threads_per_worker=1, processes=True, host="127.0.0.1",
+                   dashboard_address=None)
+    options.update(kwargs)
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": env}):
+        return distributed.LocalCluster(**options)
 
 
 # --------------------------------------------------------------------------- protocols
