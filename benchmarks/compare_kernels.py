@@ -75,7 +75,7 @@ def main(argv=None):
         old = old_kernel(args.ref, Path(tmp))
         T_all = rng.standard_normal((1170, N)) * 1e-3
         tables = {}
-        print(f"| case | old s | new s | old / roofline | new / roofline | new / old (median) |\n|---|---|---|---|---|---|")
+        print("| case | old s | new s | old / roofline | new / roofline | new / old (median) |\n|---|---|---|---|---|---|")
         for i, (name, p, m, n_rand, rows, dtype) in enumerate(CASES):
             if args.only and i not in args.only:
                 continue
