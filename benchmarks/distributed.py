@@ -18,7 +18,8 @@ processes does not depend on what else runs on the machine, the wall time does):
   -- the per-core rate (CPU seconds per cell) that the scaling plan (``docs/scaling.md``)
   extrapolates from;
 * ``local, 2 threads``: the same with the store's thread pool and numba on both cores;
-* ``cluster, N workers``: a ``LocalCluster`` of N processes x 1 thread on loopback
+* ``cluster, N workers``: a ``LocalCluster`` of N processes x 1 thread on loopback, and
+  one process x T threads (one task at a time, numba's kernels parallel within the block)
   (:func:`lazyact.array.distributed.local_cluster`: lazyact's, numba's and BLAS's thread
   counts set to 1 before the worker processes start); the workers compute and write the blocks (after a warm-up run that
   loads numba's cache and the input in every worker, not counted). Per block: compute (wall
@@ -124,27 +125,30 @@ def per_block(timings, n_workers: int, wall: float) -> tuple[float, float, float
             float(np.mean([t["write_s"] for t in timings])), (n_workers * wall - busy) / len(timings))
 
 
-def cluster_rows(act, warm, args, tmp: Path, local_store: Path, n_workers: int, rows: list) -> None:
+def cluster_rows(act, warm, args, tmp: Path, local_store: Path, n_workers: int, rows: list, n_threads: int = 1) -> None:
     import distributed
 
-    # one thread per worker process (lazyact, numba, BLAS), set before the processes start
-    with local_cluster(n_workers, threads=1, silence_logs=40) as cluster, distributed.Client(cluster) as client:
+    # n_threads per worker process (lazyact, numba, BLAS), set before the processes start
+    with local_cluster(n_workers, threads=n_threads, silence_logs=40) as cluster, distributed.Client(cluster) as client:
         t0 = time.perf_counter()
         client.gather(client.map(_noop, range(N_EMPTY), pure=False))
         noop = (time.perf_counter() - t0) / N_EMPTY
         threads = set(client.run(_numba_threads).values())
-        assert threads == {1}, f"workers compute with {threads} numba threads, not 1"
-        warm.to_zarr(tmp / f"warm{n_workers}.zarr", block=args.block, client=client, progress=False)  # not timed
-        out = tmp / f"cluster{n_workers}.zarr"
+        assert threads == {n_threads}, f"workers compute with {threads} numba threads, not {n_threads}"
+        tag = f"{n_workers}x{n_threads}"
+        warm.to_zarr(tmp / f"warm{tag}.zarr", block=args.block, client=client, progress=False)  # not timed
+        out = tmp / f"cluster{tag}.zarr"
         layout = ZarrLayout(out, [Target(n, n) for n in act.store.names], list(act.proteins), list(act.samples))
         writer = DistributedWriter(act.store, layout, client, block=args.block, progress=False)
         t0 = time.perf_counter()
         writer.run()
         wall = time.perf_counter() - t0
-        name = f"cluster, {n_workers} worker process{'es' if n_workers > 1 else ''} x 1 thread"
+        name = f"cluster, {n_workers} worker process{'es' if n_workers > 1 else ''} x {n_threads} thread{'s' if n_threads > 1 else ''}"
         cpu = sum(t["compute_cpu_s"] for t in writer.timings)
         rows.append((name, len(writer.timings), wall, cpu, act.shape[1] / wall, *per_block(writer.timings, n_workers, wall),
                      "yes" if same_arrays(out, local_store) else "NO"))
+        if n_threads > 1:
+            return
         # the scheduler and the zarr writes alone: blocks of zeros
         m0 = 64 * args.block
         nothing = BlockStore(Nothing((act.shape[0], m0)), chunks=(act.shape[0], args.block))
@@ -170,6 +174,8 @@ def main(argv=None) -> int:
     ap.add_argument("--n-rand", type=int, default=1000)
     ap.add_argument("--density", type=float, default=0.05)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--threads-per-worker", type=int, nargs="+", default=[2], metavar="T",
+                    help="also one worker process with T threads (numba's kernels parallel within a block)")
     ap.add_argument("--markdown", default=None)
     args = ap.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="lazyact-dist-"))
@@ -208,6 +214,8 @@ def main(argv=None) -> int:
         rows[-1] = rows[-1][:-1] + ("yes" if same_arrays(tmp / "local2.zarr", local_store) else "NO",)
         for n in args.workers:
             cluster_rows(act, warm, args, tmp, local_store, n, rows)
+        for t in args.threads_per_worker:
+            cluster_rows(act, warm, args, tmp, local_store, 1, rows, n_threads=t)
         raw_block = p * args.block * 4 * 8
         disk_block = store_bytes(local_store) / n_blocks
 

@@ -40,6 +40,10 @@ def client():
         os.environ.update(environ)
 
 
+#: the thread variables of this process before any cluster started (local_cluster leaves them as they were)
+_CALLER_THREADS = {var: os.environ.get(var) for var in THREAD_VARIABLES}
+
+
 def _thread_counts() -> dict:
     import numba
     from threadpoolctl import threadpool_info
@@ -56,6 +60,7 @@ def test_local_cluster_workers_compute_with_the_threads_asked_for(client):
     for c in counts:
         assert c["numba"] == 1 and c["blas"] in ([], [1]), c
         assert all(c[var] == "1" for var in THREAD_VARIABLES), c
+    assert {var: os.environ.get(var) for var in THREAD_VARIABLES} == _CALLER_THREADS
     assert worker_environment(3) == {var: "3" for var in THREAD_VARIABLES}
     with pytest.raises(ValueError, match="at least 1"):
         worker_environment(0)

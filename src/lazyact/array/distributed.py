@@ -141,7 +141,8 @@ def local_cluster(n_workers: int, threads: int | None = None, **kwargs: Any) -> 
     The thread counts reach the workers through dask's ``distributed.nanny.pre-spawn-environ``
     setting, which the nanny applies before it starts the worker process (its ``env=`` is
     applied after the process has imported numpy and numba, too late for their thread
-    pools). Other keyword arguments go to ``LocalCluster``.
+    pools); they win over the same variables in this process's environment, which is left
+    as it was. Other keyword arguments go to ``LocalCluster``.
 
     Examples
     --------
@@ -157,12 +158,24 @@ def local_cluster(n_workers: int, threads: int | None = None, **kwargs: Any) -> 
     if threads is None:
         threads = max(1, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
                       // int(n_workers))
-    env = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **worker_environment(threads)}
+    threads_env = worker_environment(threads)
+    env = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **threads_env}
     options = dict(n_workers=int(n_workers), threads_per_worker=1, processes=True, host="127.0.0.1",
                    dashboard_address=None)
     options.update(kwargs)
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": env}):
-        return distributed.LocalCluster(**options)
+    # the nanny lets this process's environment override the setting, and writes the setting
+    # into this process's environment: put ours in for the start, then restore the caller's
+    saved = {var: os.environ.get(var) for var in threads_env}
+    os.environ.update(threads_env)
+    try:
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": env}):
+            return distributed.LocalCluster(**options)
+    finally:
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
 
 
 # --------------------------------------------------------------------------- protocols
