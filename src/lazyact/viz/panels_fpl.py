@@ -274,6 +274,7 @@ class FastplotlibPanels(PanelUpdates):
         hm = self.figure["heatmap"]
         nr = v.rows.size
         self.labels = []
+        self._labels_x = None  # new texts: placed by the next _place_labels
         self._label_px = 0.0
         if v._labels is False:
             return
@@ -295,9 +296,14 @@ class FastplotlibPanels(PanelUpdates):
         vw = self._panel_px("heatmap")[2]
         margin = w * self._label_px / max(1.0, vw - self._label_px) if self._label_px else 0.0
         x = -0.5 - 0.1 * margin
+        if x != getattr(self, "_labels_x", None):  # moving a text costs ~0.1 ms (pygfx transforms)
+            self._labels_x = x
+            for r, t in self.labels:
+                t.offset = (x, r, 2)
         for r, t in self.labels:
-            t.offset = (x, r, 2)
-            t.visible = r != v.selected
+            shown = r != v.selected
+            if t.visible != shown:
+                t.visible = shown
         if self.sel_label is not None:
             self.sel_label.text = v.row_names[v.selected]
             self.sel_label.offset = (x, v.selected, 3)
@@ -321,8 +327,12 @@ class FastplotlibPanels(PanelUpdates):
     def _update_window(self) -> None:
         v = self.v
         lo, hi = v.clim
-        self.image.cmap = v.cmap()
-        self.cbar.cmap = v.cmap()
+        cmap = v.cmap()
+        if cmap != getattr(self, "_cmap", None):  # a new colour map texture per change only
+            self._cmap = cmap
+            self.image.cmap = self.cbar.cmap = cmap
+            if self.scatter is not None:
+                self.scatter.cmap = cmap
         if v.window_ready:
             if self.image.data.value.shape == v.data.shape:
                 self.image.data[:] = v.data
@@ -338,7 +348,6 @@ class FastplotlibPanels(PanelUpdates):
         self.image.vmin, self.image.vmax = lo, hi
         self._update_colorbar(lo, hi)
         if self.scatter is not None:
-            self.scatter.cmap = v.cmap()
             self.scatter.cmap_range = (lo, hi)
             self.halo.data[:, :2] = v.source.spatial[v.window_samples]
         s = v.shown_start
@@ -426,6 +435,10 @@ class FastplotlibPanels(PanelUpdates):
                 t.face_color = "w" if i in present else (0.55, 0.55, 0.55, 1.0)
 
     def _update_colorbar(self, lo: float, hi: float) -> None:
+        key = (lo, hi, self.v.view)
+        if key == getattr(self, "_cbar_key", None):  # unchanged: texts cost ~0.2 ms each to lay out
+            return
+        self._cbar_key = key
         ticks = colorbar_ticks(lo, hi, self.v.view)
         for i, t in enumerate(self.cbar_texts):
             if i < len(ticks):
@@ -451,9 +464,13 @@ class FastplotlibPanels(PanelUpdates):
         self.scatter.cmap_range = self.v.clim
 
     def update_titles(self) -> None:
+        shown = self.__dict__.setdefault("_titles", {})
         for name, text in self.v.titles().items():
+            if shown.get(name) == text:  # unchanged titles are not laid out again
+                continue
             try:
                 self.figure[name].title = text
+                shown[name] = text
             except (KeyError, IndexError, ValueError):
                 pass
 
