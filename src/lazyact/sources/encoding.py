@@ -27,13 +27,15 @@ Which matrix (``layer``)
 
 Gene names
 ----------
-``gene_column=None`` gives the var index as stored.  ``gene_column="name"``
+``gene_column=None`` (or ``"var_names"``) gives the var index as stored.  ``gene_column="name"``
 takes a var column (categorical columns are decoded; missing entries fall
 back to the index).  ``gene_column="auto"`` mirrors SecActPy's
 ``_resolve_gene_names`` (``inference.py:52-63``, ``streaming.py:303-321``):
 when more than half of the index starts with ``ENSG``/``ENSMUSG``, use the
 first of the var columns ``gene_name``, ``feature_name``, ``gene_symbol``,
-``symbol`` that exists.
+``symbol`` that exists, then scanpy's ``gene_symbols``; when none exists it is
+an error that lists the var columns (SecActPy would go on with the IDs and
+find no shared genes).
 """
 from __future__ import annotations
 

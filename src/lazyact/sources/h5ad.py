@@ -20,28 +20,9 @@ The choice of matrix (``layer``: ``raw/X`` when present, as SecActPy), the gene 
 (``gene_column``) and the obs / var tables follow AnnData's encoding, read by
 :mod:`lazyact.sources.encoding` (shared with the zarr reader, :mod:`lazyact.sources.zarr`).
 
-Which matrix (``layer``)
-------------------------
-``layer=None`` mirrors SecActPy's ``secact_activity_inference_scrnaseq``: use
-``raw/X`` (with ``raw/var`` names) when the file has it, else ``X``
-(``secactpy/inference.py:1538-1547`` for AnnData objects, and
-``streaming.py:117-131`` for the h5ad streaming reader).  Note that
-``secact_activity_inference_st`` uses ``X`` of an AnnData and ignores ``raw``
-(``inference.py:2255-2262``); pass ``layer="X"`` to reproduce it.
-``layer="raw"`` requires ``raw/X``; any other string names ``layers/<name>``.
-The choice made is in :attr:`H5ADSource.layer`.
-
-Gene names
-----------
-``gene_column=None`` (or ``"var_names"``) gives the var index as stored.  ``gene_column="name"``
-takes a var column (categorical columns are decoded; missing entries fall
-back to the index).  ``gene_column="auto"`` mirrors SecActPy's
-``_resolve_gene_names`` (``inference.py:52-63``, ``streaming.py:303-321``):
-when more than half of the index starts with ``ENSG``/``ENSMUSG``, use the
-first of the var columns ``gene_name``, ``feature_name``, ``gene_symbol``,
-``symbol`` that exists, then scanpy's ``gene_symbols``; when none exists it is
-an error that lists the var columns (SecActPy would go on with the IDs and
-find no shared genes).
+The rules (which matrix ``layer=None`` picks, as SecActPy; ``gene_column`` and
+SecActPy's ``auto`` gene names) are written out in :mod:`lazyact.sources.encoding`;
+the choice made is in :attr:`H5ADSource.layer`.
 """
 from __future__ import annotations
 
