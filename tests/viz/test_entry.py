@@ -57,6 +57,39 @@ def test_cli_png_without_vulkan_falls_back_in_one_line(tmp_path):
     assert find_colorbar(img, "magma") is not None  # the -log10 p colour bar
 
 
+NO_VULKAN_SESSION = r"""
+import os, sys, tempfile, warnings
+import numpy as np, lazyact
+from lazyact.viz.viewer import Viewer
+rng = np.random.default_rng(0)
+T = lazyact.ridge.projection(rng.standard_normal((200, 6)), lambda_=100.0)
+act = lazyact.LazyActivity(T, 20, rng.standard_normal((200, 300)))
+warnings.simplefilter("ignore")
+for _ in range(2):  # the second viewer of the process must not retry wgpu (pygfx keeps a broken device)
+    v = Viewer(act, window=100, offscreen=True, prefetch=False)
+    print(type(v.panels).__name__, v.frame().shape)
+    v.close()
+print(lazyact.viz.render_png(act, os.path.join(tempfile.mkdtemp(), "v.png")).shape)
+try:
+    Viewer(act, renderer="fastplotlib", offscreen=True)
+except lazyact.viz.viewer.RendererUnavailable as exc:
+    print("refused:", exc)
+"""
+
+
+def test_without_vulkan_every_viewer_of_a_process_falls_back(tmp_path):
+    """Once wgpu found no adapter, later viewers of the same process fall back too (no AttributeError)."""
+    env = dict(os.environ, LAZYACT_PROGRESS="0", RENDERCANVAS_FORCE_OFFSCREEN="1", **NO_VULKAN)
+    proc = subprocess.run([sys.executable, "-c", NO_VULKAN_SESSION], capture_output=True, text=True, env=env,
+                          timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    if lines[0].startswith("FastplotlibPanels"):
+        pytest.skip("wgpu found a usable adapter without Vulkan here")
+    assert lines[:3] == ["MatplotlibPanels (700, 1200, 4)"] * 2 + ["(700, 1200, 4)"], proc.stdout
+    assert lines[3].startswith("refused: no usable GPU adapter") and "mesa-vulkan-drivers" in lines[3]
+
+
 def test_cli_interactive_without_vulkan_says_what_to_install(tmp_path):
     proc, _ = _cli(tmp_path, "--no-png", env=dict(NO_VULKAN, RENDERCANVAS_FORCE_OFFSCREEN="1"))
     if proc.returncode == 0:

@@ -147,8 +147,10 @@ def local_cluster(n_workers: int, threads: int | None = None, **kwargs: Any) -> 
     Examples
     --------
     >>> from lazyact.array.distributed import local_cluster
-    >>> with local_cluster(1, threads=1, silence_logs=50) as cluster:  # doctest: +SKIP
-    ...     cluster.workers[0].worker_address  # doctest: +SKIP
+    >>> from distributed import Client
+    >>> with local_cluster(1, threads=1, silence_logs=50) as cluster, Client(cluster) as client:
+    ...     client.run(lambda: __import__("os").environ["NUMBA_NUM_THREADS"])  # doctest: +ELLIPSIS
+    {'tcp://127.0.0.1:...': '1'}
     """
     import dask
     import distributed

@@ -26,7 +26,7 @@ import numpy as np
 
 from .layout import colorbar_ticks, label_step, panel_rects, spot_size
 from .panels import PanelUpdates
-from .renderer import RendererUnavailable, adapter_problem, import_fastplotlib
+from .renderer import RendererUnavailable, adapter_problem, import_fastplotlib, no_adapter
 
 __all__ = ["FastplotlibPanels"]
 
@@ -74,10 +74,12 @@ class FastplotlibPanels(PanelUpdates):
             canvas = "offscreen"
         if canvas is not None:
             kwargs["canvas"] = canvas
+        if no_adapter() is not None:  # failed before in this process: pygfx would not say why again
+            raise RendererUnavailable(no_adapter())
         try:
             self.figure = Figure(**kwargs)
         except RuntimeError as exc:  # wgpu: no adapter, or one without the features pygfx needs
-            raise RendererUnavailable(adapter_problem(exc)) from None
+            raise RendererUnavailable(no_adapter(adapter_problem(exc))) from None
         self._fpl = fpl
         self._build()
 

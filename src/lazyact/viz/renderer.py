@@ -10,7 +10,17 @@ import sys
 import tempfile
 from typing import Any
 
-__all__ = ["RendererUnavailable", "RendererFallbackWarning", "import_fastplotlib", "adapter_problem"]
+__all__ = [
+    "RendererUnavailable",
+    "RendererFallbackWarning",
+    "import_fastplotlib",
+    "adapter_problem",
+    "no_adapter",
+]
+
+# Why wgpu could not draw in this process, once it failed: pygfx keeps its half-made device, and a
+# second attempt fails with an AttributeError instead of the reason, so later viewers reuse this.
+_NO_ADAPTER: str | None = None
 
 _VULKAN_FIX = "install a Vulkan driver (CPU-only machines: apt install mesa-vulkan-drivers, Mesa's lavapipe)"
 
@@ -62,3 +72,18 @@ def adapter_problem(exc: BaseException) -> str:
     if len(reason) > 160:
         reason = reason[:157] + "..."
     return f"no usable GPU adapter for wgpu ({reason})"
+
+
+def no_adapter(problem: str | None = None) -> str | None:
+    """Why wgpu cannot draw in this process (None while it has not failed); ``problem`` records it.
+
+    Examples
+    --------
+    >>> from lazyact.viz import renderer
+    >>> renderer.no_adapter() is None or isinstance(renderer.no_adapter(), str)
+    True
+    """
+    global _NO_ADAPTER
+    if problem is not None:
+        _NO_ADAPTER = problem
+    return _NO_ADAPTER

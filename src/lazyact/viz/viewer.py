@@ -160,10 +160,13 @@ class Viewer:
     >>> rng = np.random.default_rng(0)
     >>> T = lazyact.ridge.projection(rng.standard_normal((200, 6)), lambda_=100.0)
     >>> act = lazyact.LazyActivity(T, 20, rng.standard_normal((200, 300)))
-    >>> v = Viewer(act, window=100, offscreen=True, prefetch=False)  # doctest: +SKIP
-    >>> v.frame().shape, v.start, v.stop                                   # doctest: +SKIP
+    >>> v = Viewer(act, window=100, offscreen=True, prefetch=False)
+    >>> v.frame().shape, v.start, v.stop
     ((700, 1200, 4), 0, 100)
-    >>> v.scroll(1); v.select(3); v.set_view("pvalue")                    # doctest: +SKIP
+    >>> v.scroll(1); v.select(3); v.set_view("pvalue")
+    >>> v.start, v.stop, v.view
+    (100, 200, 'pvalue')
+    >>> v.close()
     """
 
     def __init__(
@@ -695,9 +698,8 @@ class Viewer:
     def scroll(self, n: float = 1, step: int | None = None) -> None:
         """Scroll by ``n`` windows (or by ``n * step`` samples when ``step`` is given).
 
-        Examples
-        --------
-        >>> viewer.scroll(1); viewer.scroll(-2, step=10)  # doctest: +SKIP
+        ``scroll(1)`` shows the next window, ``scroll(-2, step=10)`` moves 20 samples back
+        (run in the :class:`Viewer` example).
         """
         delta = int(round(n * (self.window if step is None else int(step))))
         self.goto(self._start + delta)
@@ -859,10 +861,19 @@ def view(
 
     Examples
     --------
-    >>> import lazyact
-    >>> fig = lazyact.view(act, array="zscore", groupby="cell_type")  # doctest: +SKIP
-    >>> fig.viewer.scroll(1)                                          # doctest: +SKIP
-    >>> import fastplotlib; fastplotlib.loop.run()                    # doctest: +SKIP
+    >>> import numpy as np, lazyact
+    >>> rng = np.random.default_rng(0)
+    >>> T = lazyact.ridge.projection(rng.standard_normal((200, 6)), lambda_=100.0)
+    >>> act = lazyact.LazyActivity(T, 20, rng.standard_normal((200, 300)))
+    >>> types = np.array(["B", "T", "NK"])[rng.integers(0, 3, 300)]  # or an obs column's name
+    >>> fig = lazyact.view(act, array="zscore", groupby=types, window=100, offscreen=True)
+    >>> fig.viewer.scroll(1)
+    >>> fig.viewer.start, fig.viewer.stop
+    (100, 200)
+    >>> fig.viewer.close()
+
+    In a script, ``offscreen`` is left out and the GUI loop runs last:
+    ``import fastplotlib; fastplotlib.loop.run()``.
     """
     viewer = Viewer(obj, array, window, proteins, spatial, **kwargs)
     fig = viewer.figure
@@ -907,7 +918,13 @@ def render_png(obj: Any, path: str | os.PathLike | None = None, **view_kwargs: A
 
     Examples
     --------
-    >>> lazyact.viz.render_png(act, "view.png", groupby="cell_type")  # doctest: +SKIP
+    >>> import os, tempfile, numpy as np, lazyact
+    >>> rng = np.random.default_rng(0)
+    >>> T = lazyact.ridge.projection(rng.standard_normal((200, 6)), lambda_=100.0)
+    >>> act = lazyact.LazyActivity(T, 20, rng.standard_normal((200, 300)))
+    >>> path = os.path.join(tempfile.mkdtemp(), "view.png")
+    >>> lazyact.viz.render_png(act, path, size=(800, 480)).shape, os.path.exists(path)
+    ((480, 800, 4), True)
     """
     view_kwargs.setdefault("prefetch", False)
     view_kwargs.setdefault("imgui", False)
