@@ -19,6 +19,8 @@ the roofline GEMM (1170 x 7919 @ 7919 x 1000, float64, all threads) and the row
 reports the median over rounds of kernel rate / neighbouring GEMM rate, so a
 machine shared with other jobs slows both alike (the absolute seconds still
 vary; the ratio is the figure to compare).
+Each GEMM waits for OpenBLAS's spinning idle threads to sleep before the next timing
+(``benchmarks/roofline.py``: right after a threaded GEMM they take a core for ~0.1 s).
 """
 from __future__ import annotations
 
@@ -30,21 +32,10 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from roofline import gemm as gemm_callable
+
 P, N, N_RAND = 1170, 7919, 1000
 HERE = Path(__file__).resolve().parent
-
-
-def _gemm():
-    rng = np.random.default_rng(0)
-    A = rng.standard_normal((P, N))
-    B = rng.standard_normal((N, 1000))
-    A @ B
-
-    def rate() -> float:
-        t = time.perf_counter()
-        A @ B
-        return 2 * P * N * 1000 / (time.perf_counter() - t) / 1e9
-    return rate
 
 
 def _case(m: int, seed: int = 5):
@@ -75,7 +66,7 @@ def _timed(fn, gemm, rounds):
 
 def bench_kernel(cells: int = 64, rounds: int = 5, protein_cells: int = 256) -> list[dict]:
     proj, Y, r, mu, sigma, RidgeModel = _case(max(cells, protein_cells))
-    gemm = _gemm()
+    gemm = gemm_callable()
     rows = []
     every = np.arange(P)
     models = {"float64": RidgeModel(proj, n_rand=N_RAND), "float32": RidgeModel(proj, n_rand=N_RAND, dtype="float32")}

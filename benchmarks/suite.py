@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 import lazyact
+from roofline import gemm_rate
 from lazyact.ridge.permutations import clear_table_cache
 
 P, N = 1170, 7919
@@ -95,15 +96,7 @@ def _nnz(path: Path, lo: int, hi: int) -> int:
 def _gemm_rate() -> float:
     """float64 GEMM GFLOP/s (the roofline shape), measured now: sparse rows divide by the
     GEMM measured next to them, since other jobs on a shared machine slow both alike."""
-    rng = np.random.default_rng(0)
-    A, B = rng.standard_normal((P, N)), rng.standard_normal((N, 1000))
-    A @ B
-    best = 0.0
-    for _ in range(2):
-        t = time.perf_counter()
-        A @ B
-        best = max(best, 2 * P * N * 1000 / (time.perf_counter() - t) / 1e9)
-    return best
+    return gemm_rate(repeat=2)
 
 
 def _sparse_rate(row: dict, p: int, nnz: int, seconds: float, n_rand: int = 1000) -> dict:
