@@ -45,7 +45,7 @@ __all__ = ["sparse_permutation_statistics", "offset_projections", "pack_tiles", 
            "permuted_row_tiles"]
 
 
-TILE = 16  # proteins per register tile: four 4-lane AVX2 registers per permutation
+TILE = 16  # proteins per register tile: four AVX2 (or two AVX-512) registers per permutation
 AHEAD = 16  # nonzeros ahead whose permuted rows are prefetched
 GROUP = 32  # cells whose permuted row numbers are gathered once and shared by every tile
 

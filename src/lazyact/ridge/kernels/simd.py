@@ -5,7 +5,7 @@ numba vectorises only innermost loops and keeps no accumulator in registers
 across an outer loop; the sparse kernels need exactly that (a protein tile of
 sums held in registers while the nonzeros stream past).  These intrinsics give
 numba code a value type ``f64xW`` (or ``f32xW``) that LLVM keeps in vector
-registers (a 16-wide float64 vector is four AVX2 registers) and plain,
+registers (a 16-wide float64 vector is four AVX2 or two AVX-512 registers) and plain,
 separately rounded IEEE operations on it: no fast-math flags, no
 reassociation, so each lane computes bit for bit what the scalar expression
 computes.  Widths are compile-time constants.
