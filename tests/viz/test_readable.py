@@ -185,6 +185,16 @@ def test_protein_names_on_rows_and_selected_one_highlighted(make, shared_act):
     assert t["trace"].startswith("P8 z-score | cell s") and "cells 200-299 of 600" in t["heatmap"]
 
 
+def test_trace_cells_sit_under_their_heatmap_columns(make, shared_act):
+    """The trace keeps the heatmap's label margin: a cell's point is straight below its column."""
+    v = make(shared_act, window=100, start=200, protein="P8", spatial=False)
+    v.frame()
+    cells = np.arange(200, 300, 9)
+    hx, _ = screen(v, "heatmap", cells - v.shown_start, np.zeros(cells.size))
+    tx, _ = screen(v, "trace", cells, np.zeros(cells.size))
+    assert np.abs(np.asarray(hx, float) - np.asarray(tx, float)).max() <= 1.0, (hx, tx)
+
+
 def test_default_protein_is_the_most_active(make, act):
     v = make(act, window=100, start=210, spatial=False, prefetch=False)  # no protein given
     v.wait()

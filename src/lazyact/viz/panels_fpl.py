@@ -297,6 +297,7 @@ class FastplotlibPanels(PanelUpdates):
         w = v.window
         vw = self._panel_px("heatmap")[2]
         margin = w * self._label_px / max(1.0, vw - self._label_px) if self._label_px else 0.0
+        self._col_margin = margin  # the trace below keeps the same margin: its cells under the heatmap's
         x = -0.5 - 0.1 * margin
         if x != getattr(self, "_labels_x", None):  # moving a text costs ~0.1 ms (pygfx transforms)
             self._labels_x = x
@@ -315,7 +316,7 @@ class FastplotlibPanels(PanelUpdates):
         v = self.v
         tr = self.figure["trace"]
         s = v.shown_start
-        tr.x_range = (s - 0.5, s + v.window - 0.5)
+        tr.x_range = (s - 0.5 - getattr(self, "_col_margin", 0.0), s + v.window - 0.5)
         lo, hi = v.clim
         y = v.data[v.selected]
         y = y[np.isfinite(y)]
@@ -479,9 +480,19 @@ class FastplotlibPanels(PanelUpdates):
     # ------------------------------------------------------------------ drawing
     def show(self) -> Any:
         self.output = self.figure.show(maintain_aspect=False, axes_visible=False)
-        self.figure["trace"].axes.visible = True
+        axes = self.figure["trace"].axes
+        axes.visible = True
+        try:  # no cell numbers in the margin left of the first cell (kept to align with the heatmap)
+            axes.x.tick_format = self._cell_tick
+        except (AttributeError, ValueError):  # pragma: no cover - another pygfx ruler
+            pass
         self._fit()
         return self.output
+
+    def _cell_tick(self, value: float, lo: float, hi: float) -> str:
+        if value < self.v.shown_start - 0.5:
+            return ""
+        return "0" if value == 0 else format(value, "0.4g")
 
     @property
     def in_notebook(self) -> bool:
