@@ -58,7 +58,7 @@ def test_cli_png_without_vulkan_falls_back_in_one_line(tmp_path):
 
 
 NO_VULKAN_SESSION = r"""
-import os, sys, tempfile, warnings
+import os, tempfile, warnings
 import numpy as np, lazyact
 from lazyact.viz.viewer import Viewer
 rng = np.random.default_rng(0)

@@ -17,12 +17,10 @@ dense dataset             ``k`` rows, one hyperslab per run
 ========================  ===================================================
 
 The choice of matrix (``layer``: ``raw/X`` when present, as SecActPy), the gene names
-(``gene_column``) and the obs / var tables follow AnnData's encoding, read by
-:mod:`lazyact.sources.encoding` (shared with the zarr reader, :mod:`lazyact.sources.zarr`).
-
-The rules (which matrix ``layer=None`` picks, as SecActPy; ``gene_column`` and
-SecActPy's ``auto`` gene names) are written out in :mod:`lazyact.sources.encoding`;
-the choice made is in :attr:`H5ADSource.layer`.
+(``gene_column``, SecActPy's ``auto``) and the obs / var tables follow AnnData's encoding,
+read by :mod:`lazyact.sources.encoding` (shared with the zarr reader,
+:mod:`lazyact.sources.zarr`), where the rules are written out; the choice made is in
+:attr:`H5ADSource.layer`.
 """
 from __future__ import annotations
 

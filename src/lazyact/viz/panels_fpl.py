@@ -64,6 +64,14 @@ class FastplotlibPanels(PanelUpdates):
                  offscreen: bool = False) -> None:
         self.v = viewer
         self.output: Any = None
+        # what is on screen now, so that an update re-lays out only what changed (pygfx
+        # transforms and text layout cost 0.1-0.5 ms per object)
+        self._cmap: str | None = None
+        self._cbar_key: tuple | None = None
+        self._titles: dict[str, str] = {}
+        self._labels_x: float | None = None
+        self._col_margin = 0.0  # heatmap label margin, in columns; the trace keeps it too
+        self._laid_out = False  # axes placed around their tick labels (needs a second frame)
         fpl = import_fastplotlib(offscreen)
         Figure, self._imgui = _figure_class(imgui)
         src = viewer.source
@@ -297,9 +305,9 @@ class FastplotlibPanels(PanelUpdates):
         w = v.window
         vw = self._panel_px("heatmap")[2]
         margin = w * self._label_px / max(1.0, vw - self._label_px) if self._label_px else 0.0
-        self._col_margin = margin  # the trace below keeps the same margin: its cells under the heatmap's
+        self._col_margin = margin
         x = -0.5 - 0.1 * margin
-        if x != getattr(self, "_labels_x", None):  # moving a text costs ~0.1 ms (pygfx transforms)
+        if x != self._labels_x:
             self._labels_x = x
             for r, t in self.labels:
                 t.offset = (x, r, 2)
@@ -316,7 +324,7 @@ class FastplotlibPanels(PanelUpdates):
         v = self.v
         tr = self.figure["trace"]
         s = v.shown_start
-        tr.x_range = (s - 0.5 - getattr(self, "_col_margin", 0.0), s + v.window - 0.5)
+        tr.x_range = (s - 0.5 - self._col_margin, s + v.window - 0.5)
         lo, hi = v.clim
         y = v.data[v.selected]
         y = y[np.isfinite(y)]
@@ -331,7 +339,7 @@ class FastplotlibPanels(PanelUpdates):
         v = self.v
         lo, hi = v.clim
         cmap = v.cmap()
-        if cmap != getattr(self, "_cmap", None):  # a new colour map texture per change only
+        if cmap != self._cmap:
             self._cmap = cmap
             self.image.cmap = self.cbar.cmap = cmap
             if self.scatter is not None:
@@ -439,7 +447,7 @@ class FastplotlibPanels(PanelUpdates):
 
     def _update_colorbar(self, lo: float, hi: float) -> None:
         key = (lo, hi, self.v.view)
-        if key == getattr(self, "_cbar_key", None):  # unchanged: texts cost ~0.2 ms each to lay out
+        if key == self._cbar_key:
             return
         self._cbar_key = key
         ticks = colorbar_ticks(lo, hi, self.v.view)
@@ -467,13 +475,12 @@ class FastplotlibPanels(PanelUpdates):
         self.scatter.cmap_range = self.v.clim
 
     def update_titles(self) -> None:
-        shown = self.__dict__.setdefault("_titles", {})
         for name, text in self.v.titles().items():
-            if shown.get(name) == text:  # unchanged titles are not laid out again
+            if self._titles.get(name) == text:
                 continue
             try:
                 self.figure[name].title = text
-                shown[name] = text
+                self._titles[name] = text
             except (KeyError, IndexError, ValueError):
                 pass
 
@@ -502,7 +509,18 @@ class FastplotlibPanels(PanelUpdates):
         )
 
     def draw(self) -> np.ndarray:
-        """Render now (the render loop's hooks poll for finished reads first)."""
+        """Render now (the render loop's hooks poll for finished reads first).
+
+        fastplotlib places the trace's axes from the tick labels of the frame before, so the
+        first frame with data would clip them at the panel's edge: it is drawn twice.
+        """
+        img = self._render_once()
+        if not self._laid_out and self.v.window_ready:
+            self._laid_out = True
+            img = self._render_once()
+        return img
+
+    def _render_once(self) -> np.ndarray:
         canvas = self.figure.canvas
         if not self.v._shown:
             self.v.show()

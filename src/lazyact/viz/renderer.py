@@ -77,11 +77,8 @@ def adapter_problem(exc: BaseException) -> str:
 def no_adapter(problem: str | None = None) -> str | None:
     """Why wgpu cannot draw in this process (None while it has not failed); ``problem`` records it.
 
-    Examples
-    --------
-    >>> from lazyact.viz import renderer
-    >>> renderer.no_adapter() is None or isinstance(renderer.no_adapter(), str)
-    True
+    Process state, so no example here: recording a problem turns every later viewer of the
+    process to matplotlib (tested in a subprocess without Vulkan, tests/viz/test_entry.py).
     """
     global _NO_ADAPTER
     if problem is not None:

@@ -222,7 +222,6 @@ class Viewer:
         self._error: BaseException | None = None
         self._shown = False
         self._drawn = False  # a frame has been rendered
-        self._laid_out = False  # fastplotlib's axes placed around their tick labels (a second frame)
         self._closed = False
         #: seconds spent applying the last window (from request to graphics updated)
         self.last_latency: float | None = None
@@ -804,13 +803,7 @@ class Viewer:
             # the renderer's one-off set-up (shaders, pipelines) overlaps the computation
             self.panels.draw()
         self.wait()
-        img = self.panels.draw()
-        if not self._laid_out and self.panels.name == "fastplotlib":
-            # fastplotlib places the trace's axes from the tick labels of the frame before, so
-            # the first frame with data clips them at the panel's edge: draw it once more
-            self._laid_out = True
-            img = self.panels.draw()
-        return img
+        return self.panels.draw()
 
     def close(self) -> None:
         """Stop background reads and close the canvas."""
